@@ -1,0 +1,163 @@
+"""Split Markdown and plain text into heading-scoped chunks of bounded size."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import yaml
+
+# CommonMark: an ATX heading may be indented by up to three spaces; a closing run of #s is
+# dropped. Only levels 1-4 start a chunk; deeper headings stay inside their section.
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_SPLIT_LEVEL = 4
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one document, with where it sits in that document."""
+
+    title: str
+    headings: tuple[str, ...]
+    text: str
+    position: int
+
+    @property
+    def heading(self) -> str:
+        """The innermost heading, or the title for text before any heading."""
+        return self.headings[-1] if self.headings else self.title
+
+    def indexed_text(self) -> str:
+        """What gets embedded and full-text indexed: title and heading path give context."""
+        parts = (
+            self.headings if self.headings[:1] == (self.title,) else (self.title, *self.headings)
+        )
+        path = " > ".join(h for h in parts if h)
+        return f"{path}\n\n{self.text}" if path else self.text
+
+
+@dataclass(frozen=True)
+class _Section:
+    headings: tuple[str, ...]
+    body: str
+
+
+def collapse_whitespace(text: str) -> str:
+    return " ".join(text.split())
+
+
+def split_front_matter(text: str) -> tuple[dict[str, object], str]:
+    """Strip YAML front matter, returning its fields (empty when absent or unreadable)."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        fields = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        fields = None
+    return (fields if isinstance(fields, dict) else {}), text[match.end() :]
+
+
+def chunk_markdown(text: str, fallback_title: str, max_chars: int, overlap: int) -> list[Chunk]:
+    """Chunks of a Markdown document, split at headings outside code fences."""
+    meta, body = split_front_matter(text)
+    sections = _sections(body)
+    title = str(meta.get("title") or "").strip() or _first_h1(sections) or fallback_title
+    return _to_chunks(title, sections, max_chars, overlap)
+
+
+def chunk_plain_text(text: str, title: str, max_chars: int, overlap: int) -> list[Chunk]:
+    """Chunks of an unstructured text document, split at paragraph boundaries."""
+    return _to_chunks(title, [_Section((), text)], max_chars, overlap)
+
+
+def _first_h1(sections: list[_Section]) -> str | None:
+    for section in sections:
+        if section.headings:
+            return section.headings[0]
+    return None
+
+
+def _sections(body: str) -> list[_Section]:
+    sections: list[_Section] = []
+    stack: list[tuple[int, str]] = []
+    lines: list[str] = []
+    fence: str | None = None
+
+    def close() -> None:
+        sections.append(_Section(tuple(h for _, h in stack), "\n".join(lines).strip()))
+        lines.clear()
+
+    for line in body.splitlines():
+        fence_match = _FENCE.match(line)
+        if fence is not None:
+            if (
+                fence_match
+                and fence_match.group(1)[0] == fence[0]
+                and len(fence_match.group(1)) >= len(fence)
+                and not line.strip()[len(fence_match.group(1)) :].strip()
+            ):
+                fence = None
+            lines.append(line)
+            continue
+        if fence_match:
+            fence = fence_match.group(1)
+            lines.append(line)
+            continue
+        heading = _HEADING.match(line)
+        if heading and len(heading.group(1)) <= _SPLIT_LEVEL and heading.group(2).strip():
+            close()
+            level = len(heading.group(1))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, collapse_whitespace(heading.group(2))))
+            continue
+        lines.append(line)
+    close()
+    return [s for s in sections if s.body or s.headings]
+
+
+def _to_chunks(title: str, sections: list[_Section], max_chars: int, overlap: int) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for section in sections:
+        if not section.body:
+            continue
+        for piece in split_long_text(section.body, max_chars, overlap):
+            chunks.append(Chunk(title, section.headings, piece, len(chunks)))
+    return chunks
+
+
+def split_long_text(text: str, max_chars: int, overlap: int) -> list[str]:
+    """Pieces of at most `max_chars`, cut at paragraph, then line, then word boundaries.
+
+    Each piece after the first starts with up to `overlap` characters from the end of the
+    one before, so a sentence cut at a boundary is still found whole in one of them.
+    """
+    if len(text) <= max_chars:
+        return [text]
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + max_chars, len(text))
+        if end < len(text):
+            end = _best_cut(text, start, end)
+        pieces.append(text[start:end].strip())
+        if end >= len(text):
+            break
+        start = max(end - overlap, start + 1)
+        # Begin the overlap at a word boundary rather than mid-word.
+        space = text.find(" ", start, end)
+        if 0 <= space < end - 1:
+            start = space + 1
+    return [p for p in pieces if p]
+
+
+def _best_cut(text: str, start: int, end: int) -> int:
+    floor = start + (end - start) // 2
+    for separator in ("\n\n", "\n", ". ", "。", " "):
+        cut = text.rfind(separator, floor, end)
+        if cut > floor:
+            return cut + len(separator)
+    return end

@@ -1,0 +1,83 @@
+"""The composition root: reads nothing itself, builds every real part from one Settings."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from core.embedding_cache import EmbeddingCache
+from core.embeddings import Embedder, build_embedder
+from core.ingest import Ingestor, IngestOptions
+from core.llm import OpenAIChatModel, build_chat_model
+from core.milvus_store import MilvusStore, SearchConfig
+from core.service import RagService, ServiceConfig
+from core.settings import Settings
+
+
+class Helpbot:
+    """The core's parts, wired together, with one lifecycle: `async with Helpbot(settings)`."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or build_embedder(settings)
+        self.store = MilvusStore(
+            uri=settings.milvus_uri,
+            collection=settings.milvus_collection,
+            token=settings.milvus_token.get_secret_value() if settings.milvus_token else None,
+            timeout_s=settings.milvus_timeout_s,
+            search=SearchConfig(
+                fusion=settings.fusion, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight
+            ),
+        )
+        self.cache = (
+            EmbeddingCache(settings.embedding_cache_path) if settings.embedding_cache_path else None
+        )
+        self.chat: OpenAIChatModel | None = build_chat_model(settings)
+        self.service = RagService(
+            self.embedder,
+            self.store,
+            self.chat,
+            ServiceConfig(
+                top_k=settings.top_k,
+                relevance_threshold=settings.relevance_threshold,
+                max_context_chars=settings.max_context_chars,
+                history_turns=settings.history_turns,
+                max_question_chars=settings.max_question_chars,
+                deadline_s=settings.answer_deadline_s,
+            ),
+        )
+        self.ingestor = Ingestor(self.store, self.embedder, self.cache)
+
+    def ingest_options(
+        self, knowledge_base: str | None = None, url_template: str | None = None
+    ) -> IngestOptions:
+        s = self.settings
+        return IngestOptions(
+            knowledge_base=knowledge_base or s.knowledge_base,
+            url_template=url_template,
+            max_chars=s.chunk_max_chars,
+            overlap=s.chunk_overlap_chars,
+            max_file_bytes=s.max_file_bytes,
+            batch_size=s.embedding_batch_size,
+        )
+
+    async def start(self) -> None:
+        await self.store.start()
+
+    async def stop(self) -> None:
+        if self.chat is not None:
+            await self.chat.close()
+        await self.store.stop()
+        if self.cache is not None:
+            self.cache.close()
+
+    async def __aenter__(self) -> Helpbot:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,336 @@
+"""The chunk collection in Milvus: schema, writes, hybrid search. Every pymilvus call goes
+through `_call`, which runs it in a worker thread with a timeout and maps its errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+from pymilvus import (
+    AnnSearchRequest,
+    DataType,
+    Function,
+    FunctionType,
+    MilvusClient,
+    MilvusException,
+    RRFRanker,
+    WeightedRanker,
+)
+
+from core.errors import EmbeddingMismatchError, NotIngestedError, RetrievalError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Fusion = Literal["rrf", "weighted", "dense"]
+
+_MODEL_PROPERTY = "helpbot.embedding_model"
+_DIM_PROPERTY = "helpbot.embedding_dim"
+_OUTPUT_FIELDS = ["source", "url", "title", "heading", "body", "position", "dense"]
+_HNSW_BUILD = {"M": 16, "efConstruction": 200}
+_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk row as written: content id, where it comes from, its texts and its vector."""
+
+    id: str
+    kb: str
+    source: str
+    url: str
+    title: str
+    heading: str
+    position: int
+    body: str
+    text: str
+    dense: np.ndarray
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """What sync needs to know about a stored chunk without reading its text."""
+
+    id: str
+    kb: str
+    source: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the chunk, its fused rank score and its cosine similarity."""
+
+    id: str
+    source: str
+    url: str
+    title: str
+    heading: str
+    position: int
+    body: str
+    score: float
+    similarity: float
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How dense and full-text results are fused (the quality issue tunes these)."""
+
+    fusion: Fusion = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 0.7
+    ef: int = 128
+
+
+class MilvusStore:
+    """One collection of chunks, on Milvus Lite, a Milvus server or Zilliz Cloud."""
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        token: str | None = None,
+        timeout_s: float = 30.0,
+        search: SearchConfig | None = None,
+    ) -> None:
+        self._uri = uri
+        self._token = token
+        self._timeout = timeout_s
+        self.collection = collection
+        self._search = search or SearchConfig()
+        self._client: MilvusClient | None = None
+
+    async def start(self) -> None:
+        """Connect (Milvus Lite starts its engine here, which blocks for a moment)."""
+        if self._client is None:
+            self._client = await self._call(self._connect)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await self._call(client.close)
+
+    def _connect(self) -> MilvusClient:
+        if "://" not in self._uri:
+            Path(self._uri).parent.mkdir(parents=True, exist_ok=True)
+        return MilvusClient(uri=self._uri, token=self._token or "", timeout=self._timeout)
+
+    @property
+    def client(self) -> MilvusClient:
+        if self._client is None:
+            raise RuntimeError("MilvusStore.start() was not awaited")
+        return self._client
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except MilvusException as exc:
+            raise RetrievalError(f"Milvus: {exc.message}") from exc
+        except Exception as exc:  # grpc and connection errors have no common base
+            if isinstance(exc, RetrievalError):
+                raise
+            raise RetrievalError(f"Milvus: {type(exc).__name__}: {exc}") from exc
+
+    # --- collection lifecycle -------------------------------------------------------------
+
+    async def exists(self) -> bool:
+        return await self._call(self.client.has_collection, self.collection, timeout=self._timeout)
+
+    async def open(self, model_id: str, dim: int, create: bool = False) -> None:
+        """Load the collection for search, checking it was built with this embedding model.
+
+        With `create`, a missing collection is created; otherwise it is an error.
+        """
+        if not await self.exists():
+            if not create:
+                raise NotIngestedError(
+                    f"collection {self.collection!r} does not exist yet: "
+                    "ingest documents first (`helpbot ingest PATH`)"
+                )
+            await self._call(self._create, model_id, dim)
+        else:
+            built_with = await self.embedding_model()
+            if built_with != (model_id, dim):
+                raise EmbeddingMismatchError(
+                    f"collection {self.collection!r} was built with {built_with[0]} "
+                    f"(dim {built_with[1]}) but the configured model is {model_id} (dim {dim}); "
+                    "re-ingest with `helpbot ingest --recreate PATH...`"
+                )
+        # A reopened Milvus Lite file has its collections released.
+        await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+
+    async def embedding_model(self) -> tuple[str, int]:
+        info = await self._call(
+            self.client.describe_collection, self.collection, timeout=self._timeout
+        )
+        properties = info.get("properties") or {}
+        return str(properties.get(_MODEL_PROPERTY, "unknown")), int(
+            properties.get(_DIM_PROPERTY, 0)
+        )
+
+    async def drop(self) -> None:
+        if await self.exists():
+            await self._call(self.client.drop_collection, self.collection, timeout=self._timeout)
+
+    def _create(self, model_id: str, dim: int) -> None:
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("kb", DataType.VARCHAR, max_length=64)
+        schema.add_field("source", DataType.VARCHAR, max_length=1024)
+        schema.add_field("url", DataType.VARCHAR, max_length=2048)
+        schema.add_field("title", DataType.VARCHAR, max_length=1024)
+        schema.add_field("heading", DataType.VARCHAR, max_length=2048)
+        schema.add_field("position", DataType.INT64)
+        schema.add_field("body", DataType.VARCHAR, max_length=65535)
+        schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="text_bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = self.client.prepare_index_params()
+        index.add_index("dense", index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD)
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        index.add_index("kb", index_type="INVERTED")
+        self.client.create_collection(
+            self.collection,
+            schema=schema,
+            index_params=index,
+            properties={_MODEL_PROPERTY: model_id, _DIM_PROPERTY: str(dim)},
+            timeout=self._timeout,
+        )
+
+    # --- writes ---------------------------------------------------------------------------
+
+    async def upsert(self, chunks: list[StoredChunk]) -> None:
+        if not chunks:
+            return
+        rows = [
+            {
+                "id": c.id,
+                "kb": c.kb,
+                "source": c.source,
+                "url": c.url,
+                "title": c.title,
+                "heading": c.heading,
+                "position": c.position,
+                "body": c.body,
+                "text": c.text,
+                "dense": np.asarray(c.dense, dtype=np.float32).tolist(),
+            }
+            for c in chunks
+        ]
+        await self._call(self.client.upsert, self.collection, rows, timeout=self._timeout)
+
+    async def delete(self, ids: Iterable[str]) -> None:
+        id_list = list(ids)
+        for start in range(0, len(id_list), _PAGE):
+            await self._call(
+                self.client.delete,
+                self.collection,
+                ids=id_list[start : start + _PAGE],
+                timeout=self._timeout,
+            )
+
+    async def flush(self) -> None:
+        """Seal written rows into indexed segments: unflushed rows are searched by brute force."""
+        await self._call(self.client.flush, self.collection, timeout=self._timeout)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def chunk_refs(self, kb: str | None = None) -> list[ChunkRef]:
+        """Every chunk of a knowledge base (or of all), without text or vectors."""
+        return await self._call(self._chunk_refs, kb)
+
+    def _chunk_refs(self, kb: str | None) -> list[ChunkRef]:
+        # A plain query returns every match; query_iterator needs AllocTimestamp, which
+        # Milvus Lite does not implement.
+        rows = self.client.query(
+            self.collection,
+            filter=f"kb == {_literal(kb)}" if kb is not None else 'id != ""',
+            output_fields=["kb", "source", "position"],
+            timeout=self._timeout,
+        )
+        return [ChunkRef(r["id"], r["kb"], r["source"], int(r["position"])) for r in rows]
+
+    async def search(
+        self, vector: np.ndarray, text: str, kbs: tuple[str, ...], limit: int
+    ) -> list[Hit]:
+        """The best chunks for a question in the given knowledge bases, best first."""
+        return await self._call(self._hybrid_search, vector, text, list(kbs), limit)
+
+    def _hybrid_search(
+        self, vector: np.ndarray, text: str, kbs: list[str], limit: int
+    ) -> list[Hit]:
+        dense = np.asarray(vector, dtype=np.float32)
+        expr = f"kb in [{', '.join(_literal(kb) for kb in kbs)}]"
+        dense_params = {"metric_type": "COSINE", "params": {"ef": max(self._search.ef, limit)}}
+        if self._search.fusion == "dense":
+            results = self.client.search(
+                self.collection,
+                data=[dense.tolist()],
+                anns_field="dense",
+                limit=limit,
+                filter=expr,
+                search_params=dense_params,
+                output_fields=_OUTPUT_FIELDS,
+                timeout=self._timeout,
+            )
+        else:
+            requests = [
+                AnnSearchRequest([dense.tolist()], "dense", dense_params, limit, expr=expr),
+                AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, limit, expr=expr),
+            ]
+            ranker = (
+                RRFRanker(self._search.rrf_k)
+                if self._search.fusion == "rrf"
+                else WeightedRanker(self._search.dense_weight, 1 - self._search.dense_weight)
+            )
+            results = self.client.hybrid_search(
+                self.collection,
+                requests,
+                ranker,
+                limit=limit,
+                output_fields=_OUTPUT_FIELDS,
+                timeout=self._timeout,
+            )
+        hits = []
+        for row in results[0]:
+            entity = row["entity"]
+            stored = np.asarray(entity["dense"], dtype=np.float32)
+            hits.append(
+                Hit(
+                    id=row["id"],
+                    source=entity["source"],
+                    url=entity["url"],
+                    title=entity["title"],
+                    heading=entity["heading"],
+                    position=int(entity["position"]),
+                    body=entity["body"],
+                    score=float(row["distance"]),
+                    similarity=float(stored @ dense),
+                )
+            )
+        return hits
+
+    async def row_count(self) -> int:
+        stats = await self._call(
+            self.client.get_collection_stats, self.collection, timeout=self._timeout
+        )
+        return int(stats.get("row_count", 0))
+
+
+def _literal(value: str) -> str:
+    """A Milvus filter string literal (Milvus Lite does not support filter templates)."""
+    return json.dumps(value, ensure_ascii=False)

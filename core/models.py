@@ -1,0 +1,74 @@
+"""Values that cross the core/adapter boundary. All frozen, so they can be shared freely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["user", "assistant"]
+Mode = Literal["generative", "extractive"]
+
+DEFAULT_KNOWLEDGE_BASE = "default"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of the conversation."""
+
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a question came from; every part is optional (the CLI has none)."""
+
+    platform: str | None = None
+    workspace: str | None = None
+    channel: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question, the conversation before it, and the knowledge bases it may search."""
+
+    text: str
+    history: tuple[Turn, ...] = ()
+    origin: Origin = field(default_factory=Origin)
+    knowledge_bases: tuple[str, ...] = (DEFAULT_KNOWLEDGE_BASE,)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage an answer rests on; `number` matches the [n] markers in the answer text."""
+
+    number: int
+    source: str
+    title: str
+    heading: str
+    snippet: str
+    score: float
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent in each stage of one answer."""
+
+    embed_ms: float = 0.0
+    search_ms: float = 0.0
+    generate_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The complete answer: text, whether the docs covered it, its sources and timings."""
+
+    text: str
+    answered: bool
+    mode: Mode
+    sources: tuple[Source, ...] = ()
+    timings: Timings = field(default_factory=Timings)
+    language: str = "en"

@@ -1,0 +1,277 @@
+"""RagService: question in, answer with numbered sources out, streamed or whole."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TypeVar
+
+from core.embeddings import Embedder
+from core.errors import AnswerTimeoutError, BadInputError, ModelError
+from core.llm import ChatModel
+from core.messages import Language, detect_language, message
+from core.milvus_store import Hit, MilvusStore
+from core.models import Answer, Query, Source, Timings
+from core.prompts import (
+    NO_ANSWER,
+    answer_messages,
+    condense_messages,
+    fit_context,
+    format_documents,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+StreamEvent = str | Answer
+
+_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SNIPPET_CHARS = 300
+_EXTRACTIVE_PASSAGES = 3
+_EXTRACTIVE_CHARS = 600
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    top_k: int = 5
+    relevance_threshold: float = 0.80
+    max_context_chars: int = 8000
+    history_turns: int = 3
+    max_question_chars: int = 2000
+    deadline_s: float = 60.0
+
+
+class RagService:
+    """Retrieve, decide whether the docs cover the question, then generate or quote."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: MilvusStore,
+        chat: ChatModel | None,
+        config: ServiceConfig,
+    ) -> None:
+        self._embedder = embedder
+        self._store = store
+        self._chat = chat
+        self._config = config
+        self._opened = False
+
+    @property
+    def mode(self) -> str:
+        return "generative" if self._chat else "extractive"
+
+    async def answer(self, query: Query) -> Answer:
+        """The whole answer at once (the stream, consumed)."""
+        async for event in self.stream(query):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream ended without an Answer")
+
+    async def stream(self, query: Query) -> AsyncIterator[StreamEvent]:
+        """Text deltas as they are produced, then exactly one complete `Answer`.
+
+        Raises a `HelpbotError` on bad input, retrieval or model failure, or when the
+        overall deadline passes; adapters turn it into a friendly reply.
+        """
+        started = time.perf_counter()
+        text = self._validate(query.text)
+        language = detect_language(text)
+        deadline = asyncio.get_running_loop().time() + self._config.deadline_s
+
+        search_text = await self._search_text(query, text, deadline)
+        embed_start = time.perf_counter()
+        vector = await _before(deadline, self._embed(search_text))
+        search_start = time.perf_counter()
+        hits = await _before(
+            deadline,
+            self._store.search(vector, search_text, query.knowledge_bases, self._config.top_k),
+        )
+        generate_start = time.perf_counter()
+        relevant = [h for h in hits if h.similarity >= self._config.relevance_threshold]
+        log.info(
+            "retrieved",
+            extra={
+                "hits": len(hits),
+                "relevant": len(relevant),
+                "best": round(hits[0].similarity, 3) if hits else None,
+            },
+        )
+
+        if not relevant:
+            reply, answered, sources = message("dont_know", language), False, ()
+            yield reply
+        elif self._chat is None:
+            reply, sources = _extractive(relevant[:_EXTRACTIVE_PASSAGES], language)
+            answered = True
+            yield reply
+        else:
+            included = fit_context(relevant, self._config.max_context_chars)
+            parts: list[str] = []
+            answered = True
+            async for delta in self._generate(
+                self._chat, text, query, included, language, deadline
+            ):
+                if delta is None:
+                    answered = False
+                    parts = [message("dont_know", language)]
+                    yield parts[0]
+                    break
+                parts.append(delta)
+                yield delta
+            reply = "".join(parts)
+            sources = _cited_sources(reply, included) if answered else ()
+
+        finished = time.perf_counter()
+        yield Answer(
+            text=reply,
+            answered=answered,
+            mode="generative" if self._chat else "extractive",
+            sources=sources,
+            timings=Timings(
+                embed_ms=_ms(embed_start, search_start),
+                search_ms=_ms(search_start, generate_start),
+                generate_ms=_ms(generate_start, finished),
+                total_ms=_ms(started, finished),
+            ),
+            language=language,
+        )
+
+    def _validate(self, text: str) -> str:
+        stripped = text.strip()
+        if not stripped:
+            raise BadInputError("the question is empty", "empty_question")
+        limit = self._config.max_question_chars
+        if len(stripped) > limit:
+            raise BadInputError(
+                f"the question is {len(stripped)} characters; the limit is {limit}",
+                "question_too_long",
+                length=len(stripped),
+                limit=limit,
+            )
+        return stripped
+
+    async def _embed(self, text: str):  # type: ignore[no-untyped-def]
+        if not self._opened:
+            await self._store.start()
+            await self._store.open(self._embedder.model_id, await self._embedder.dimension())
+            self._opened = True
+        return await self._embedder.embed_query(text)
+
+    async def _search_text(self, query: Query, text: str, deadline: float) -> str:
+        """A follow-up ("and on S3?") is searched together with the turns before it."""
+        earlier = [t.text for t in query.history if t.role == "user"]
+        earlier = earlier[-self._config.history_turns :] if self._config.history_turns else []
+        if not earlier:
+            return text
+        if self._chat is not None:
+            try:
+                condensed = await _before(
+                    deadline, self._chat.complete(condense_messages(text, query.history))
+                )
+                if condensed:
+                    return condensed
+            except ModelError as exc:
+                log.warning("condensing the follow-up failed, searching the raw turns: %s", exc)
+        return "\n".join([*earlier, text])
+
+    async def _generate(
+        self,
+        chat: ChatModel,
+        text: str,
+        query: Query,
+        hits: list[Hit],
+        language: Language,
+        deadline: float,
+    ) -> AsyncIterator[str | None]:
+        """Stream the model's reply, or yield None when the model says the documents do not
+        answer: the marker is held back until the reply can no longer be it."""
+        history = (
+            query.history[-2 * self._config.history_turns :] if self._config.history_turns else ()
+        )
+        messages = answer_messages(text, history, format_documents(hits), language)
+        held: str | None = ""
+        async with aclosing(chat.stream(messages)) as deltas:
+            while True:
+                try:
+                    delta = await _before(deadline, anext(deltas))
+                except StopAsyncIteration:
+                    break
+                if held is None:
+                    yield delta
+                    continue
+                held += delta
+                start = held.lstrip()
+                if not (start.startswith(NO_ANSWER) or NO_ANSWER.startswith(start)):
+                    yield held
+                    held = None
+        if held is None:
+            return
+        if held.lstrip().startswith(NO_ANSWER):
+            yield None
+        elif held.strip():
+            yield held
+        else:
+            raise ModelError("the model returned an empty reply")
+
+
+async def _before(deadline: float, awaitable: Awaitable[T]) -> T:
+    """Await within the question's overall deadline."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await awaitable
+    except TimeoutError as exc:
+        raise AnswerTimeoutError("the answer deadline passed") from exc
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)
+
+
+def snippet(text: str, limit: int = _SNIPPET_CHARS) -> str:
+    """The start of a passage on one line, cut at a word boundary."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat.rfind(" ", 0, limit)
+    return flat[: cut if cut > limit // 2 else limit].rstrip() + "…"
+
+
+def to_source(number: int, hit: Hit) -> Source:
+    return Source(
+        number=number,
+        source=hit.source,
+        title=hit.title,
+        heading=hit.heading,
+        snippet=snippet(hit.body),
+        score=round(hit.similarity, 4),
+        url=hit.url or None,
+    )
+
+
+def _extractive(hits: list[Hit], language: Language) -> tuple[str, tuple[Source, ...]]:
+    sources = tuple(to_source(n, hit) for n, hit in enumerate(hits, start=1))
+    lines = [message("extractive_intro", language)]
+    for source, hit in zip(sources, hits, strict=True):
+        quoted = "\n".join(
+            f"> {line}" for line in snippet(hit.body, _EXTRACTIVE_CHARS).splitlines()
+        )
+        lines.append(f"\n[{source.number}] **{hit.heading}** ({hit.source})\n{quoted}")
+    return "\n".join(lines), sources
+
+
+def _cited_sources(reply: str, hits: list[Hit]) -> tuple[Source, ...]:
+    """The documents the reply cites, keeping the numbers it used; all of them if none."""
+    cited: list[int] = []
+    for match in _CITATION.finditer(reply):
+        for number in match.group(1).split(","):
+            n = int(number)
+            if 1 <= n <= len(hits) and n not in cited:
+                cited.append(n)
+    numbers = sorted(cited) or list(range(1, len(hits) + 1))
+    return tuple(to_source(n, hits[n - 1]) for n in numbers)
