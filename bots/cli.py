@@ -207,7 +207,7 @@ def _print_sources(answer: Answer) -> None:
         print("\nSources:")
     for source in answer.sources:
         link = f" <{source.url}>" if source.url else ""
-        print(f"  [{source.number}] {source.title} › {source.heading} ({source.source}){link}")
+        print(f"  [{source.number}] {source.title} > {source.heading} ({source.source}){link}")
     t = answer.timings
     print(
         f"\n({answer.mode}; embed {t.embed_ms:.0f} ms, search {t.search_ms:.0f} ms, "

@@ -6,7 +6,7 @@ from types import TracebackType
 
 from core.embedding_cache import EmbeddingCache
 from core.embeddings import Embedder, build_embedder
-from core.ingest import Ingestor, IngestOptions
+from core.ingest import IngestOptions, Ingestor
 from core.llm import OpenAIChatModel, build_chat_model
 from core.milvus_store import MilvusStore, SearchConfig
 from core.service import RagService, ServiceConfig

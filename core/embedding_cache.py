@@ -50,7 +50,8 @@ class EmbeddingCache:
                 batch = keys[start : start + 500]
                 marks = ",".join("?" * len(batch))
                 rows = self._db.execute(
-                    f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({marks})",
+                    "SELECT text_hash, vector FROM vectors"
+                    f" WHERE model = ? AND text_hash IN ({marks})",
                     [model, *batch],
                 )
                 for key, blob in rows:

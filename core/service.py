@@ -11,6 +11,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from core.embeddings import Embedder
 from core.errors import AnswerTimeoutError, BadInputError, ModelError
 from core.llm import ChatModel
@@ -39,7 +41,7 @@ _EXTRACTIVE_CHARS = 600
 @dataclass(frozen=True)
 class ServiceConfig:
     top_k: int = 5
-    relevance_threshold: float = 0.80
+    relevance_threshold: float = 0.83
     max_context_chars: int = 8000
     history_turns: int = 3
     max_question_chars: int = 2000
@@ -103,8 +105,9 @@ class RagService:
             },
         )
 
+        sources: tuple[Source, ...] = ()
         if not relevant:
-            reply, answered, sources = message("dont_know", language), False, ()
+            reply, answered = message("dont_know", language), False
             yield reply
         elif self._chat is None:
             reply, sources = _extractive(relevant[:_EXTRACTIVE_PASSAGES], language)
@@ -156,7 +159,7 @@ class RagService:
             )
         return stripped
 
-    async def _embed(self, text: str):  # type: ignore[no-untyped-def]
+    async def _embed(self, text: str) -> np.ndarray:
         if not self._opened:
             await self._store.start()
             await self._store.open(self._embedder.model_id, await self._embedder.dimension())

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     fusion: Literal["rrf", "weighted", "dense"] = "rrf"
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.7, ge=0, le=1)
-    relevance_threshold: float = Field(default=0.80, ge=-1, le=1)
+    relevance_threshold: float = Field(default=0.83, ge=-1, le=1)
     max_context_chars: int = Field(default=8000, ge=500)
     history_turns: int = Field(default=3, ge=0, le=20)
 

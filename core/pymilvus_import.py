@@ -1,0 +1,37 @@
+"""Import pymilvus safely. At import time pymilvus loads a `.env` it finds above its own
+folder and parses MILVUS_URI as a server address; helpbot's MILVUS_URI may be a Milvus Lite
+path, which that check rejects. The variable is blanked for the import only."""
+
+from __future__ import annotations
+
+import os
+
+_saved = os.environ.get("MILVUS_URI")
+os.environ["MILVUS_URI"] = ""  # an existing variable is not overridden by pymilvus's .env load
+try:
+    from pymilvus import (
+        AnnSearchRequest,
+        DataType,
+        Function,
+        FunctionType,
+        MilvusClient,
+        MilvusException,
+        RRFRanker,
+        WeightedRanker,
+    )
+finally:
+    if _saved is None:
+        os.environ.pop("MILVUS_URI", None)
+    else:
+        os.environ["MILVUS_URI"] = _saved
+
+__all__ = [
+    "AnnSearchRequest",
+    "DataType",
+    "Function",
+    "FunctionType",
+    "MilvusClient",
+    "MilvusException",
+    "RRFRanker",
+    "WeightedRanker",
+]

@@ -1,0 +1,91 @@
+"""Markdown is split where a reader sees sections, and nowhere else."""
+
+import itertools
+
+from core.chunking import chunk_markdown, chunk_plain_text, split_long_text
+
+
+def headings_of(text: str) -> list[tuple[str, ...]]:
+    return [c.headings for c in chunk_markdown(text, "fallback", 1500, 200)]
+
+
+def test_headings_indented_up_to_three_spaces_start_sections() -> None:
+    text = "# Guide\n\nIntro.\n\n  ## Boot issues\n\nBoot text.\n\n   ### Pod pending\n\nPending.\n"
+    assert headings_of(text) == [
+        ("Guide",),
+        ("Guide", "Boot issues"),
+        ("Guide", "Boot issues", "Pod pending"),
+    ]
+
+
+def test_four_space_indent_is_code_not_a_heading() -> None:
+    text = "# Guide\n\nIntro.\n\n    ## not a heading\n"
+    chunks = chunk_markdown(text, "fallback", 1500, 200)
+    assert [c.headings for c in chunks] == [("Guide",)]
+    assert "## not a heading" in chunks[0].text
+
+
+def test_hash_lines_inside_code_fences_are_not_headings() -> None:
+    text = (
+        "# Recovery\n\n## Steps\n\nRun:\n\n  ```\n  kubectl scale sts etcd --replicas=1\n"
+        "  # delete the pvc for etcd-1\n  ```\n\n~~~bash\n# also a comment\n~~~\n\nDone.\n"
+    )
+    chunks = chunk_markdown(text, "fallback", 1500, 200)
+    assert [c.headings for c in chunks] == [("Recovery", "Steps")]
+    assert "# delete the pvc for etcd-1" in chunks[0].text
+    assert "# also a comment" in chunks[0].text
+    assert chunks[0].text.endswith("Done.")
+
+
+def test_front_matter_is_stripped_and_its_title_kept() -> None:
+    text = "---\nid: faq.md\ntitle: Product FAQ\nsummary: x\n---\n\n## Cost\n\nIt is free.\n"
+    [chunk] = chunk_markdown(text, "fallback", 1500, 200)
+    assert chunk.title == "Product FAQ"
+    assert chunk.heading == "Cost"
+    assert "summary" not in chunk.text and "id:" not in chunk.text
+    assert chunk.indexed_text().startswith("Product FAQ > Cost")
+
+
+def test_title_falls_back_to_first_h1_then_file_name() -> None:
+    assert chunk_markdown("# Install\n\nSteps.\n", "install", 1500, 200)[0].title == "Install"
+    assert chunk_markdown("Just text.\n", "notes", 1500, 200)[0].title == "notes"
+
+
+def test_levels_five_and_six_stay_inside_their_section() -> None:
+    text = "#### Four\n\nA.\n\n##### Five\n\nB.\n"
+    chunks = chunk_markdown(text, "t", 1500, 200)
+    assert [c.headings for c in chunks] == [("Four",)]
+    assert "##### Five" in chunks[0].text
+
+
+def test_closing_hashes_and_extra_spaces_are_dropped_from_headings() -> None:
+    assert headings_of("## Why  `flush()`   matters ##\n\nBecause.\n") == [
+        ("Why `flush()` matters",)
+    ]
+
+
+def test_long_sections_are_capped_with_overlap() -> None:
+    sentences = [f"Sentence number {i} talks about segment compaction." for i in range(80)]
+    text = "## Long\n\n" + " ".join(sentences)
+    chunks = chunk_markdown(text, "t", 500, 100)
+    assert len(chunks) > 4
+    assert all(len(c.text) <= 500 for c in chunks)
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+    for before, after in itertools.pairwise(chunks):
+        assert after.text[:40] in before.text  # each piece starts inside the previous one
+    for sentence in sentences:
+        assert any(sentence in c.text for c in chunks)
+
+
+def test_plain_text_is_split_at_paragraphs() -> None:
+    text = "\n\n".join(f"Paragraph {i}. " + "word " * 60 for i in range(10))
+    chunks = chunk_plain_text(text, "notes", 800, 100)
+    assert all(len(c.text) <= 800 for c in chunks)
+    assert chunks[0].text.startswith("Paragraph 0.")
+    assert all(c.title == "notes" and c.headings == () for c in chunks)
+
+
+def test_a_word_longer_than_the_cap_is_cut_rather_than_lost() -> None:
+    pieces = split_long_text("x" * 2500, 1000, 100)
+    assert all(len(p) <= 1000 for p in pieces)
+    assert sum(len(p) for p in pieces) >= 2500

