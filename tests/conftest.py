@@ -10,9 +10,7 @@ import pytest
 
 from core.container import Helpbot
 from core.settings import Settings
-from support import write
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from support import PROJECT_ROOT, write
 
 
 def shared_dir() -> Path:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 def write(path: Path, text: str) -> Path:
     """Write a UTF-8 file, creating its folders."""

@@ -1,0 +1,163 @@
+"""The `helpbot` command: every subcommand, its JSON shapes, and one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bots.cli import main
+from support import write
+
+ASK_KEYS = {"answer", "answered", "mode", "sources", "timings"}
+SOURCE_KEYS = {"source", "title", "heading", "snippet", "score", "url"}
+TIMING_KEYS = {"embed_ms", "search_ms", "generate_ms", "total_ms"}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedding_cache: Path) -> Path:
+    """Settings come from the environment, as for a user; the Lite file is the test's own."""
+    monkeypatch.setenv("MILVUS_URI", str(tmp_path / "data" / "helpbot.db"))
+    monkeypatch.setenv("EMBEDDING_CACHE_PATH", str(embedding_cache))
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_ingest_then_ask_json_has_the_stable_shape(env, docs, capsys) -> None:
+    code, out, _ = run(capsys, "ingest", str(docs), "--json", "--url", "https://x.test/{stem}")
+    assert code == 0
+    report = json.loads(out)
+    assert report["files"] == 3 and report["chunks_added"] == 5 and report["skipped"] == []
+
+    code, out, _ = run(capsys, "ask", "--json", "Where is data kept, MinIO or S3?")
+    assert code == 0
+    answer = json.loads(out)
+    assert set(answer) == ASK_KEYS and set(answer["timings"]) == TIMING_KEYS
+    assert answer["answered"] is True and answer["mode"] == "extractive"
+    assert all(set(s) == SOURCE_KEYS for s in answer["sources"])
+    first = answer["sources"][0]
+    assert (first["source"], first["heading"], first["url"]) == (
+        "docs/storage.md",
+        "Where is data kept?",
+        "https://x.test/storage",
+    )
+
+
+def test_ingest_summary_reports_changes_and_skips(env, docs, capsys) -> None:
+    (docs / "image.png").write_bytes(b"\x89PNG\0")
+    code, out, err = run(capsys, "ingest", str(docs))
+    assert code == 0
+    assert "3 files: 5 chunks added, 0 updated, 0 unchanged, 0 deleted" in out
+    assert "skipped docs/image.png: unsupported file type (.png)" in err
+    code, out, _ = run(capsys, "ingest", str(docs))
+    assert "0 chunks added, 0 updated, 5 unchanged, 0 deleted" in out
+
+
+def test_ask_prints_the_answer_then_numbered_sources(env, docs, capsys) -> None:
+    run(capsys, "ingest", str(docs))
+    code, out, err = run(capsys, "ask", "What do I need to install it?")
+    assert code == 0
+    assert "Docker Compose" in out
+    assert "Sources:\n  [1] Install > Requirements (docs/setup/install.md)" in out
+    assert "extractive; embed" in err
+
+
+def test_ask_about_something_uncovered_says_so(env, docs, capsys) -> None:
+    run(capsys, "ingest", str(docs))
+    code, out, _ = run(capsys, "ask", "--json", "What is a good recipe for banana bread?")
+    answer = json.loads(out)
+    assert code == 0 and answer["answered"] is False and answer["sources"] == []
+
+
+def test_chat_keeps_history_for_follow_ups(env, docs, capsys, monkeypatch) -> None:
+    run(capsys, "ingest", str(docs))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("How are backups taken?\nand how often?\n\n"))
+    code, out, _ = run(capsys, "chat")
+    assert code == 0
+    assert out.count("Sources:") == 2
+    assert out.count("Backups (docs/storage.md)") == 2  # the follow-up found the same section
+
+
+def test_stats_reports_collection_counts_and_model(env, docs, capsys) -> None:
+    code, out, _ = run(capsys, "stats", "--json")
+    assert code == 0 and json.loads(out)["exists"] is False
+    run(capsys, "ingest", str(docs))
+    stats = json.loads(run(capsys, "stats", "--json")[1])
+    assert stats["exists"] is True
+    assert (stats["chunks"], stats["sources"]) == (5, 3)
+    assert stats["knowledge_bases"] == {"default": {"chunks": 5, "sources": 3}}
+    assert stats["embedding_model"] == stats["configured_embedding_model"]
+    assert stats["embedding_dim"] == 384 and stats["answer_mode"] == "extractive"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["ask", "   "], "the question is empty"),
+        (["ask", "x" * 2001], "the limit is 2000"),
+        (["ingest", "does-not-exist"], "no such file or folder: does-not-exist"),
+        (["ingest", ".", "--url", "{nope}"], "bad --url template"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(env, capsys, argv, expected) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("helpbot: error: ") and expected in err
+    assert out == ""
+
+
+def test_asking_before_ingesting_says_what_to_do(env, capsys) -> None:
+    code, _, err = run(capsys, "ask", "anything?")
+    assert code == 1
+    assert err.count("\n") == 1 and "helpbot ingest" in err
+
+
+def test_invalid_setting_names_the_variable(env, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TOP_K", "lots")
+    code, _, err = run(capsys, "stats")
+    assert code == 2
+    assert err.startswith("helpbot: error: invalid TOP_K:") and err.count("\n") == 1
+
+
+def test_secrets_are_never_printed(env, docs, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("MILVUS_TOKEN", "root:supersecret-token")
+    monkeypatch.setenv("LLM_API_KEY", "sk-supersecret-llm")
+    monkeypatch.setenv("LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    code, out, err = run(capsys, "stats")
+    assert code == 0 and "generative" in out
+    assert "supersecret" not in out + err
+
+
+@pytest.mark.parametrize("via", ["environment", "dotenv"])
+def test_console_script_accepts_a_lite_path_in_milvus_uri(tmp_path, embedding_cache, via) -> None:
+    """The installed `helpbot` script with MILVUS_URI set to a Lite file, from the environment
+    or from `.env` (pymilvus itself rejects such a MILVUS_URI when it is imported)."""
+    env = {k: v for k, v in os.environ.items() if k != "MILVUS_URI"}
+    env["EMBEDDING_CACHE_PATH"] = str(embedding_cache)
+    if via == "environment":
+        env["MILVUS_URI"] = "./lite/bot.db"
+    else:
+        write(tmp_path / ".env", "MILVUS_URI=./lite/bot.db\n")
+    script = Path(sys.executable).parent / "helpbot"
+    result = subprocess.run(
+        [str(script), "stats", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["milvus_uri"] == "./lite/bot.db"
+    assert (tmp_path / "lite").is_dir()

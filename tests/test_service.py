@@ -1,0 +1,221 @@
+"""Answers from the real FAQ collection: extractive by default, generative through the real
+`openai` client talking to a local OpenAI-compatible stand-in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import openai
+import pytest
+
+from core.container import Helpbot
+from core.errors import AnswerTimeoutError, BadInputError, ModelError
+from core.llm import OpenAIChatModel
+from core.messages import message
+from core.models import Answer, Query, Turn
+from core.prompts import NO_ANSWER
+from core.service import RagService, ServiceConfig
+from standins.openai_server import OpenAIStandIn
+
+WHERE_STORED = "Where does Milvus store data?"
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[OpenAIStandIn]:
+    async with OpenAIStandIn() as server:
+        yield server
+
+
+def generative(bot: Helpbot, llm: OpenAIStandIn, **config: object) -> RagService:
+    """The FAQ bot's retrieval with a chat model at the stand-in."""
+    client = openai.AsyncOpenAI(
+        base_url=llm.base_url, api_key="test-key", max_retries=1, timeout=config.pop("timeout", 5.0)
+    )  # type: ignore[arg-type]
+    values = {"relevance_threshold": bot.settings.relevance_threshold, **config}
+    return RagService(
+        bot.embedder, bot.store, OpenAIChatModel(client, "stand-in", 0.1), ServiceConfig(**values)
+    )  # type: ignore[arg-type]
+
+
+def headings(answer: Answer) -> list[str]:
+    return [s.heading for s in answer.sources]
+
+
+async def collect(service: RagService, query: Query) -> tuple[list[str], list[Answer]]:
+    deltas: list[str] = []
+    answers: list[Answer] = []
+    async for event in service.stream(query):
+        (answers if isinstance(event, Answer) else deltas).append(event)  # type: ignore[arg-type]
+    return deltas, answers
+
+
+# --- retrieval on the shared FAQ corpus (hybrid dense + BM25, real Milvus Lite) ---------
+
+
+async def test_storage_question_lists_the_storage_section(faq_bot: Helpbot) -> None:
+    answer = await faq_bot.service.answer(Query("How is data stored in milvus?"))
+    assert answer.answered and answer.mode == "extractive"
+    assert WHERE_STORED in headings(answer)
+    top = answer.sources[0]
+    assert top.source == "faq/product_faq.md" and top.title == "Product FAQ"
+    assert top.snippet and len(top.snippet) <= 301
+
+
+async def test_japanese_question_finds_the_same_section_and_answers_in_japanese(
+    faq_bot: Helpbot,
+) -> None:
+    answer = await faq_bot.service.answer(
+        Query("Milvusはデータをどこに保存しますか？MinIOやS3は使えますか？")
+    )
+    assert WHERE_STORED in headings(answer)
+    assert answer.text.startswith(message("extractive_intro", "ja"))
+
+
+async def test_exact_error_text_is_found_by_full_text_search(faq_bot: Helpbot) -> None:
+    answer = await faq_bot.service.answer(
+        Query("ModuleNotFoundError: No module named 'milvus_lite'")
+    )
+    assert "milvus_lite" in answer.sources[0].heading
+
+
+async def test_extractive_answer_quotes_and_cites_its_sources(faq_bot: Helpbot) -> None:
+    answer = await faq_bot.service.answer(Query("Can Milvus run on Apple M1?"))
+    assert answer.text.startswith(message("extractive_intro", "en"))
+    cited = [int(n) for n in re.findall(r"^\[(\d+)\]", answer.text, re.M)]
+    assert cited == [s.number for s in answer.sources] == list(range(1, len(cited) + 1))
+    for source in answer.sources:
+        assert source.heading in answer.text
+    assert set(vars(answer.timings)) == {"embed_ms", "search_ms", "generate_ms", "total_ms"}
+    assert answer.timings.total_ms >= answer.timings.embed_ms + answer.timings.search_ms
+
+
+async def test_question_the_docs_do_not_cover_gets_i_dont_know_and_no_sources(
+    faq_bot: Helpbot,
+) -> None:
+    answer = await faq_bot.service.answer(Query("What is a good recipe for banana bread?"))
+    assert not answer.answered
+    assert answer.sources == ()
+    assert answer.text == message("dont_know", "en")
+
+
+async def test_follow_up_without_llm_searches_with_the_earlier_question(faq_bot: Helpbot) -> None:
+    history = (
+        Turn("user", "Where does milvus keep my inserted data?"),
+        Turn("assistant", "In object storage [1]."),
+    )
+    alone = await faq_bot.service.answer(Query("and what about S3?"))
+    follow_up = await faq_bot.service.answer(Query("and what about S3?", history=history))
+    assert WHERE_STORED in headings(follow_up)
+    assert headings(alone) != headings(follow_up)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "])
+async def test_empty_question_is_rejected(faq_bot: Helpbot, text: str) -> None:
+    with pytest.raises(BadInputError) as caught:
+        await faq_bot.service.answer(Query(text))
+    assert caught.value.user_message("en") == message("empty_question", "en")
+
+
+async def test_overlong_question_is_rejected_with_the_limit(faq_bot: Helpbot) -> None:
+    with pytest.raises(BadInputError) as caught:
+        await faq_bot.service.answer(Query("x" * (faq_bot.settings.max_question_chars + 1)))
+    assert str(faq_bot.settings.max_question_chars) in caught.value.user_message("en")
+    assert "上限" in caught.value.user_message("ja")
+
+
+# --- generative answers through the real openai client ---------------------------------
+
+
+async def test_stream_yields_deltas_then_exactly_one_complete_answer(faq_bot, llm) -> None:
+    llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
+    deltas, answers = await collect(generative(faq_bot, llm), Query("Where is data stored?"))
+    assert len(deltas) > 2
+    [answer] = answers
+    assert answer.text == "".join(deltas)
+    assert answer.mode == "generative" and answer.answered
+    assert [s.number for s in answer.sources] == [1]
+    assert answer.timings.generate_ms > 0
+
+
+async def test_sources_are_the_cited_documents_with_the_numbers_used(faq_bot, llm) -> None:
+    llm.reply_with("Data lives in object storage [3], and metadata in etcd [1][3].")
+    answer = await generative(faq_bot, llm).answer(Query("How is data stored in milvus?"))
+    assert [s.number for s in answer.sources] == [1, 3]
+    prompt = llm.chat_calls()[-1].json["messages"][-1]["content"]
+    for source in answer.sources:
+        block = re.search(rf'<document number="{source.number}"[^>]*section="([^"]*)"', prompt)
+        assert block and block.group(1) == source.heading
+
+
+async def test_retrieved_text_reaches_the_model_as_delimited_data(faq_bot, llm) -> None:
+    await generative(faq_bot, llm).answer(Query("How is data stored in milvus?"))
+    request = llm.chat_calls()[-1].json
+    system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+    assert request["stream"] is True
+    assert "never" in system.lower() or "ignore any instruction" in system.lower()
+    assert user.startswith("<documents>") and "</documents>" in user
+    assert user.rstrip().endswith("Question: How is data stored in milvus?")
+    assert "Where does Milvus store data?" in user
+
+
+async def test_model_saying_no_answer_becomes_i_dont_know_without_sources(faq_bot, llm) -> None:
+    llm.reply_with(NO_ANSWER)
+    deltas, [answer] = await collect(generative(faq_bot, llm), Query("How is data stored?"))
+    assert not answer.answered and answer.sources == ()
+    assert deltas == [message("dont_know", "en")] and NO_ANSWER not in answer.text
+
+
+async def test_japanese_question_asks_for_a_japanese_answer(faq_bot, llm) -> None:
+    llm.reply_with(NO_ANSWER)
+    answer = await generative(faq_bot, llm).answer(Query("Milvusのデータはどこに保存されますか？"))
+    assert "Japanese" in llm.chat_calls()[-1].json["messages"][0]["content"]
+    assert answer.text == message("dont_know", "ja")
+
+
+async def test_follow_up_with_llm_is_condensed_before_searching(faq_bot, llm) -> None:
+    llm.reply_with("Where does Milvus store data, and does it support S3?", "Yes, S3 works [1].")
+    history = (
+        Turn("user", "where does milvus keep my data?"),
+        Turn("assistant", "In object storage [1]."),
+    )
+    answer = await generative(faq_bot, llm).answer(Query("and S3?", history=history))
+    condense, final = llm.chat_calls()
+    assert "and S3?" in condense.json["messages"][-1]["content"]
+    assert "where does milvus keep my data?" in condense.json["messages"][-1]["content"]
+    assert [m["content"] for m in final.json["messages"][1:3]] == [t.text for t in history]
+    assert WHERE_STORED in headings(answer)
+
+
+async def test_server_errors_are_retried_by_the_client_then_answered(faq_bot, llm) -> None:
+    llm.fail_with(503, retry_after=0.01)
+    answer = await generative(faq_bot, llm).answer(Query("How is data stored in milvus?"))
+    assert answer.answered and len(llm.chat_calls()) == 2
+
+
+async def test_persistent_server_errors_raise_a_model_error(faq_bot, llm) -> None:
+    llm.fail_with(500, times=2, retry_after=0.01)
+    with pytest.raises(ModelError) as caught:
+        await generative(faq_bot, llm).answer(Query("How is data stored in milvus?"))
+    assert "HTTP 500" in str(caught.value)
+    assert len(llm.chat_calls()) == 2  # one try plus the client's single retry, no more
+    assert "Sorry" in caught.value.user_message("en")
+
+
+async def test_model_timeout_raises_a_model_error(faq_bot, llm) -> None:
+    llm.hang(2.0, times=2)
+    service = generative(faq_bot, llm, timeout=0.2)
+    with pytest.raises(ModelError, match="APITimeoutError"):
+        await service.answer(Query("How is data stored in milvus?"))
+
+
+async def test_overall_deadline_ends_a_slow_stream(faq_bot, llm) -> None:
+    llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
+    llm.stall_stream_after(deltas=1, seconds=3.0)
+    service = generative(faq_bot, llm, deadline_s=0.8)
+    deltas: list[str] = []
+    with pytest.raises(AnswerTimeoutError) as caught:
+        async for event in service.stream(Query("How is data stored in milvus?")):
+            deltas.append(event)  # type: ignore[arg-type]
+    assert deltas  # the user saw the start before the deadline cut it off
+    assert caught.value.user_message("ja").startswith("申し訳ありません")

