@@ -238,11 +238,23 @@ def _ms(start: float, end: float) -> float:
 
 def snippet(text: str, limit: int = _SNIPPET_CHARS) -> str:
     """The start of a passage on one line, cut at a word boundary."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat.rfind(" ", 0, limit)
-    return flat[: cut if cut > limit // 2 else limit].rstrip() + "…"
+    return _cut(" ".join(text.split()), limit)
+
+
+def excerpt(text: str, limit: int) -> str:
+    """The start of a passage with its line breaks kept (code stays readable)."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    kept = "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1]))
+    cut = _cut(kept, limit)
+    # A cut inside a code fence would leave the rest of the message rendered as code.
+    return cut + "\n```" if cut.count("```") % 2 else cut
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip() + "…"
 
 
 def to_source(number: int, hit: Hit) -> Source:
@@ -262,7 +274,7 @@ def _extractive(hits: list[Hit], language: Language) -> tuple[str, tuple[Source,
     lines = [message("extractive_intro", language)]
     for source, hit in zip(sources, hits, strict=True):
         quoted = "\n".join(
-            f"> {line}" for line in snippet(hit.body, _EXTRACTIVE_CHARS).splitlines()
+            f"> {line}".rstrip() for line in excerpt(hit.body, _EXTRACTIVE_CHARS).splitlines()
         )
         lines.append(f"\n[{source.number}] **{hit.heading}** ({hit.source})\n{quoted}")
     return "\n".join(lines), sources

@@ -15,7 +15,7 @@ from core.llm import OpenAIChatModel
 from core.messages import message
 from core.models import Answer, Query, Turn
 from core.prompts import NO_ANSWER
-from core.service import RagService, ServiceConfig
+from core.service import RagService, ServiceConfig, excerpt
 from standins.openai_server import OpenAIStandIn
 
 WHERE_STORED = "Where does Milvus store data?"
@@ -219,3 +219,10 @@ async def test_overall_deadline_ends_a_slow_stream(faq_bot, llm) -> None:
             deltas.append(event)  # type: ignore[arg-type]
     assert deltas  # the user saw the start before the deadline cut it off
     assert caught.value.user_message("ja").startswith("申し訳ありません")
+
+
+def test_extractive_quote_cut_inside_code_still_closes_the_fence() -> None:
+    body = "Run this:\n\n```bash\n" + "\n".join(f"echo step {i}" for i in range(200)) + "\n```"
+    quoted = excerpt(body, 300)
+    assert len(quoted) < 320 and quoted.count("```") == 2
+    assert quoted.startswith("Run this:\n\n```bash\necho step 0\n")
