@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections import Counter
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,23 +19,30 @@ from tqdm import tqdm
 
 from core.container import Helpbot
 from core.errors import BadInputError, ConfigError, HelpbotError
+from core.evaluation import evaluate, load_eval_items, summarize
 from core.ingest import IngestReport
+from core.messages import detect_language
+from core.milvus_store import Hit
 from core.models import Answer, Query, Turn
 from core.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
+# Libraries that log their own tracebacks for errors helpbot reports in one line.
+_NOISY_LOGGERS = ("pymilvus", "milvus_lite", "grpc")
+_KNOWLEDGE_BASE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `helpbot` console script; returns the process exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging(args.verbose)
     try:
         settings = load_settings()
-        return asyncio.run(args.handler(settings, args))
+        if asyncio.iscoroutinefunction(args.handler):
+            return int(asyncio.run(args.handler(settings, args)))
+        return int(args.handler(settings, args))
     except (BadInputError, ConfigError) as exc:
         _fail(str(exc))
         return EXIT_BAD_INPUT
@@ -41,7 +50,29 @@ def main(argv: list[str] | None = None) -> int:
         _fail(str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last resort: one line, the traceback only with -v
+        logging.getLogger("helpbot").debug("unexpected error", exc_info=True)
+        _fail(f"unexpected {type(exc).__name__}: {exc} (run with -v for details)")
+        return EXIT_FAILED
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)
+
+
+def _knowledge_base(value: str) -> str:
+    if not _KNOWLEDGE_BASE.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a knowledge base name (letters, digits, _ . -, up to 64)"
+        )
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,26 +83,45 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="add or sync files and folders into the index")
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    ingest.add_argument("--kb", help="knowledge base name (default: KNOWLEDGE_BASE)")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="file, folder, .zip or URL")
+    ingest.add_argument(
+        "--kb", type=_knowledge_base, help="knowledge base name (default: KNOWLEDGE_BASE)"
+    )
     ingest.add_argument(
         "--url", help='link template for sources, e.g. "https://milvus.io/docs/{stem}.md"'
     )
     ingest.add_argument(
-        "--recreate", action="store_true", help="drop the collection first (after a model change)"
+        "--recreate",
+        action="store_true",
+        help="drop the whole collection first, every knowledge base in it (after a model change)",
     )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.set_defaults(handler=_ingest)
 
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")
-    ask.add_argument("--kb", help="knowledge base to search (default: KNOWLEDGE_BASE)")
+    ask.add_argument(
+        "--kb", type=_knowledge_base, help="knowledge base to search (default: KNOWLEDGE_BASE)"
+    )
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(handler=_ask)
 
     chat = commands.add_parser("chat", help="ask questions interactively, with follow-ups")
-    chat.add_argument("--kb", help="knowledge base to search (default: KNOWLEDGE_BASE)")
+    chat.add_argument(
+        "--kb", type=_knowledge_base, help="knowledge base to search (default: KNOWLEDGE_BASE)"
+    )
     chat.set_defaults(handler=_chat)
+
+    evaluate = commands.add_parser(
+        "eval", help="measure retrieval quality on a labelled question file (JSONL)"
+    )
+    evaluate.add_argument("file", type=Path, metavar="FILE.jsonl")
+    evaluate.add_argument("--k", type=int, default=3, help="cut-off for recall@k (default 3)")
+    evaluate.add_argument(
+        "--kb", type=_knowledge_base, help="knowledge base to search (default: KNOWLEDGE_BASE)"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.set_defaults(handler=_eval)
 
     stats = commands.add_parser("stats", help="show the collection, its size and its model")
     stats.add_argument("--json", action="store_true", help="print the stats as JSON")
@@ -98,46 +148,85 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     async with Helpbot(settings) as bot:
-        query = Query(args.question, knowledge_bases=(args.kb or settings.knowledge_base,))
+        query = Query(args.question, knowledge_bases=_scope(args))
         if args.json:
             answer = await bot.service.answer(query)
             print(json.dumps(answer_json(answer), ensure_ascii=False))
             return EXIT_OK
-        async for event in bot.service.stream(query):
-            if isinstance(event, Answer):
-                print()
-                _print_sources(event)
-            else:
-                print(event, end="", flush=True)
+        await _print_stream(bot, query)
     return EXIT_OK
 
 
-async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    """Interactive questions with follow-ups. The prompt is read on the main thread, outside
+    the event loop, so Ctrl-C at the prompt ends the session at once."""
     history: list[Turn] = []
     print("Ask a question about your docs (empty line or Ctrl-D to quit).")
+    with asyncio.Runner() as runner:
+        bot = Helpbot(settings)
+        runner.run(bot.start())
+        try:
+            while True:
+                try:
+                    question = input("\n> ").strip()
+                except EOFError:
+                    break
+                if not question:
+                    break
+                query = Query(question, history=tuple(history), knowledge_bases=_scope(args))
+                try:
+                    answer = runner.run(_print_stream(bot, query))
+                except HelpbotError as exc:
+                    print(exc.user_message(detect_language(question)), file=sys.stderr)
+                else:
+                    history += [Turn("user", question), Turn("assistant", answer.text)]
+        finally:
+            runner.run(bot.stop())
+    return EXIT_OK
+
+
+async def _print_stream(bot: Helpbot, query: Query) -> Answer:
+    """Print the answer as it streams, then its sources; return the complete answer."""
+    async for event in bot.service.stream(query):
+        if isinstance(event, Answer):
+            print()
+            _print_sources(event)
+            return event
+        print(event, end="", flush=True)
+    raise AssertionError("stream ended without an Answer")
+
+
+async def _eval(settings: Settings, args: argparse.Namespace) -> int:
+    if args.k < 1:
+        raise BadInputError("--k must be at least 1")
+    items = load_eval_items(args.file)
+    knowledge_bases = _scope(args)
+    limit = max(args.k, settings.top_k)
     async with Helpbot(settings) as bot:
-        while True:
-            try:
-                question = (await asyncio.to_thread(input, "\n> ")).strip()
-            except EOFError:
-                break
-            if not question:
-                break
-            query = Query(
-                question,
-                history=tuple(history),
-                knowledge_bases=(args.kb or settings.knowledge_base,),
+
+        async def retrieve(query: Query) -> tuple[Sequence[Hit], bool]:
+            found = await bot.service.retrieve(
+                replace(query, knowledge_bases=knowledge_bases), limit
             )
-            try:
-                async for event in bot.service.stream(query):
-                    if isinstance(event, Answer):
-                        print()
-                        _print_sources(event)
-                        history += [Turn("user", question), Turn("assistant", event.text)]
-                    else:
-                        print(event, end="", flush=True)
-            except HelpbotError as exc:
-                print(exc.user_message(), file=sys.stderr)
+            return found.hits, not found.relevant
+
+        with _Progress(enabled=not args.json) as progress:
+            outcomes = await evaluate(items, retrieve, progress.update)
+    figures = summarize(outcomes, args.k)
+    if args.json:
+        print(json.dumps(figures))
+        return EXIT_OK
+    print(f"{'lang':<6}{'n':>4}{'recall@1':>10}{f'recall@{args.k}':>10}{'mrr':>8}")
+    for lang, row in figures["by_lang"].items():  # type: ignore[attr-defined]
+        print(
+            f"{lang:<6}{row['n']:>4}{row['recall@1']:>10.3f}"
+            f"{row[f'recall@{args.k}']:>10.3f}{row['mrr']:>8.3f}"
+        )
+    unanswerable = figures["unanswerable"]
+    print(
+        f"unanswerable: {unanswerable['abstained']}/{unanswerable['n']} answered "  # type: ignore[index]
+        f'"I don\'t know"; answerable wrongly abstained: {figures["answerable_abstained"]}'
+    )
     return EXIT_OK
 
 
@@ -174,6 +263,11 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
         for key, value in stats.items():
             print(f"{key:<{width}}  {value}")
     return EXIT_OK
+
+
+def _scope(args: argparse.Namespace) -> tuple[str, ...]:
+    """The knowledge base a command names, or none: the service's default."""
+    return (args.kb,) if args.kb else ()
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -242,7 +336,9 @@ class _Progress:
             return
         bar = self._bars.get(stage)
         if bar is None:
-            label = {"read": "reading files", "embed": "embedding chunks"}.get(stage, stage)
+            label = {"read": "reading files", "embed": "embedding chunks", "eval": "questions"}.get(
+                stage, stage
+            )
             bar = self._bars[stage] = tqdm(total=total, desc=label, unit="", disable=None)
         bar.update(done - bar.n)
 

@@ -13,6 +13,7 @@ _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _SPLIT_LEVEL = 4
+_LINK_TARGET = re.compile(r"\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,17 @@ class Chunk:
         return self.headings[-1] if self.headings else self.title
 
     def indexed_text(self) -> str:
-        """What gets embedded and full-text indexed: title and heading path give context."""
+        """What gets embedded and full-text indexed: title and heading path give context.
+
+        Link targets are dropped (the link text stays): long URLs are noise to both the
+        embedding and BM25, and measurably hurt retrieval on the FAQ eval set.
+        """
         parts = (
             self.headings if self.headings[:1] == (self.title,) else (self.title, *self.headings)
         )
         path = " > ".join(h for h in parts if h)
-        return f"{path}\n\n{self.text}" if path else self.text
+        body = _LINK_TARGET.sub("]", self.text)
+        return f"{path}\n\n{body}" if path else body
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Helpbot:
                 history_turns=settings.history_turns,
                 max_question_chars=settings.max_question_chars,
                 deadline_s=settings.answer_deadline_s,
+                default_knowledge_base=settings.knowledge_base,
             ),
         )
         self.ingestor = Ingestor(self.store, self.embedder, self.cache)

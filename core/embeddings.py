@@ -77,7 +77,14 @@ class OpenAIEmbedder:
 
     @property
     def model_id(self) -> str:
-        return f"openai/{self._model}"
+        """The model, and the prefixes when set: they change every vector, so a collection or
+        cache built with other prefixes must not be reused."""
+        if not (self._query_prefix or self._passage_prefix):
+            return f"openai/{self._model}"
+        return (
+            f"openai/{self._model} (query: {self._query_prefix!r}, "
+            f"passage: {self._passage_prefix!r})"
+        )
 
     async def dimension(self) -> int:
         if self._dimension is None:

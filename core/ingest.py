@@ -1,4 +1,4 @@
-"""Sync a knowledge base with files on disk: add, update and delete chunks by content id.
+"""Sync a knowledge base with files, zips and web pages: add, update and delete chunks by id.
 
 Order makes a crash harmless: a file's new chunks are written before its stale ones are
 deleted, and ids derive from content, so re-running after a crash converges on the state one
@@ -7,20 +7,23 @@ clean run would have left.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from core.chunking import Chunk, chunk_markdown, chunk_plain_text
-from core.documents import Document, IngestRoot, SkippedFile, read_document, resolve_roots, walk
+from core.documents import Document, PagedDocument, SkippedFile, read_document
 from core.embedding_cache import EmbeddingCache, embed_with_cache
 from core.embeddings import Embedder
 from core.errors import BadInputError
 from core.milvus_store import ChunkRef, MilvusStore, StoredChunk
+from core.sources import IngestRoot, ListedFile, SourceLimits, resolve_inputs
+from core.zip_archive import ArchiveError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,14 @@ class IngestOptions:
     overlap: int = 200
     max_file_bytes: int = 5_000_000
     batch_size: int = 32
+    max_zip_bytes: int = 200_000_000
+    max_zip_files: int = 10_000
+    download_timeout_s: float = 120.0
+
+    def source_limits(self) -> SourceLimits:
+        return SourceLimits(
+            self.max_file_bytes, self.max_zip_bytes, self.max_zip_files, self.download_timeout_s
+        )
 
 
 @dataclass
@@ -85,15 +96,26 @@ def source_url(template: str | None, source: str) -> str:
         ) from exc
 
 
-def chunk_document(document: Document, options: IngestOptions) -> list[Chunk]:
-    title = PurePosixPath(document.source).stem
-    if document.is_markdown:
-        return chunk_markdown(document.text, title, options.max_chars, options.overlap)
-    return chunk_plain_text(document.text, title, options.max_chars, options.overlap)
+def chunk_document(document: Document, options: IngestOptions) -> list[tuple[Chunk, str]]:
+    """The document's chunks, each with its link: a PDF's chunks are headed and linked by page."""
+    link = source_url(options.url_template, document.source) or document.link
+    if isinstance(document, PagedDocument):
+        chunks: list[tuple[Chunk, str]] = []
+        for number, text in enumerate(document.pages, start=1):
+            for chunk in chunk_plain_text(
+                text.strip(), document.title, options.max_chars, options.overlap
+            ):
+                paged = replace(chunk, headings=(f"Page {number}",), position=len(chunks))
+                chunks.append((paged, link and f"{link}#page={number}"))
+        return chunks
+    split = chunk_markdown if document.markdown else chunk_plain_text
+    return [
+        (c, link) for c in split(document.text, document.title, options.max_chars, options.overlap)
+    ]
 
 
 class Ingestor:
-    """Brings one knowledge base in line with the given files and folders."""
+    """Brings one knowledge base in line with the given folders, files, zips and URLs."""
 
     def __init__(
         self, store: MilvusStore, embedder: Embedder, cache: EmbeddingCache | None = None
@@ -104,42 +126,46 @@ class Ingestor:
 
     async def sync(
         self,
-        paths: list[Path],
+        inputs: Sequence[str | Path],
         options: IngestOptions,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
+        """Bring the knowledge base in line with folders, files, zips and http(s) URLs.
+
+        Every path is checked and every URL downloaded before anything is written.
+        """
         started = time.perf_counter()
         report = IngestReport()
         notify = progress or (lambda stage, done, total: None)
-        roots = resolve_roots(paths)
         source_url(options.url_template, "a/b.md")  # reject a bad template before any work
+        roots = await resolve_inputs(inputs, options.source_limits())
+        # Reading zips, PDFs and HTML is CPU and disk work: all of it runs here, off the loop.
+        documents, kept, listed = await asyncio.to_thread(
+            self._read, roots, options, report, notify
+        )
         await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
 
         stored_by_source: dict[str, list[ChunkRef]] = defaultdict(list)
         for ref in await self._store.chunk_refs(options.knowledge_base):
             stored_by_source[ref.source].append(ref)
 
-        documents, present = self._read(roots, options, report, notify)
-        new_rows: list[tuple[Document, Chunk, str]] = []
+        new_rows: list[_Row] = []
         stale: list[str] = []
-        for document, chunks in documents:
-            old = {ref.id: ref for ref in stored_by_source.get(document.source, [])}
+        for source, chunks in documents:
+            old = {ref.id: ref for ref in stored_by_source.get(source, [])}
             old_positions = {ref.position for ref in old.values()}
-            ids = [
-                chunk_id(options.knowledge_base, document.source, c.position, c.text)
-                for c in chunks
-            ]
-            for chunk, cid in zip(chunks, ids, strict=True):
+            ids = [chunk_id(options.knowledge_base, source, c.position, c.text) for c, _ in chunks]
+            for (chunk, url), cid in zip(chunks, ids, strict=True):
                 if cid in old:
                     report.chunks_unchanged += 1
                 else:
-                    new_rows.append((document, chunk, cid))
+                    new_rows.append(_Row(source, chunk, cid, url))
                     if chunk.position in old_positions:
                         report.chunks_updated += 1
                     else:
                         report.chunks_added += 1
             keep = set(ids)
-            positions = {c.position for c in chunks}
+            positions = {c.position for c, _ in chunks}
             for ref in old.values():
                 if ref.id not in keep:
                     stale.append(ref.id)
@@ -147,7 +173,7 @@ class Ingestor:
                         report.chunks_deleted += 1
 
         for source, refs in stored_by_source.items():
-            if source not in present and any(root.owns(source) for root in roots):
+            if source not in kept and any(root.owns(source) for root in listed):
                 report.files_deleted += 1
                 report.chunks_deleted += len(refs)
                 stale.extend(ref.id for ref in refs)
@@ -166,36 +192,53 @@ class Ingestor:
         options: IngestOptions,
         report: IngestReport,
         notify: ProgressCallback,
-    ) -> tuple[list[tuple[Document, list[Chunk]]], set[str]]:
-        """Readable documents with their chunks, and every source still on disk.
+    ) -> tuple[list[tuple[str, list[tuple[Chunk, str]]]], set[str], list[IngestRoot]]:
+        """Chunks by source, the sources whose stored chunks stay, and the roots listed.
 
-        A skipped file still counts as present, so a file that is briefly unreadable or
-        oversized keeps the chunks it had rather than vanishing from answers.
+        A skipped file still counts as present when its problem may pass (unreadable,
+        oversized), so it keeps the chunks it had rather than vanishing from answers; a zip that
+        cannot be used at all is left out of the listed roots, so none of its chunks go.
         """
-        documents: list[tuple[Document, list[Chunk]]] = []
+        files: list[ListedFile] = []
+        listed: list[IngestRoot] = []
+        for root in roots:
+            try:
+                files += root.files()
+            except ArchiveError as exc:
+                _skip(report, SkippedFile(root.label, str(exc)))
+            else:
+                listed.append(root)
+        documents: list[tuple[str, list[tuple[Chunk, str]]]] = []
         present: set[str] = set()
-        files = [(root, path) for root in roots for path in walk(root)]
-        for done, (root, path) in enumerate(files, start=1):
-            result = read_document(root, path, options.max_file_bytes)
+        emptied: set[str] = set()
+        for done, file in enumerate(files, start=1):
+            result: Document | SkippedFile = (
+                file
+                if isinstance(file, SkippedFile)
+                else read_document(file, options.max_file_bytes)
+            )
+            if result.source in present:
+                raise BadInputError(
+                    f"{result.source} comes from more than one of the given paths; "
+                    "ingest paths with the same folder name separately"
+                )
             present.add(result.source)
             if isinstance(result, SkippedFile):
-                report.skipped.append(result)
-                log.warning("skipped %s: %s", result.source, result.reason)
+                _skip(report, result)
+                if not result.keeps_old_chunks:
+                    emptied.add(result.source)
+            elif chunks := chunk_document(result, options):
+                report.files += 1
+                documents.append((result.source, chunks))
             else:
-                chunks = chunk_document(result, options)
-                if chunks:
-                    report.files += 1
-                    documents.append((result, chunks))
-                else:
-                    report.skipped.append(SkippedFile(result.source, "no text to index"))
+                _skip(report, SkippedFile(result.source, "no text to index", False))
+                emptied.add(result.source)
             notify("read", done, len(files))
-        return documents, present
+        kept = {source for source in present if source not in emptied}
+        return documents, kept, listed
 
     async def _write(
-        self,
-        rows: list[tuple[Document, Chunk, str]],
-        options: IngestOptions,
-        notify: ProgressCallback,
+        self, rows: list[_Row], options: IngestOptions, notify: ProgressCallback
     ) -> None:
         done = 0
 
@@ -208,26 +251,50 @@ class Ingestor:
         step = options.batch_size * 4
         for start in range(0, len(rows), step):
             batch = rows[start : start + step]
-            texts = [chunk.indexed_text() for _, chunk, _ in batch]
+            texts = [row.chunk.indexed_text() for row in batch]
+            # Headings are short (and often repeated), so they cost little to embed; the
+            # progress bar counts the chunk texts.
+            heading_vectors = await embed_with_cache(
+                self._embedder,
+                self._cache,
+                [row.chunk.heading for row in batch],
+                options.batch_size,
+            )
             vectors = await embed_with_cache(
                 self._embedder, self._cache, texts, options.batch_size, advance
             )
             await self._store.upsert(
                 [
                     StoredChunk(
-                        id=cid,
+                        id=row.id,
                         kb=options.knowledge_base,
-                        source=document.source,
-                        url=source_url(options.url_template, document.source),
-                        title=chunk.title,
-                        heading=chunk.heading,
-                        position=chunk.position,
-                        body=chunk.text,
+                        source=row.source,
+                        url=row.url,
+                        title=row.chunk.title,
+                        heading=row.chunk.heading,
+                        position=row.chunk.position,
+                        body=row.chunk.text,
                         text=text,
                         dense=vector,
+                        heading_dense=heading_vector,
                     )
-                    for (document, chunk, cid), text, vector in zip(
-                        batch, texts, vectors, strict=True
+                    for row, text, vector, heading_vector in zip(
+                        batch, texts, vectors, heading_vectors, strict=True
                     )
                 ]
             )
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A chunk to write, with its source, content id and link."""
+
+    source: str
+    chunk: Chunk
+    id: str
+    url: str
+
+
+def _skip(report: IngestReport, skipped: SkippedFile) -> None:
+    report.skipped.append(skipped)
+    log.warning("skipped %s: %s", skipped.source, skipped.reason)

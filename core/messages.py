@@ -28,6 +28,10 @@ _MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Please ask a question: the message was empty.",
         "ja": "質問を入力してください。メッセージが空でした。",
     },
+    "no_words": {
+        "en": "Please ask a question in words: that message had only punctuation or symbols.",
+        "ja": "質問を文章で入力してください。記号だけのメッセージでした。",
+    },
     "question_too_long": {
         "en": "That question is too long ({length} characters; the limit is {limit}). "
         "Please shorten it.",

@@ -32,7 +32,11 @@ Fusion = Literal["rrf", "weighted", "dense"]
 
 _MODEL_PROPERTY = "helpbot.embedding_model"
 _DIM_PROPERTY = "helpbot.embedding_dim"
-_OUTPUT_FIELDS = ["source", "url", "title", "heading", "body", "position", "dense"]
+_OUTPUT_FIELDS = ["source", "url", "title", "heading", "body", "position", "dense", "heading_dense"]
+# VARCHAR limits; a Milvus server counts bytes, so display fields are cut to fit.
+_MAX_BYTES = {"source": 4096, "url": 4096, "title": 1024, "heading": 1024}
+# Dense-first fusion re-ranks this many candidates per requested hit.
+_DENSE_FIRST_POOL = 4
 _HNSW_BUILD = {"M": 16, "efConstruction": 200}
 _PAGE = 1000
 
@@ -51,6 +55,7 @@ class StoredChunk:
     body: str
     text: str
     dense: np.ndarray
+    heading_dense: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,14 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """How dense and full-text results are fused (the quality issue tunes these)."""
+    """How the three searches (text vectors, heading vectors, BM25) are fused.
 
-    fusion: Fusion = "rrf"
+    `rrf` and `weighted` are Milvus's rankers; `dense` takes the candidates of an RRF search
+    and orders them by their best cosine similarity (text or heading), so BM25 finds
+    candidates and breaks near ties but cannot outvote a clearly closer meaning.
+    """
+
+    fusion: Fusion = "dense"
     rrf_k: int = 60
     dense_weight: float = 0.7
     ef: int = 128
@@ -119,7 +129,18 @@ class MilvusStore:
     def _connect(self) -> MilvusClient:
         if "://" not in self._uri:
             Path(self._uri).parent.mkdir(parents=True, exist_ok=True)
-        return MilvusClient(uri=self._uri, token=self._token or "", timeout=self._timeout)
+        try:
+            return MilvusClient(uri=self._uri, token=self._token or "", timeout=self._timeout)
+        except MilvusException as exc:
+            if "://" in self._uri or "Open local milvus failed" not in str(exc.message):
+                raise
+            # milvus-lite refuses a second process on the same file (DataDirLockedError
+            # inside), but pymilvus reports only "Open local milvus failed".
+            raise RetrievalError(
+                f"cannot open {self._uri}: Milvus Lite allows one process per file and "
+                "another helpbot process may have it open; stop that process, or run a Milvus "
+                "server and set MILVUS_URI=http://host:19530"
+            ) from exc
 
     @property
     def client(self) -> MilvusClient:
@@ -182,14 +203,13 @@ class MilvusStore:
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
         schema.add_field("kb", DataType.VARCHAR, max_length=64)
-        schema.add_field("source", DataType.VARCHAR, max_length=1024)
-        schema.add_field("url", DataType.VARCHAR, max_length=2048)
-        schema.add_field("title", DataType.VARCHAR, max_length=1024)
-        schema.add_field("heading", DataType.VARCHAR, max_length=2048)
+        for field in ("source", "url", "title", "heading"):
+            schema.add_field(field, DataType.VARCHAR, max_length=_MAX_BYTES[field])
         schema.add_field("position", DataType.INT64)
         schema.add_field("body", DataType.VARCHAR, max_length=65535)
         schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field("heading_dense", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(
             Function(
@@ -200,7 +220,8 @@ class MilvusStore:
             )
         )
         index = self.client.prepare_index_params()
-        index.add_index("dense", index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD)
+        for field in ("dense", "heading_dense"):
+            index.add_index(field, index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         index.add_index("kb", index_type="INVERTED")
         self.client.create_collection(
@@ -223,13 +244,14 @@ class MilvusStore:
                 "id": c.id,
                 "kb": c.kb,
                 "source": c.source,
-                "url": c.url,
-                "title": c.title,
-                "heading": c.heading,
+                "url": _fit(c.url, _MAX_BYTES["url"]),
+                "title": _fit(c.title, _MAX_BYTES["title"]),
+                "heading": _fit(c.heading, _MAX_BYTES["heading"]),
                 "position": c.position,
                 "body": c.body,
                 "text": c.text,
                 "dense": np.asarray(c.dense, dtype=np.float32).tolist(),
+                "heading_dense": np.asarray(c.heading_dense, dtype=np.float32).tolist(),
             }
             for c in chunks
         ]
@@ -275,56 +297,37 @@ class MilvusStore:
     def _hybrid_search(
         self, vector: np.ndarray, text: str, kbs: list[str], limit: int
     ) -> list[Hit]:
-        dense = np.asarray(vector, dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        fusion = self._search.fusion
+        pool = limit * _DENSE_FIRST_POOL if fusion == "dense" else limit
         expr = f"kb in [{', '.join(_literal(kb) for kb in kbs)}]"
-        dense_params = {"metric_type": "COSINE", "params": {"ef": max(self._search.ef, limit)}}
-        if self._search.fusion == "dense":
-            results = self.client.search(
-                self.collection,
-                data=[dense.tolist()],
-                anns_field="dense",
-                limit=limit,
-                filter=expr,
-                search_params=dense_params,
-                output_fields=_OUTPUT_FIELDS,
-                timeout=self._timeout,
-            )
-        else:
-            requests = [
-                AnnSearchRequest([dense.tolist()], "dense", dense_params, limit, expr=expr),
-                AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, limit, expr=expr),
-            ]
-            ranker = (
-                RRFRanker(self._search.rrf_k)
-                if self._search.fusion == "rrf"
-                else WeightedRanker(self._search.dense_weight, 1 - self._search.dense_weight)
-            )
-            results = self.client.hybrid_search(
-                self.collection,
-                requests,
-                ranker,
-                limit=limit,
-                output_fields=_OUTPUT_FIELDS,
-                timeout=self._timeout,
-            )
-        hits = []
-        for row in results[0]:
-            entity = row["entity"]
-            stored = np.asarray(entity["dense"], dtype=np.float32)
-            hits.append(
-                Hit(
-                    id=row["id"],
-                    source=entity["source"],
-                    url=entity["url"],
-                    title=entity["title"],
-                    heading=entity["heading"],
-                    position=int(entity["position"]),
-                    body=entity["body"],
-                    score=float(row["distance"]),
-                    similarity=float(stored @ dense),
-                )
-            )
-        return hits
+        dense_params = {"metric_type": "COSINE", "params": {"ef": max(self._search.ef, pool)}}
+        requests = [
+            AnnSearchRequest([query.tolist()], field, dense_params, pool, expr=expr)
+            for field in ("dense", "heading_dense")
+        ]
+        requests.append(
+            AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, pool, expr=expr)
+        )
+        dense_weight = self._search.dense_weight / 2
+        ranker = (
+            WeightedRanker(dense_weight, dense_weight, 1 - self._search.dense_weight)
+            if fusion == "weighted"
+            else RRFRanker(self._search.rrf_k)
+        )
+        results = self.client.hybrid_search(
+            self.collection,
+            requests,
+            ranker,
+            limit=pool,
+            output_fields=_OUTPUT_FIELDS,
+            timeout=self._timeout,
+        )
+        hits = [_to_hit(row, query) for row in results[0]]
+        if fusion == "dense":
+            # Stable sort: equal similarities keep their fused (BM25-informed) order.
+            hits.sort(key=lambda hit: -round(hit.similarity, 3))
+        return hits[:limit]
 
     async def row_count(self) -> int:
         stats = await self._call(
@@ -336,3 +339,31 @@ class MilvusStore:
 def _literal(value: str) -> str:
     """A Milvus filter string literal (Milvus Lite does not support filter templates)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def _to_hit(row: dict[str, Any], query: np.ndarray) -> Hit:
+    """A search row as a Hit; similarity is the closer of the text and heading vectors."""
+    entity = row["entity"]
+    similarity = max(
+        float(np.asarray(entity[field], dtype=np.float32) @ query)
+        for field in ("dense", "heading_dense")
+    )
+    return Hit(
+        id=row["id"],
+        source=entity["source"],
+        url=entity["url"],
+        title=entity["title"],
+        heading=entity["heading"],
+        position=int(entity["position"]),
+        body=entity["body"],
+        score=float(row["distance"]),
+        similarity=similarity,
+    )
+
+
+def _fit(text: str, max_bytes: int) -> str:
+    """Cut text to at most `max_bytes` of UTF-8 without splitting a character."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[: max_bytes - 3].decode("utf-8", errors="ignore") + "…"

@@ -8,8 +8,6 @@ from typing import Literal
 Role = Literal["user", "assistant"]
 Mode = Literal["generative", "extractive"]
 
-DEFAULT_KNOWLEDGE_BASE = "default"
-
 
 @dataclass(frozen=True)
 class Turn:
@@ -31,12 +29,13 @@ class Origin:
 
 @dataclass(frozen=True)
 class Query:
-    """A question, the conversation before it, and the knowledge bases it may search."""
+    """A question, the conversation before it, and the knowledge bases it may search
+    (none given: the configured default knowledge base)."""
 
     text: str
     history: tuple[Turn, ...] = ()
     origin: Origin = field(default_factory=Origin)
-    knowledge_bases: tuple[str, ...] = (DEFAULT_KNOWLEDGE_BASE,)
+    knowledge_bases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from core.errors import AnswerTimeoutError, BadInputError, ModelError
 from core.llm import ChatModel
 from core.messages import Language, detect_language, message
 from core.milvus_store import Hit, MilvusStore
-from core.models import Answer, Query, Source, Timings
+from core.models import Answer, Mode, Query, Source, Timings
 from core.prompts import (
     NO_ANSWER,
     answer_messages,
@@ -40,12 +40,26 @@ _EXTRACTIVE_CHARS = 600
 
 @dataclass(frozen=True)
 class ServiceConfig:
+    """The answering knobs, taken from `Settings` by the composition root."""
+
     top_k: int = 5
-    relevance_threshold: float = 0.83
+    relevance_threshold: float = 0.84
     max_context_chars: int = 8000
     history_turns: int = 3
     max_question_chars: int = 2000
     deadline_s: float = 60.0
+    default_knowledge_base: str = "default"
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What a search found: ranked hits, the relevant ones, and what it cost."""
+
+    search_text: str
+    hits: tuple[Hit, ...]
+    relevant: tuple[Hit, ...]
+    embed_ms: float
+    search_ms: float
 
 
 class RagService:
@@ -63,9 +77,11 @@ class RagService:
         self._chat = chat
         self._config = config
         self._opened = False
+        self._opening = asyncio.Lock()
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
+        """Generative with a chat model, extractive (quoted passages) without."""
         return "generative" if self._chat else "extractive"
 
     async def answer(self, query: Query) -> Answer:
@@ -85,25 +101,9 @@ class RagService:
         text = self._validate(query.text)
         language = detect_language(text)
         deadline = asyncio.get_running_loop().time() + self._config.deadline_s
-
-        search_text = await self._search_text(query, text, deadline)
-        embed_start = time.perf_counter()
-        vector = await _before(deadline, self._embed(search_text))
-        search_start = time.perf_counter()
-        hits = await _before(
-            deadline,
-            self._store.search(vector, search_text, query.knowledge_bases, self._config.top_k),
-        )
+        retrieval = await self._retrieve(query, text, self._config.top_k, deadline)
+        relevant = list(retrieval.relevant)
         generate_start = time.perf_counter()
-        relevant = [h for h in hits if h.similarity >= self._config.relevance_threshold]
-        log.info(
-            "retrieved",
-            extra={
-                "hits": len(hits),
-                "relevant": len(relevant),
-                "best": round(hits[0].similarity, 3) if hits else None,
-            },
-        )
 
         sources: tuple[Source, ...] = ()
         if not relevant:
@@ -137,18 +137,54 @@ class RagService:
             mode="generative" if self._chat else "extractive",
             sources=sources,
             timings=Timings(
-                embed_ms=_ms(embed_start, search_start),
-                search_ms=_ms(search_start, generate_start),
+                embed_ms=retrieval.embed_ms,
+                search_ms=retrieval.search_ms,
                 generate_ms=_ms(generate_start, finished),
                 total_ms=_ms(started, finished),
             ),
             language=language,
         )
 
+    async def retrieve(self, query: Query, limit: int | None = None) -> Retrieval:
+        """Search only: the ranked chunks and those relevant enough to answer from.
+
+        This is the deterministic half of `stream`; evaluation measures it directly.
+        """
+        text = self._validate(query.text)
+        deadline = asyncio.get_running_loop().time() + self._config.deadline_s
+        return await self._retrieve(query, text, limit or self._config.top_k, deadline)
+
+    async def _retrieve(self, query: Query, text: str, limit: int, deadline: float) -> Retrieval:
+        search_text = await self._search_text(query, text, deadline)
+        embed_start = time.perf_counter()
+        vector = await _before(deadline, self._embed(search_text))
+        search_start = time.perf_counter()
+        knowledge_bases = query.knowledge_bases or (self._config.default_knowledge_base,)
+        hits = await _before(
+            deadline, self._store.search(vector, search_text, knowledge_bases, limit)
+        )
+        search_end = time.perf_counter()
+        relevant = tuple(h for h in hits if h.similarity >= self._config.relevance_threshold)
+        log.info(
+            "retrieved %d chunks, %d relevant, best similarity %s",
+            len(hits),
+            len(relevant),
+            f"{hits[0].similarity:.3f}" if hits else "-",
+        )
+        return Retrieval(
+            search_text=search_text,
+            hits=tuple(hits),
+            relevant=relevant,
+            embed_ms=_ms(embed_start, search_start),
+            search_ms=_ms(search_start, search_end),
+        )
+
     def _validate(self, text: str) -> str:
         stripped = text.strip()
         if not stripped:
             raise BadInputError("the question is empty", "empty_question")
+        if not any(character.isalnum() for character in stripped):
+            raise BadInputError("the question has no words", "no_words")
         limit = self._config.max_question_chars
         if len(stripped) > limit:
             raise BadInputError(
@@ -160,11 +196,17 @@ class RagService:
         return stripped
 
     async def _embed(self, text: str) -> np.ndarray:
-        if not self._opened:
-            await self._store.start()
-            await self._store.open(self._embedder.model_id, await self._embedder.dimension())
-            self._opened = True
+        await self._open_store()
         return await self._embedder.embed_query(text)
+
+    async def _open_store(self) -> None:
+        """Open the collection once, on the first question; concurrent first questions wait
+        for the same opening instead of racing to start Milvus Lite twice."""
+        async with self._opening:
+            if not self._opened:
+                await self._store.start()
+                await self._store.open(self._embedder.model_id, await self._embedder.dimension())
+                self._opened = True
 
     async def _search_text(self, query: Query, text: str, deadline: float) -> str:
         """A follow-up ("and on S3?") is searched together with the turns before it."""
@@ -174,8 +216,9 @@ class RagService:
             return text
         if self._chat is not None:
             try:
+                recent = query.history[-2 * self._config.history_turns :]
                 condensed = await _before(
-                    deadline, self._chat.complete(condense_messages(text, query.history))
+                    deadline, self._chat.complete(condense_messages(text, recent))
                 )
                 if condensed:
                     return condensed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
@@ -46,10 +46,10 @@ class Settings(BaseSettings):
 
     # Retrieval knobs.
     top_k: int = Field(default=5, ge=1, le=50)
-    fusion: Literal["rrf", "weighted", "dense"] = "rrf"
+    fusion: Literal["rrf", "weighted", "dense"] = "dense"
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.7, ge=0, le=1)
-    relevance_threshold: float = Field(default=0.83, ge=-1, le=1)
+    relevance_threshold: float = Field(default=0.84, ge=-1, le=1)
     max_context_chars: int = Field(default=8000, ge=500)
     history_turns: int = Field(default=3, ge=0, le=20)
 
@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     chunk_overlap_chars: int = Field(default=200, ge=0)
     max_file_bytes: int = Field(default=5_000_000, ge=1)
     max_question_chars: int = Field(default=2000, ge=10)
+
+    @field_validator("embedding_cache_path", mode="before")
+    @classmethod
+    def _empty_path_disables_cache(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:

@@ -89,3 +89,13 @@ def test_a_word_longer_than_the_cap_is_cut_rather_than_lost() -> None:
     pieces = split_long_text("x" * 2500, 1000, 100)
     assert all(len(p) <= 1000 for p in pieces)
     assert sum(len(p) for p in pieces) >= 2500
+
+
+def test_link_targets_are_left_out_of_the_indexed_text_but_kept_in_the_chunk() -> None:
+    text = (
+        "## Help\n\nAsk in [Slack](https://join.slack.com/t/x/shared_invite/abc) or ![logo](l.png)."
+    )
+    [chunk] = chunk_markdown(text, "t", 1500, 200)
+    assert "https://join.slack.com" in chunk.text
+    assert "slack.com" not in chunk.indexed_text() and "l.png" not in chunk.indexed_text()
+    assert "[Slack]" in chunk.indexed_text()

@@ -104,6 +104,7 @@ def test_stats_reports_collection_counts_and_model(env, docs, capsys) -> None:
     ("argv", "expected"),
     [
         (["ask", "   "], "the question is empty"),
+        (["ask", "?!"], "the question has no words"),
         (["ask", "x" * 2001], "the limit is 2000"),
         (["ingest", "does-not-exist"], "no such file or folder: does-not-exist"),
         (["ingest", ".", "--url", "{nope}"], "bad --url template"),
@@ -161,3 +162,35 @@ def test_console_script_accepts_a_lite_path_in_milvus_uri(tmp_path, embedding_ca
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["milvus_uri"] == "./lite/bot.db"
     assert (tmp_path / "lite").is_dir()
+
+
+def test_a_bad_knowledge_base_name_is_refused(env, docs, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["ingest", str(docs), "--kb", "bad kb!"])
+    assert exit_.value.code == 2
+    assert "is not a knowledge base name" in capsys.readouterr().err
+
+
+def test_a_lite_file_held_by_another_process_names_the_fix(env, capsys) -> None:
+    """Milvus Lite allows one process per file: the second gets one line saying what to do."""
+    Path(os.environ["MILVUS_URI"]).parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from core.pymilvus_import import MilvusClient\n"
+            "MilvusClient(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
+            os.environ["MILVUS_URI"],
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        code, _, err = run(capsys, "stats")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 1
+    assert err.count("\n") == 1 and "one process per file" in err and "MILVUS_URI=http" in err

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -17,6 +18,7 @@ from core.models import Answer, Query, Turn
 from core.prompts import NO_ANSWER
 from core.service import RagService, ServiceConfig, excerpt
 from standins.openai_server import OpenAIStandIn
+from support import write
 
 WHERE_STORED = "Where does Milvus store data?"
 
@@ -226,3 +228,43 @@ def test_extractive_quote_cut_inside_code_still_closes_the_fence() -> None:
     quoted = excerpt(body, 300)
     assert len(quoted) < 320 and quoted.count("```") == 2
     assert quoted.startswith("Run this:\n\n```bash\necho step 0\n")
+
+
+@pytest.mark.parametrize("text", ["???", "…", "！？"])
+async def test_question_of_only_punctuation_is_rejected(faq_bot: Helpbot, text: str) -> None:
+    with pytest.raises(BadInputError) as caught:
+        await faq_bot.service.answer(Query(text))
+    assert caught.value.user_message("en") == message("no_words", "en")
+
+
+async def test_full_text_search_finds_a_token_the_vectors_miss(make_settings, docs) -> None:
+    """An error code means nothing to the embedding model; BM25 must bring its chunk in
+    (shown with rank fusion, where BM25 alone can lift a chunk into the results)."""
+    write(docs / "errors.md", "# Errors\n\n## Quota\n\nCode QZX-4471 means the quota is spent.\n")
+    async with Helpbot(make_settings(fusion="rrf")) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        unrelated = await bot.embedder.embed_query("a recipe for banana bread")
+        hits = await bot.store.search(unrelated, "QZX-4471", ("default",), 3)
+        without_the_token = await bot.store.search(unrelated, "banana", ("default",), 3)
+    assert "docs/errors.md" in [h.source for h in hits]
+    assert "docs/errors.md" not in [h.source for h in without_the_token]
+
+
+async def test_dense_first_ranks_by_meaning_with_bm25_candidates(make_settings, docs) -> None:
+    write(docs / "errors.md", "# Errors\n\n## Quota\n\nCode QZX-4471 means the quota is spent.\n")
+    async with Helpbot(make_settings(fusion="dense")) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        found = await bot.service.retrieve(Query("What does error QZX-4471 mean?"))
+    assert found.hits[0].source == "docs/errors.md"
+    similarities = [round(h.similarity, 3) for h in found.hits]
+    assert similarities == sorted(similarities, reverse=True)
+
+
+async def test_concurrent_first_questions_share_one_opening(make_settings, docs) -> None:
+    async with Helpbot(make_settings()) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+    async with Helpbot(make_settings()) as bot:
+        answers = await asyncio.gather(
+            *(bot.service.answer(Query("How often are backups taken?")) for _ in range(4))
+        )
+    assert all(a.answered and a.sources[0].heading == "Backups" for a in answers)

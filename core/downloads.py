@@ -1,0 +1,81 @@
+"""Download pages and zips over http(s), with a timeout and a size cap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from core.errors import BadInputError
+
+_ZIP_MEDIA_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
+_READ_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Download:
+    """A downloaded page or zip; `data` is None when it was larger than `limit` bytes."""
+
+    url: str
+    media_type: str
+    charset: str | None
+    is_zip: bool
+    data: bytes | None
+    limit: int
+
+
+def is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+async def download_all(
+    urls: list[str], page_limit: int, zip_limit: int, timeout_s: float
+) -> list[Download]:
+    """Each URL's body, capped at `page_limit` bytes for a page and `zip_limit` for a zip.
+
+    An HTTP error, an unreachable host or a timeout is a BadInputError naming the URL.
+    """
+    if not urls:
+        return []
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        return [await _download(session, url, page_limit, zip_limit, timeout_s) for url in urls]
+
+
+async def _download(
+    session: aiohttp.ClientSession, url: str, page_limit: int, zip_limit: int, timeout_s: float
+) -> Download:
+    try:
+        async with session.get(url) as response:
+            if response.status >= 400:
+                status = f"HTTP {response.status} {response.reason or ''}".strip()
+                raise BadInputError(f"could not download {url}: {status}")
+            media_type = response.content_type
+            is_zip = media_type in _ZIP_MEDIA_TYPES or _path_suffix(url) == ".zip"
+            limit = zip_limit if is_zip else page_limit
+            data = await _read_capped(response, limit)
+            return Download(url, media_type, response.charset, is_zip, data, limit)
+    except aiohttp.InvalidURL as exc:
+        raise BadInputError(f"not a valid URL: {url}") from exc
+    except TimeoutError as exc:  # before ClientError: aiohttp's socket timeouts are both
+        raise BadInputError(f"could not download {url}: no answer within {timeout_s:g} s") from exc
+    except aiohttp.ClientError as exc:
+        raise BadInputError(f"could not download {url}: {exc}") from exc
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes `limit` (the declared length is not trusted)."""
+    if response.content_length is not None and response.content_length > limit:
+        return None
+    body = bytearray()
+    async for piece in response.content.iter_chunked(_READ_BYTES):
+        body += piece
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _path_suffix(url: str) -> str:
+    return PurePosixPath(urlsplit(url).path).suffix.lower()
