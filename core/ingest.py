@@ -64,6 +64,7 @@ class IngestReport:
 
     @property
     def changed(self) -> bool:
+        """True when Milvus was written to: something was added, updated or deleted."""
         return bool(self.chunks_added or self.chunks_updated or self.chunks_deleted)
 
     def summary(self) -> str:
@@ -297,4 +298,4 @@ class _Row:
 
 def _skip(report: IngestReport, skipped: SkippedFile) -> None:
     report.skipped.append(skipped)
-    log.warning("skipped %s: %s", skipped.source, skipped.reason)
+    log.info("skipped %s: %s", skipped.source, skipped.reason)

