@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -123,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_eval)
 
+    feedback = commands.add_parser("feedback", help="list recent answers and their votes")
+    feedback.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    feedback.add_argument("--voted", action="store_true", help="only answers with votes")
+    feedback.add_argument("--json", action="store_true", help="print them as JSON lines")
+    feedback.set_defaults(handler=_feedback)
+
     stats = commands.add_parser("stats", help="show the collection, its size and its model")
     stats.add_argument("--json", action="store_true", help="print the stats as JSON")
     stats.set_defaults(handler=_stats)
@@ -227,6 +234,25 @@ async def _eval(settings: Settings, args: argparse.Namespace) -> int:
         f"unanswerable: {unanswerable['abstained']}/{unanswerable['n']} answered "  # type: ignore[index]
         f'"I don\'t know"; answerable wrongly abstained: {figures["answerable_abstained"]}'
     )
+    return EXIT_OK
+
+
+async def _feedback(settings: Settings, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise BadInputError("--limit must be at least 1")
+    async with Helpbot(settings) as bot:
+        records = await bot.feedback.recent(args.limit, only_voted=args.voted)
+    for record in records:
+        if args.json:
+            print(json.dumps(asdict(record), ensure_ascii=False))
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created_at))
+        where = "/".join(part for part in (record.platform, record.channel, record.user) if part)
+        print(f"{when}  +{record.up} -{record.down}  {where or '-'}  {record.question}")
+        for source in record.sources:
+            print(f"    {source}")
+    if not records and not args.json:
+        print("no answers recorded yet")
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from core.embedding_cache import EmbeddingCache
 from core.embeddings import Embedder, build_embedder
+from core.feedback import FeedbackStore
 from core.ingest import IngestOptions, Ingestor
 from core.llm import OpenAIChatModel, build_chat_model
 from core.milvus_store import MilvusStore, SearchConfig
@@ -47,6 +48,7 @@ class Helpbot:
             ),
         )
         self.ingestor = Ingestor(self.store, self.embedder, self.cache)
+        self.feedback = FeedbackStore(settings.feedback_path)
 
     def ingest_options(
         self, knowledge_base: str | None = None, url_template: str | None = None
@@ -62,12 +64,16 @@ class Helpbot:
         )
 
     async def start(self) -> None:
+        """Connect to Milvus and open the feedback store."""
         await self.store.start()
+        await self.feedback.start()
 
     async def stop(self) -> None:
+        """Close the model client, Milvus and the local stores."""
         if self.chat is not None:
             await self.chat.close()
         await self.store.stop()
+        await self.feedback.stop()
         if self.cache is not None:
             self.cache.close()
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
 
@@ -59,6 +59,25 @@ class Settings(BaseSettings):
     chunk_overlap_chars: int = Field(default=200, ge=0)
     max_file_bytes: int = Field(default=5_000_000, ge=1)
     max_question_chars: int = Field(default=2000, ge=10)
+
+    # Votes on answers (👍 / 👎), shared by every chat adapter.
+    feedback_path: Path = Path("./data/feedback.sqlite")
+
+    # Slack: Socket Mode needs the bot and app tokens, HTTP mode the bot token and signing
+    # secret. SLACK_API_URL overrides the Web API base URL (GovSlack, proxies).
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str | None = None
+    slack_allowed_channels: Annotated[tuple[str, ...], NoDecode] = ()
+    slack_thread_followups: bool = True
+
+    @field_validator("slack_allowed_channels", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("embedding_cache_path", mode="before")
     @classmethod

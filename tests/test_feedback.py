@@ -1,0 +1,72 @@
+"""Votes on answers are kept with the question, the answer and its sources."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from bots.cli import main
+from core.feedback import FeedbackStore
+from core.models import Answer, Origin, Query, Source
+
+
+def answer(text: str) -> Answer:
+    source = Source(
+        1, "faq/product_faq.md", "Product FAQ", "Where does Milvus store data?", "snippet", 0.9
+    )
+    return Answer(text, True, "extractive", (source,))
+
+
+async def test_votes_are_counted_per_person_and_a_second_vote_replaces_the_first(
+    tmp_path: Path,
+) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    await store.start()
+    query = Query("where is data stored?", origin=Origin("slack", "T1", "C1", "U1"))
+    answer_id = await store.save_answer(query, answer("In object storage [1]."))
+    assert await store.vote(answer_id, "U1", "up")
+    assert await store.vote(answer_id, "U2", "up")
+    assert await store.vote(answer_id, "U2", "down")
+    assert not await store.vote("no-such-answer", "U1", "up")
+    [record] = await store.recent()
+    await store.stop()
+    assert (record.up, record.down) == (1, 1)
+    assert (record.platform, record.channel, record.user) == ("slack", "C1", "U1")
+    assert record.question == "where is data stored?"
+    assert record.sources == ("faq/product_faq.md > Where does Milvus store data?",)
+
+
+async def test_recent_lists_newest_first_and_can_keep_only_voted(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    await store.start()
+    first = await store.save_answer(Query("first?"), answer("one"))
+    await store.save_answer(Query("second?"), answer("two"))
+    await store.vote(first, "U1", "down")
+    assert [r.question for r in await store.recent()] == ["second?", "first?"]
+    assert [r.question for r in await store.recent(only_voted=True)] == ["first?"]
+    await store.stop()
+
+
+def test_feedback_command_lists_answers_with_votes(monkeypatch, tmp_path, capsys) -> None:
+    path = tmp_path / "data" / "feedback.sqlite"
+
+    async def seed() -> None:
+        store = FeedbackStore(path)
+        await store.start()
+        answer_id = await store.save_answer(
+            Query("how do backups work?", origin=Origin("slack", "T1", "C9", "U7")),
+            answer("Nightly [1]."),
+        )
+        await store.vote(answer_id, "U8", "up")
+        await store.stop()
+
+    asyncio.run(seed())
+    monkeypatch.setenv("FEEDBACK_PATH", str(path))
+    monkeypatch.setenv("MILVUS_URI", str(tmp_path / "m.db"))
+    assert main(["feedback"]) == 0
+    out = capsys.readouterr().out
+    assert "+1 -0  slack/C9/U7  how do backups work?" in out
+    assert main(["feedback", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["up"] == 1 and record["answer"] == "Nightly [1]."
