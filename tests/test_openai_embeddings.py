@@ -10,9 +10,12 @@ from core.models import Query
 from standins.openai_server import OpenAIStandIn
 
 
-async def test_ingest_and_answer_with_an_openai_compatible_embedder(make_settings, docs) -> None:
+async def test_ingest_and_answer_with_an_openai_compatible_embedder(
+    make_settings, docs, tmp_path
+) -> None:
     async with OpenAIStandIn() as server:
         settings = make_settings(
+            embedding_cache_path=tmp_path / "own-cache.sqlite",  # every text goes to the server
             embedding_provider="openai",
             embedding_base_url=server.base_url,
             embedding_model="stand-in-embed",
