@@ -1,5 +1,9 @@
 """Retrieval benchmark: query embedding, hybrid and dense search latency, and dense recall@5.
 
+Rows at each size: the store's own search (`MilvusStore.search`, the default path), dense +
+BM25 fused by RRF, dense search at each HNSW ef (with and without the kb filter and output
+fields), then IVF_FLAT at each nprobe and FLAT after rebuilding the dense index.
+
 Every Milvus figure comes with the same measurement of an exact numpy search (a matrix-vector
 product and a top-5 over the same vectors) in the same run: `vs exact` is Milvus p50 over
 numpy p50, and recall@5 is the overlap of Milvus's top 5 with numpy's.
@@ -145,6 +149,8 @@ def recall_at(found: list[list[str]], truth: list[list[str]]) -> float:
 
 
 class Bench:
+    """One run: ingest the corpus, embed the questions, then measure each size in turn."""
+
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.workdir = workdir

@@ -95,7 +95,7 @@ class SearchConfig:
     fusion: Fusion = "dense"
     rrf_k: int = 60
     dense_weight: float = 0.7
-    ef: int = 128
+    ef: int = 512
 
 
 class MilvusStore:
