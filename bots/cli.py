@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import signal
 import sys
 import time
 from collections import Counter
@@ -124,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_eval)
 
+    slack = commands.add_parser("slack", help="run the Slack bot (Socket Mode, or --http)")
+    slack.add_argument(
+        "--http", action="store_true", help="serve the Events API instead of Socket Mode"
+    )
+    slack.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on")
+    slack.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
+    slack.set_defaults(handler=_slack)
+
     feedback = commands.add_parser("feedback", help="list recent answers and their votes")
     feedback.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     feedback.add_argument("--voted", action="store_true", help="only answers with votes")
@@ -234,6 +243,29 @@ async def _eval(settings: Settings, args: argparse.Namespace) -> int:
         f"unanswerable: {unanswerable['abstained']}/{unanswerable['n']} answered "  # type: ignore[index]
         f'"I don\'t know"; answerable wrongly abstained: {figures["answerable_abstained"]}'
     )
+    return EXIT_OK
+
+
+async def _slack(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the Slack adapter until SIGINT or SIGTERM."""
+    from bots.slack_bot import SlackBot
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Helpbot(settings) as bot:
+        slack = SlackBot(settings, bot.service, bot.feedback)
+        try:
+            if args.http:
+                port = await slack.start_http(args.host, args.port)
+                print(f"Slack Events API on http://{args.host}:{port}/slack/events", flush=True)
+            else:
+                await slack.start_socket_mode()
+                print("Slack bot connected over Socket Mode", flush=True)
+            await stop.wait()
+        finally:
+            await slack.stop()
     return EXIT_OK
 
 

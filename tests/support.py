@@ -2,6 +2,13 @@
 
 from pathlib import Path
 
+import openai
+
+from core.container import Helpbot
+from core.llm import OpenAIChatModel
+from core.service import RagService, ServiceConfig
+from standins.openai_server import OpenAIStandIn
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -10,3 +17,14 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def generative(bot: Helpbot, llm: OpenAIStandIn, **config: object) -> RagService:
+    """A bot's retrieval with a chat model at the OpenAI-compatible stand-in."""
+    client = openai.AsyncOpenAI(
+        base_url=llm.base_url, api_key="test-key", max_retries=1, timeout=config.pop("timeout", 5.0)
+    )  # type: ignore[arg-type]
+    values = {"relevance_threshold": bot.settings.relevance_threshold, **config}
+    return RagService(
+        bot.embedder, bot.store, OpenAIChatModel(client, "stand-in", 0.1), ServiceConfig(**values)
+    )  # type: ignore[arg-type]

@@ -7,18 +7,16 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
-import openai
 import pytest
 
 from core.container import Helpbot
 from core.errors import AnswerTimeoutError, BadInputError, ModelError
-from core.llm import OpenAIChatModel
 from core.messages import message
 from core.models import Answer, Query, Turn
 from core.prompts import NO_ANSWER
-from core.service import RagService, ServiceConfig, excerpt
+from core.service import RagService, excerpt
 from standins.openai_server import OpenAIStandIn
-from support import write
+from support import generative, write
 
 WHERE_STORED = "Where does Milvus store data?"
 
@@ -27,17 +25,6 @@ WHERE_STORED = "Where does Milvus store data?"
 async def llm() -> AsyncIterator[OpenAIStandIn]:
     async with OpenAIStandIn() as server:
         yield server
-
-
-def generative(bot: Helpbot, llm: OpenAIStandIn, **config: object) -> RagService:
-    """The FAQ bot's retrieval with a chat model at the stand-in."""
-    client = openai.AsyncOpenAI(
-        base_url=llm.base_url, api_key="test-key", max_retries=1, timeout=config.pop("timeout", 5.0)
-    )  # type: ignore[arg-type]
-    values = {"relevance_threshold": bot.settings.relevance_threshold, **config}
-    return RagService(
-        bot.embedder, bot.store, OpenAIChatModel(client, "stand-in", 0.1), ServiceConfig(**values)
-    )  # type: ignore[arg-type]
 
 
 def headings(answer: Answer) -> list[str]:

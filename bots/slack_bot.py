@@ -1,0 +1,397 @@
+"""The Slack adapter: bolt listeners turn mentions, DMs, thread replies, `/ask` and votes into
+core calls, and stream the answer back into the thread. It holds no RAG logic."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_chat_stream import AsyncChatStream
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.dedup import RecentKeys
+from bots.slack_format import (
+    VOTE_DOWN,
+    VOTE_UP,
+    answer_sections,
+    escape,
+    full_message,
+    sources_and_votes,
+)
+from core.errors import ConfigError, HelpbotError
+from core.feedback import FeedbackStore, Vote
+from core.messages import detect_language, message
+from core.models import Answer, Origin, Query, Turn
+from core.service import RagService
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@[A-Z0-9]+>")
+# Slack allows about one chat.update a second per message; the stream helper buffers this
+# many characters between chat.appendStream calls.
+_UPDATE_INTERVAL_S = 1.0
+_STREAM_BUFFER_CHARS = 256
+_THREAD_HISTORY_LIMIT = 50
+
+
+def build_web_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: SLACK_API_URL honoured, 429s waited out (Retry-After) and retried."""
+    if settings.slack_bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is required to connect to Slack")
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackBot:
+    """One bolt `AsyncApp` serving both transports (Socket Mode and HTTP Events API)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: RagService,
+        feedback: FeedbackStore,
+        client: AsyncWebClient | None = None,
+    ) -> None:
+        self._settings = settings
+        self._service = service
+        self._feedback = feedback
+        self.client = client or build_web_client(settings)
+        signing_secret = settings.slack_signing_secret
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret.get_secret_value() if signing_secret else "",
+            logger=log,
+        )
+        self._recent = RecentKeys()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._http: web.AppRunner | None = None
+        self._register()
+
+    # --- transports -----------------------------------------------------------------------
+
+    async def start_socket_mode(self) -> None:
+        """Connect over Socket Mode (no public URL needed)."""
+        if self._settings.slack_app_token is None:
+            raise ConfigError("SLACK_APP_TOKEN (xapp-...) is required for Socket Mode")
+        self._socket = AsyncSocketModeHandler(
+            self.app, self._settings.slack_app_token.get_secret_value(), web_client=self.client
+        )
+        await self._socket.connect_async()
+
+    async def start_http(self, host: str, port: int) -> int:
+        """Serve the Events API on /slack/events (and /healthz); returns the bound port."""
+        if self._settings.slack_signing_secret is None:
+            raise ConfigError("SLACK_SIGNING_SECRET is required for HTTP mode")
+        web_app = self.app.web_app(path="/slack/events", port=port)
+        web_app.router.add_get("/healthz", _healthz)
+        self._http = web.AppRunner(web_app)
+        await self._http.setup()
+        site = web.TCPSite(self._http, host, port)
+        await site.start()
+        return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._http is not None:
+            await self._http.cleanup()
+            self._http = None
+
+    # --- listeners ------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+        self.app.action(VOTE_UP)(self._on_vote)
+        self.app.action(VOTE_DOWN)(self._on_vote)
+        self.app.command("/ask")(self._on_ask_command)
+        self.app.error(self._on_error)
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        if event.get("bot_id"):
+            return
+        await self._answer_event(event, body, context)
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        # Edits, joins and other bots' posts are not questions; mentions come as app_mention.
+        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+            return
+        bot_user = context.bot_user_id
+        if bot_user and f"<@{bot_user}>" in event.get("text", ""):
+            return
+        if event.get("channel_type") == "im":
+            await self._answer_event(event, body, context)
+        elif event.get("thread_ts") and self._settings.slack_thread_followups:
+            history = await self._history(
+                event["channel"], event["thread_ts"], event["ts"], context
+            )
+            if any(turn.role == "assistant" for turn in history):
+                await self._answer_event(event, body, context, history)
+
+    async def _answer_event(
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: Any,
+        history: tuple[Turn, ...] | None = None,
+    ) -> None:
+        channel, ts = event["channel"], event["ts"]
+        keys = [f"message:{channel}:{ts}"]
+        if body.get("event_id"):
+            keys.append(f"event:{body['event_id']}")
+        if not self._recent.claim(*keys):
+            log.info("duplicate delivery of %s ignored", keys[0])
+            return
+        user = event.get("user", "")
+        if not self._allowed(channel):
+            await self._not_enabled(channel, user, event.get("thread_ts"))
+            return
+        thread_ts = event.get("thread_ts") or ts
+        if history is None:
+            history = (
+                await self._history(channel, thread_ts, ts, context)
+                if event.get("thread_ts")
+                else ()
+            )
+        text = _MENTION.sub("", event.get("text", "")).strip()
+        team = event.get("team") or body.get("team_id") or context.team_id or ""
+        query = Query(text, history=history, origin=Origin("slack", team, channel, user))
+        await self._react(channel, ts)
+        await self._reply_in_thread(query, channel, thread_ts, team, user)
+
+    async def _reply_in_thread(
+        self, query: Query, channel: str, thread_ts: str, team: str, user: str
+    ) -> None:
+        language = detect_language(query.text)
+        reply = _ThreadReply(self.client, channel, thread_ts, team, user)
+        try:
+            answer: Answer | None = None
+            async for event in self._service.stream(query):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    await reply.add(event)
+            assert answer is not None
+            answer_id = await self._feedback.save_answer(query, answer)
+            await reply.finish(answer, answer_id)
+        except HelpbotError as exc:
+            log.warning("could not answer in %s: %s", channel, exc)
+            await reply.fail(exc.user_message(language))
+        except Exception:
+            log.exception("unexpected failure answering in %s", channel)
+            await reply.fail(message("internal_error", language))
+
+    async def _on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        vote: Vote = "up" if action["action_id"] == VOTE_UP else "down"
+        user = body["user"]["id"]
+        recorded = await self._feedback.vote(action["value"], user, vote)
+        channel = (body.get("channel") or {}).get("id")
+        if channel and recorded:
+            container = body.get("container") or {}
+            await self.client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                thread_ts=container.get("thread_ts") or container.get("message_ts"),
+                text="Thanks for the feedback!" if vote == "up" else "Thanks, noted.",
+            )
+
+    async def _on_ask_command(self, ack: Any, command: dict[str, Any]) -> None:
+        """`/ask question` answers in the channel; `/ask private question` only to the asker."""
+        await ack()
+        text = command.get("text", "").strip()
+        private = text.lower().startswith("private ")
+        if private:
+            text = text[len("private ") :]
+        channel, user = command["channel_id"], command["user_id"]
+        if not self._allowed(channel):
+            await self._not_enabled(channel, user, None)
+            return
+        query = Query(text, origin=Origin("slack", command.get("team_id"), channel, user))
+        language = detect_language(text)
+        try:
+            answer = await self._service.answer(query)
+            answer_id = await self._feedback.save_answer(query, answer)
+            blocks = full_message(answer, answer_id)
+            fallback = escape(answer.text)[:3000]
+        except HelpbotError as exc:
+            log.warning("could not answer /ask in %s: %s", channel, exc)
+            fallback = exc.user_message(language)
+            blocks = answer_sections(fallback)
+        if private:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=fallback, blocks=blocks or None
+            )
+        else:
+            quoted = f"<@{user}> asked: {escape(text)}"
+            await self.client.chat_postMessage(
+                channel=channel,
+                text=fallback,
+                blocks=_with_header(quoted, blocks),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("Slack listener failed: %s", error, exc_info=error)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _allowed(self, channel: str) -> bool:
+        allowed = self._settings.slack_allowed_channels
+        return not allowed or channel in allowed
+
+    async def _not_enabled(self, channel: str, user: str, thread_ts: str | None) -> None:
+        await self.client.chat_postEphemeral(
+            channel=channel,
+            user=user,
+            thread_ts=thread_ts,
+            text="helpbot is not enabled in this channel.",
+        )
+
+    async def _react(self, channel: str, ts: str) -> None:
+        """The 👀 that says the question was seen, within Slack's 3 s window."""
+        try:
+            await self.client.reactions_add(channel=channel, timestamp=ts, name="eyes")
+        except SlackApiError as exc:
+            log.info("could not add a reaction: %s", exc.response.get("error"))
+
+    async def _history(
+        self, channel: str, thread_ts: str, current_ts: str, context: Any
+    ) -> tuple[Turn, ...]:
+        """The thread so far, read back from Slack (no local conversation state)."""
+        response = await self.client.conversations_replies(
+            channel=channel, ts=thread_ts, limit=_THREAD_HISTORY_LIMIT
+        )
+        turns = []
+        messages: list[dict[str, Any]] = response.get("messages") or []
+        for item in messages:
+            if item.get("ts") == current_ts:
+                continue
+            mine = item.get("user") == context.bot_user_id or (
+                item.get("bot_id") is not None and item.get("bot_id") == context.bot_id
+            )
+            text = _MENTION.sub("", item.get("text", "")).strip()
+            if text:
+                turns.append(Turn("assistant" if mine else "user", text))
+        return tuple(turns)
+
+
+class _ThreadReply:
+    """One answer message in a thread: streamed with chat.startStream / appendStream /
+    stopStream where the workspace has them, else posted once and updated at most about
+    once a second (GovSlack, older workspaces)."""
+
+    def __init__(
+        self, client: AsyncWebClient, channel: str, thread_ts: str, team: str, user: str
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._thread_ts = thread_ts
+        self._team = team
+        self._user = user
+        self._text = ""
+        self._stream: AsyncChatStream | None = None
+        self._streaming = True
+        self._ts: str | None = None
+        self._updated_at = 0.0
+
+    async def add(self, delta: str) -> None:
+        piece = escape(delta)
+        self._text += piece
+        if self._streaming:
+            try:
+                if self._stream is None:
+                    self._stream = await self._client.chat_stream(
+                        channel=self._channel,
+                        thread_ts=self._thread_ts,
+                        recipient_team_id=self._team or None,
+                        recipient_user_id=self._user or None,
+                        buffer_size=_STREAM_BUFFER_CHARS,
+                    )
+                # The first piece is sent at once (chunks=[] forces a flush) so the user sees
+                # the answer begin; later pieces are buffered to stay inside rate limits.
+                first = self._stream.ts is None
+                await self._stream.append(markdown_text=piece, chunks=[] if first else None)
+                return
+            except SlackApiError as exc:
+                self._stop_streaming(exc)
+        await self._update(final=False)
+
+    async def finish(self, answer: Answer, answer_id: str) -> None:
+        if self._streaming and self._stream is not None:
+            try:
+                await self._stream.stop(blocks=sources_and_votes(answer, answer_id))
+                return
+            except SlackApiError as exc:
+                self._stop_streaming(exc)
+        self._text = escape(answer.text)
+        await self._update(final=True, blocks=full_message(answer, answer_id))
+
+    async def fail(self, text: str) -> None:
+        """End the reply with a short, friendly error (after any text already shown)."""
+        note = escape(text)
+        if self._streaming and self._stream is not None:
+            try:
+                await self._stream.stop(markdown_text=f"\n\n{note}")
+                return
+            except SlackApiError as exc:
+                self._stop_streaming(exc)
+        self._text = f"{self._text}\n\n{note}" if self._text else note
+        await self._update(final=True)
+
+    def _stop_streaming(self, exc: SlackApiError) -> None:
+        log.info(
+            "Slack streaming unavailable (%s); falling back to chat.update",
+            exc.response.get("error"),
+        )
+        self._streaming = False
+        if self._stream is not None and self._stream.ts:
+            self._ts = self._stream.ts
+
+    async def _update(self, final: bool, blocks: list[dict[str, Any]] | None = None) -> None:
+        now = time.monotonic()
+        text = self._text[:3000]
+        if self._ts is None:
+            response = await self._client.chat_postMessage(
+                channel=self._channel,
+                thread_ts=self._thread_ts,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            self._ts = response["ts"]
+        elif final or now - self._updated_at >= _UPDATE_INTERVAL_S:
+            await self._client.chat_update(
+                channel=self._channel, ts=self._ts, text=text, blocks=blocks
+            )
+        else:
+            return
+        self._updated_at = now
+
+
+def _with_header(header: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": header}]}, *blocks]
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})

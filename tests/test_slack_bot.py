@@ -1,0 +1,423 @@
+"""The Slack adapter, driven through the real slack-bolt and slack_sdk against a local Slack
+stand-in, over Socket Mode and HTTP, with the real core on the FAQ collection."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bots.slack_bot import SlackBot
+from bots.slack_format import VOTE_UP
+from core.container import Helpbot
+from core.feedback import FeedbackStore
+from core.service import RagService
+from core.settings import Settings
+from standins import slack_payloads as payloads
+from standins.openai_server import OpenAIStandIn
+from standins.slack_server import SlackStandIn
+from support import generative
+
+CHANNEL, USER = "C0HELP", "U0ASKER"
+SECRET = "signing-secret"
+STORAGE_QUESTION = "<@U0BOT> How is data stored in milvus?"
+
+
+class Harness:
+    """A SlackBot wired to the stand-ins, with the handles tests assert on."""
+
+    def __init__(self, slack: SlackStandIn, bot: SlackBot, feedback: FeedbackStore) -> None:
+        self.slack = slack
+        self.bot = bot
+        self.feedback = feedback
+        self._ts = 1700000100.0
+
+    def next_ts(self) -> str:
+        self._ts += 1
+        return f"{self._ts:.6f}"
+
+    async def mention(self, text: str = STORAGE_QUESTION, **fields: Any) -> tuple[str, str]:
+        ts = fields.pop("ts", None) or self.next_ts()
+        body = payloads.app_mention(text, channel=CHANNEL, user=USER, ts=ts, **fields)
+        return ts, await self.slack.push("events_api", body)
+
+    def final_texts(self, thread_ts: str) -> list[str]:
+        return [m.get("text", "") for m in self.slack.thread(CHANNEL, thread_ts)[1:]]
+
+
+def slack_settings(slack: SlackStandIn, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "slack_bot_token": "xoxb-test",
+        "slack_app_token": "xapp-1-test",
+        "slack_signing_secret": SECRET,
+        "slack_api_url": slack.api_url,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+async def start_harness(
+    slack: SlackStandIn, service: RagService, tmp_path: Path, **overrides: object
+) -> tuple[Harness, SlackBot]:
+    feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+    await feedback.start()
+    bot = SlackBot(slack_settings(slack, **overrides), service, feedback)
+    await bot.start_socket_mode()
+    await slack.wait_connected()
+    return Harness(slack, bot, feedback), bot
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[OpenAIStandIn]:
+    async with OpenAIStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+async def harness(faq_bot: Helpbot, tmp_path: Path) -> AsyncIterator[Harness]:
+    """Socket Mode, extractive answers (no LLM), every channel allowed."""
+    async with SlackStandIn() as slack:
+        harness, bot = await start_harness(slack, faq_bot.service, tmp_path)
+        yield harness
+        await bot.stop()
+        await harness.feedback.stop()
+
+
+def streamed_text(slack: SlackStandIn) -> str:
+    parts = []
+    for call in slack.calls:
+        if call.method in ("chat.startStream", "chat.appendStream", "chat.stopStream"):
+            chunks = call.params.get("chunks") or []
+            if isinstance(chunks, str):
+                chunks = json.loads(chunks)
+            parts += [c.get("text", "") for c in chunks]
+            parts.append(call.params.get("markdown_text") or "")
+    return "".join(parts)
+
+
+def context_texts(blocks: list[dict[str, Any]]) -> str:
+    return " ".join(
+        element["text"]
+        for block in blocks
+        if block["type"] == "context"
+        for element in block["elements"]
+    )
+
+
+async def test_answer_lands_in_the_thread_with_its_sources(harness: Harness) -> None:
+    ts, envelope = await harness.mention()
+    await harness.slack.wait_for_ack(envelope)
+    [stop] = await harness.slack.wait_for("chat.stopStream")
+    [start] = harness.slack.calls_to("chat.startStream")
+    assert start.params["thread_ts"] == ts and start.params["channel"] == CHANNEL
+    assert (start.params["recipient_user_id"], start.params["recipient_team_id"]) == (
+        USER,
+        "T0TEAM",
+    )
+    blocks = stop.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert "Where does Milvus store data?" in context_texts(blocks)
+    assert blocks[-1]["type"] == "actions"
+    assert "Where does Milvus store data?" in streamed_text(harness.slack)
+    [reaction] = harness.slack.calls_to("reactions.add")
+    assert reaction.params["timestamp"] == ts
+
+
+async def test_event_is_acknowledged_before_the_llm_releases_its_first_token(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
+    llm.hang(0.5)  # the first token is held back until well after any ack
+    async with SlackStandIn() as slack:
+        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
+        try:
+            _, envelope = await harness.mention()
+            await slack.wait_for_ack(envelope)
+            await slack.wait_for("chat.stopStream", timeout=10)
+        finally:
+            await bot.stop()
+            await harness.feedback.stop()
+    timeline = slack.timeline
+    assert timeline.index(f"ack:{envelope}") < timeline.index("call:chat.startStream")
+    assert "object storage" in streamed_text(slack)
+
+
+async def test_retries_and_double_deliveries_are_answered_once(harness: Harness) -> None:
+    ts, envelope = await harness.mention()
+    await harness.slack.redeliver(envelope)  # Socket Mode retry: same event id
+    await harness.slack.redeliver(envelope)
+    # The same message also arrives as a plain channel message event.
+    await harness.slack.push(
+        "events_api",
+        payloads.thread_reply(STORAGE_QUESTION, channel=CHANNEL, user=USER, ts=ts, thread_ts=ts),
+    )
+    await harness.slack.wait_for("chat.stopStream")
+    await harness.mention("<@U0BOT> What is the maximum vector dimension?")
+    await harness.slack.wait_for("chat.stopStream", count=2)
+    assert len(harness.slack.calls_to("chat.startStream")) == 2
+
+
+async def test_direct_message_is_answered_in_the_dm(harness: Harness) -> None:
+    ts = harness.next_ts()
+    await harness.slack.push(
+        "events_api",
+        payloads.message_im("How is data stored in milvus?", channel="D0DM", user=USER, ts=ts),
+    )
+    [start] = await harness.slack.wait_for("chat.startStream")
+    assert start.params["channel"] == "D0DM" and start.params["thread_ts"] == ts
+
+
+async def test_own_and_other_bots_messages_are_ignored(harness: Harness) -> None:
+    for bot_id in ("B0BOT", "B0OTHER"):
+        await harness.slack.push(
+            "events_api",
+            payloads.bot_message(
+                "How is data stored in milvus?",
+                channel=CHANNEL,
+                ts=harness.next_ts(),
+                bot_id=bot_id,
+            ),
+        )
+    ts, _ = await harness.mention()
+    await harness.slack.wait_for("chat.stopStream")
+    assert [c.params["thread_ts"] for c in harness.slack.calls_to("chat.startStream")] == [ts]
+
+
+async def test_thread_follow_up_is_answered_without_a_mention_using_the_thread(
+    harness: Harness,
+) -> None:
+    ts, _ = await harness.mention("<@U0BOT> Where does milvus keep my inserted data?")
+    await harness.slack.wait_for("chat.stopStream")
+    await harness.slack.push(
+        "events_api",
+        payloads.thread_reply(
+            "and what about S3?", channel=CHANNEL, user=USER, ts=harness.next_ts(), thread_ts=ts
+        ),
+    )
+    await harness.slack.wait_for("chat.stopStream", count=2)
+    assert harness.slack.calls_to("conversations.replies")
+    assert streamed_text(harness.slack).count("Where does Milvus store data?") >= 2
+
+
+async def test_thread_reply_where_the_bot_never_answered_is_left_alone(harness: Harness) -> None:
+    parent = harness.next_ts()
+    harness.slack.seed_thread(CHANNEL, parent, [{"user": "U0OTHER", "text": "lunch?"}])
+    await harness.slack.push(
+        "events_api",
+        payloads.thread_reply(
+            "How is data stored in milvus?",
+            channel=CHANNEL,
+            user=USER,
+            ts=harness.next_ts(),
+            thread_ts=parent,
+        ),
+    )
+    await harness.mention()  # a later mention proves the first event was processed
+    await harness.slack.wait_for("chat.stopStream")
+    assert len(harness.slack.calls_to("chat.startStream")) == 1
+
+
+async def test_vote_buttons_record_feedback_with_the_answer(harness: Harness) -> None:
+    ts, _ = await harness.mention()
+    [stop] = await harness.slack.wait_for("chat.stopStream")
+    blocks = stop.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    answer_id = blocks[-1]["elements"][0]["value"]
+    await harness.slack.push(
+        "interactive",
+        payloads.block_actions(
+            VOTE_UP,
+            answer_id,
+            channel=CHANNEL,
+            user="U0VOTER",
+            message_ts=stop.params["ts"],
+            thread_ts=ts,
+        ),
+    )
+    [thanks] = await harness.slack.wait_for("chat.postEphemeral")
+    assert thanks.params["user"] == "U0VOTER"
+    [record] = await harness.feedback.recent()
+    assert (record.up, record.down) == (1, 0)
+    assert record.question == "How is data stored in milvus?"
+    assert any("Where does Milvus store data?" in s for s in record.sources)
+
+
+async def test_question_the_docs_do_not_cover_gets_a_plain_dont_know(harness: Harness) -> None:
+    await harness.mention("<@U0BOT> What is a good recipe for banana bread?")
+    [stop] = await harness.slack.wait_for("chat.stopStream")
+    blocks = stop.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert [b["type"] for b in blocks] == ["actions"]  # no sources
+    assert "I don't know" in streamed_text(harness.slack)
+
+
+async def test_channel_outside_the_allow_list_gets_only_an_ephemeral_note(
+    faq_bot: Helpbot, tmp_path: Path
+) -> None:
+    async with SlackStandIn() as slack:
+        harness, bot = await start_harness(
+            slack, faq_bot.service, tmp_path, slack_allowed_channels=("C0OTHER",)
+        )
+        try:
+            await harness.mention()
+            [note] = await slack.wait_for("chat.postEphemeral")
+        finally:
+            await bot.stop()
+            await harness.feedback.stop()
+    assert "not enabled" in note.params["text"] and note.params["user"] == USER
+    posting = {"chat.postMessage", "chat.startStream", "chat.update", "reactions.add"}
+    assert not [c for c in slack.calls if c.method in posting]
+
+
+async def test_llm_failure_gives_a_friendly_message_in_the_thread(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    llm.fail_with(500, times=2, retry_after=0.01)
+    async with SlackStandIn() as slack:
+        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
+        try:
+            ts, _ = await harness.mention()
+            [post] = await slack.wait_for("chat.postMessage", timeout=10)
+        finally:
+            await bot.stop()
+            await harness.feedback.stop()
+    assert post.params["thread_ts"] == ts
+    assert post.params["text"].startswith("Sorry, the language model did not answer")
+    assert "Traceback" not in post.params["text"]
+
+
+async def test_mentions_from_the_model_never_reach_the_channel(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    llm.reply_with("<!channel> <@U0BOSS> data lives in <https://evil.example|the docs> [1].")
+    async with SlackStandIn() as slack:
+        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
+        try:
+            await harness.mention()
+            await slack.wait_for("chat.stopStream", timeout=10)
+        finally:
+            await bot.stop()
+            await harness.feedback.stop()
+    text = streamed_text(slack)
+    assert "<!channel>" not in text and "<@U0BOSS>" not in text and "<https://evil" not in text
+    assert "&lt;!channel&gt;" in text
+
+
+async def test_without_streaming_the_answer_is_posted_then_updated(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    llm.reply_with("Inserted data goes to object storage such as MinIO or S3 [1]. " * 3)
+    async with SlackStandIn(streaming_available=False) as slack:
+        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
+        try:
+            ts, _ = await harness.mention()
+            await slack.wait_for("chat.update", timeout=10)
+            await _until_final_update(slack)
+        finally:
+            await bot.stop()
+            await harness.feedback.stop()
+    [post] = slack.calls_to("chat.postMessage")
+    assert post.params["thread_ts"] == ts
+    final = slack.calls_to("chat.update")[-1]
+    blocks = final.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert "Where does Milvus store data?" in context_texts(blocks)
+    assert "object storage" in final.params["text"]
+
+
+async def _until_final_update(slack: SlackStandIn) -> None:
+    """Wait for the chat.update that carries the blocks (sources and votes): the last one."""
+    count = 1
+    while True:
+        calls = await slack.wait_for("chat.update", count=count, timeout=10)
+        if calls[-1].params.get("blocks"):
+            return
+        count = len(calls) + 1
+
+
+async def test_rate_limited_post_is_retried_and_nothing_is_lost(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    llm.reply_with("Object storage such as MinIO or S3 [1].")
+    async with SlackStandIn(streaming_available=False) as slack:
+        slack.fail_with("chat.postMessage", status=429, retry_after=0)
+        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
+        try:
+            ts, _ = await harness.mention()
+            await slack.wait_for("chat.postMessage", count=2, timeout=10)
+            await _until_final_update(slack)
+        finally:
+            await bot.stop()
+            await harness.feedback.stop()
+    assert "object storage" in harness.final_texts(ts)[-1].lower()
+
+
+# --- HTTP mode ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def http_bot(faq_bot: Helpbot, tmp_path: Path) -> AsyncIterator[tuple[SlackStandIn, str]]:
+    async with SlackStandIn() as slack:
+        feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+        await feedback.start()
+        bot = SlackBot(slack_settings(slack), faq_bot.service, feedback)
+        port = await bot.start_http("127.0.0.1", 0)
+        yield slack, f"http://127.0.0.1:{port}"
+        await bot.stop()
+        await feedback.stop()
+
+
+async def post_event(base: str, body: bytes, headers: dict[str, str]) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{base}/slack/events",
+            data=body,
+            headers={"Content-Type": "application/json", **headers},
+        ) as response,
+    ):
+        return response.status
+
+
+def mention_body(ts: str) -> bytes:
+    return json.dumps(
+        payloads.app_mention(STORAGE_QUESTION, channel=CHANNEL, user=USER, ts=ts)
+    ).encode()
+
+
+async def test_signed_http_event_is_answered_in_the_thread(http_bot) -> None:
+    slack, base = http_bot
+    body = mention_body("1700000200.000001")
+    assert await post_event(base, body, payloads.signed_headers(body, SECRET)) == 200
+    [stop] = await slack.wait_for("chat.stopStream", timeout=10)
+    blocks = stop.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert "Where does Milvus store data?" in context_texts(blocks)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda body: {},
+        lambda body: payloads.signed_headers(body, "wrong-secret"),
+        lambda body: payloads.signed_headers(body, SECRET, int(time.time()) - 301),
+        lambda body: payloads.signed_headers(body + b" ", SECRET),
+    ],
+    ids=["unsigned", "wrong secret", "stale timestamp", "body changed"],
+)
+async def test_forged_or_stale_request_is_rejected_and_reaches_no_listener(http_bot, forge) -> None:
+    slack, base = http_bot
+    body = mention_body("1700000300.000001")
+    assert await post_event(base, body, forge(body)) == 401
+    assert [c.method for c in slack.calls if c.method != "auth.test"] == []
+
+
+async def test_health_endpoint_answers(http_bot) -> None:
+    _, base = http_bot
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/healthz") as response:
+        assert response.status == 200 and (await response.json()) == {"status": "ok"}
