@@ -194,3 +194,18 @@ def test_a_lite_file_held_by_another_process_names_the_fix(env, capsys) -> None:
         holder.wait()
     assert code == 1
     assert err.count("\n") == 1 and "one process per file" in err and "MILVUS_URI=http" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [(["slack"], "SLACK_BOT_TOKEN"), (["slack", "--http"], "SLACK_BOT_TOKEN")],
+)
+def test_slack_without_tokens_names_the_missing_variable(env, capsys, argv, missing) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and missing in err and err.count("\n") == 1
+
+
+def test_slack_socket_mode_without_app_token_names_it(env, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    code, _, err = run(capsys, "slack")
+    assert code == 2 and "SLACK_APP_TOKEN" in err
