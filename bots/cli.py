@@ -69,6 +69,10 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
+def _add_kb_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--kb", type=_knowledge_base, help=f"{what} (default: KNOWLEDGE_BASE)")
+
+
 def _knowledge_base(value: str) -> str:
     if not _KNOWLEDGE_BASE.match(value):
         raise argparse.ArgumentTypeError(
@@ -86,9 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="add or sync files and folders into the index")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="file, folder, .zip or URL")
-    ingest.add_argument(
-        "--kb", type=_knowledge_base, help="knowledge base name (default: KNOWLEDGE_BASE)"
-    )
+    _add_kb_option(ingest, "knowledge base to write to")
     ingest.add_argument(
         "--url", help='link template for sources, e.g. "https://milvus.io/docs/{stem}.md"'
     )
@@ -102,16 +104,12 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")
-    ask.add_argument(
-        "--kb", type=_knowledge_base, help="knowledge base to search (default: KNOWLEDGE_BASE)"
-    )
+    _add_kb_option(ask, "knowledge base to search")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(handler=_ask)
 
     chat = commands.add_parser("chat", help="ask questions interactively, with follow-ups")
-    chat.add_argument(
-        "--kb", type=_knowledge_base, help="knowledge base to search (default: KNOWLEDGE_BASE)"
-    )
+    _add_kb_option(chat, "knowledge base to search")
     chat.set_defaults(handler=_chat)
 
     evaluate = commands.add_parser(
@@ -119,9 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("file", type=Path, metavar="FILE.jsonl")
     evaluate.add_argument("--k", type=int, default=3, help="cut-off for recall@k (default 3)")
-    evaluate.add_argument(
-        "--kb", type=_knowledge_base, help="knowledge base to search (default: KNOWLEDGE_BASE)"
-    )
+    _add_kb_option(evaluate, "knowledge base to search")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_eval)
 
