@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -118,6 +119,11 @@ class SlackBot:
     # --- listeners ------------------------------------------------------------------------
 
     def _register(self) -> None:
+        # The assistant side panel (Slack's AI-app surface): DM threads with the app.
+        assistant = AsyncAssistant()
+        assistant.thread_started(self._on_assistant_started)
+        assistant.user_message(self._on_assistant_message)
+        self.app.use(assistant)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         self.app.action(VOTE_UP)(self._on_vote)
@@ -146,12 +152,28 @@ class SlackBot:
             if any(turn.role == "assistant" for turn in history):
                 await self._answer_event(event, body, context, history)
 
+    async def _on_assistant_started(self, set_suggested_prompts: Any) -> None:
+        prompts = self._settings.slack_suggested_prompts
+        if prompts:
+            await set_suggested_prompts(
+                prompts=[{"title": prompt, "message": prompt} for prompt in prompts]
+            )
+
+    async def _on_assistant_message(
+        self, event: dict[str, Any], body: dict[str, Any], context: Any, set_status: Any
+    ) -> None:
+        language = detect_language(event.get("text", ""))
+        await self._answer_event(
+            event, body, context, status=lambda: set_status(message("searching", language))
+        )
+
     async def _answer_event(
         self,
         event: dict[str, Any],
         body: dict[str, Any],
         context: Any,
         history: tuple[Turn, ...] | None = None,
+        status: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         channel, ts = event["channel"], event["ts"]
         keys = [f"message:{channel}:{ts}"]
@@ -174,7 +196,10 @@ class SlackBot:
         text = _MENTION.sub("", event.get("text", "")).strip()
         team = event.get("team") or body.get("team_id") or context.team_id or ""
         query = Query(text, history=history, origin=Origin("slack", team, channel, user))
-        await self._react(channel, ts)
+        if status is not None:
+            await status()
+        else:
+            await self._react(channel, ts)
         await self._reply_in_thread(query, channel, thread_ts, team, user)
 
     async def _reply_in_thread(

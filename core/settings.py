@@ -71,12 +71,23 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None
     slack_allowed_channels: Annotated[tuple[str, ...], NoDecode] = ()
     slack_thread_followups: bool = True
+    slack_suggested_prompts: Annotated[tuple[str, ...], NoDecode] = (
+        "How do I get started?",
+        "Where do I find the troubleshooting guide?",
+    )
 
     @field_validator("slack_allowed_channels", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("slack_suggested_prompts", mode="before")
+    @classmethod
+    def _bar_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split("|") if part.strip())
         return value
 
     @field_validator("embedding_cache_path", mode="before")

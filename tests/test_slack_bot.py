@@ -100,6 +100,11 @@ def streamed_text(slack: SlackStandIn) -> str:
     return "".join(parts)
 
 
+def _json(value: Any) -> Any:
+    """A JSON field as the stand-in recorded it (slack_sdk sends some as strings)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def context_texts(blocks: list[dict[str, Any]]) -> str:
     return " ".join(
         element["text"]
@@ -119,8 +124,7 @@ async def test_answer_lands_in_the_thread_with_its_sources(harness: Harness) -> 
         USER,
         "T0TEAM",
     )
-    blocks = stop.params["blocks"]
-    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    blocks = _json(stop.params["blocks"])
     assert "Where does Milvus store data?" in context_texts(blocks)
     assert blocks[-1]["type"] == "actions"
     assert "Where does Milvus store data?" in streamed_text(harness.slack)
@@ -225,8 +229,7 @@ async def test_thread_reply_where_the_bot_never_answered_is_left_alone(harness: 
 async def test_vote_buttons_record_feedback_with_the_answer(harness: Harness) -> None:
     ts, _ = await harness.mention()
     [stop] = await harness.slack.wait_for("chat.stopStream")
-    blocks = stop.params["blocks"]
-    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    blocks = _json(stop.params["blocks"])
     answer_id = blocks[-1]["elements"][0]["value"]
     await harness.slack.push(
         "interactive",
@@ -250,8 +253,7 @@ async def test_vote_buttons_record_feedback_with_the_answer(harness: Harness) ->
 async def test_question_the_docs_do_not_cover_gets_a_plain_dont_know(harness: Harness) -> None:
     await harness.mention("<@U0BOT> What is a good recipe for banana bread?")
     [stop] = await harness.slack.wait_for("chat.stopStream")
-    blocks = stop.params["blocks"]
-    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    blocks = _json(stop.params["blocks"])
     assert [b["type"] for b in blocks] == ["actions"]  # no sources
     assert "I don't know" in streamed_text(harness.slack)
 
@@ -324,8 +326,7 @@ async def test_without_streaming_the_answer_is_posted_then_updated(
     [post] = slack.calls_to("chat.postMessage")
     assert post.params["thread_ts"] == ts
     final = slack.calls_to("chat.update")[-1]
-    blocks = final.params["blocks"]
-    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    blocks = _json(final.params["blocks"])
     assert "Where does Milvus store data?" in context_texts(blocks)
     assert "object storage" in final.params["text"]
 
@@ -361,13 +362,15 @@ async def test_rate_limited_post_is_retried_and_nothing_is_lost(
 
 
 @pytest.fixture
-async def http_bot(faq_bot: Helpbot, tmp_path: Path) -> AsyncIterator[tuple[SlackStandIn, str]]:
+async def http_bot(
+    faq_bot: Helpbot, tmp_path: Path
+) -> AsyncIterator[tuple[SlackStandIn, str, FeedbackStore]]:
     async with SlackStandIn() as slack:
         feedback = FeedbackStore(tmp_path / "feedback.sqlite")
         await feedback.start()
         bot = SlackBot(slack_settings(slack), faq_bot.service, feedback)
         port = await bot.start_http("127.0.0.1", 0)
-        yield slack, f"http://127.0.0.1:{port}"
+        yield slack, f"http://127.0.0.1:{port}", feedback
         await bot.stop()
         await feedback.stop()
 
@@ -391,12 +394,11 @@ def mention_body(ts: str) -> bytes:
 
 
 async def test_signed_http_event_is_answered_in_the_thread(http_bot) -> None:
-    slack, base = http_bot
+    slack, base, _ = http_bot
     body = mention_body("1700000200.000001")
     assert await post_event(base, body, payloads.signed_headers(body, SECRET)) == 200
     [stop] = await slack.wait_for("chat.stopStream", timeout=10)
-    blocks = stop.params["blocks"]
-    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    blocks = _json(stop.params["blocks"])
     assert "Where does Milvus store data?" in context_texts(blocks)
 
 
@@ -411,13 +413,146 @@ async def test_signed_http_event_is_answered_in_the_thread(http_bot) -> None:
     ids=["unsigned", "wrong secret", "stale timestamp", "body changed"],
 )
 async def test_forged_or_stale_request_is_rejected_and_reaches_no_listener(http_bot, forge) -> None:
-    slack, base = http_bot
+    slack, base, _ = http_bot
     body = mention_body("1700000300.000001")
     assert await post_event(base, body, forge(body)) == 401
     assert [c.method for c in slack.calls if c.method != "auth.test"] == []
 
 
 async def test_health_endpoint_answers(http_bot) -> None:
-    _, base = http_bot
+    _, base, _ = http_bot
     async with aiohttp.ClientSession() as session, session.get(f"{base}/healthz") as response:
         assert response.status == 200 and (await response.json()) == {"status": "ok"}
+
+
+async def test_ask_command_answers_in_the_channel_with_sources(harness: Harness) -> None:
+    envelope = await harness.slack.push(
+        "slash_commands",
+        payloads.slash_command("/ask", "How is data stored in milvus?", channel=CHANNEL, user=USER),
+    )
+    await harness.slack.wait_for_ack(envelope)
+    [post] = await harness.slack.wait_for("chat.postMessage")
+    blocks = _json(post.params["blocks"])
+    assert post.params["channel"] == CHANNEL
+    assert "asked: How is data stored in milvus?" in context_texts(blocks[:1])
+    assert "Where does Milvus store data?" in context_texts(blocks[1:])
+    assert harness.slack.timeline.index(f"ack:{envelope}") < harness.slack.timeline.index(
+        "call:chat.postMessage"
+    )
+
+
+async def test_ask_private_answers_only_the_asker(harness: Harness) -> None:
+    await harness.slack.push(
+        "slash_commands",
+        payloads.slash_command(
+            "/ask", "private How is data stored in milvus?", channel=CHANNEL, user=USER
+        ),
+    )
+    [note] = await harness.slack.wait_for("chat.postEphemeral")
+    assert note.params["user"] == USER
+    blocks = _json(note.params["blocks"])
+    assert "Where does Milvus store data?" in context_texts(blocks)
+    assert not harness.slack.calls_to("chat.postMessage")
+
+
+async def test_answer_updates_are_throttled_without_streaming(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    reply = "Inserted data goes to object storage such as MinIO or S3 [1]. " * 20
+    llm.reply_with(reply)
+    async with SlackStandIn(streaming_available=False) as slack:
+        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
+        try:
+            await harness.mention()
+            await _until_final_update(slack)
+        finally:
+            await bot.stop()
+            await harness.feedback.stop()
+    deltas = len(reply.split()) // 3  # the stand-in streams about three words a delta
+    updates = slack.calls_to("chat.update")
+    assert len(updates) <= deltas // 4  # one edit per delta would hit Slack's rate limit
+    assert updates[-1].params["text"].count("object storage") == 20
+
+
+async def test_http_retry_of_the_same_event_is_answered_once(http_bot) -> None:
+    slack, base, _ = http_bot
+    body = mention_body("1700000400.000001")
+    assert await post_event(base, body, payloads.signed_headers(body, SECRET)) == 200
+    retry = payloads.signed_headers(body, SECRET, retry_num=1, retry_reason="http_timeout")
+    assert await post_event(base, body, retry) == 200
+    await slack.wait_for("chat.stopStream", timeout=10)
+    assert len(slack.calls_to("chat.startStream")) == 1
+
+
+async def test_http_vote_button_is_recorded(http_bot) -> None:
+    slack, base, feedback = http_bot
+    body = mention_body("1700000500.000001")
+    await post_event(base, body, payloads.signed_headers(body, SECRET))
+    [stop] = await slack.wait_for("chat.stopStream", timeout=10)
+    blocks = _json(stop.params["blocks"])
+    answer_id = blocks[-1]["elements"][1]["value"]
+    click = payloads.interaction_body(
+        payloads.block_actions(
+            "helpbot_vote_down",
+            answer_id,
+            channel=CHANNEL,
+            user="U0V",
+            message_ts=stop.params["ts"],
+            thread_ts="1700000500.000001",
+        )
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{base}/slack/events",
+            data=click,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                **payloads.signed_headers(click, SECRET),
+            },
+        ) as response,
+    ):
+        assert response.status == 200
+    [thanks] = await slack.wait_for("chat.postEphemeral")
+    assert thanks.params["user"] == "U0V" and thanks.params["text"] == "Thanks, noted."
+    [record] = await feedback.recent()
+    assert (record.up, record.down) == (0, 1)
+
+
+async def test_assistant_panel_offers_prompts_then_shows_status_and_streams(
+    harness: Harness,
+) -> None:
+    thread_ts = harness.next_ts()
+    started = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": USER,
+            "context": {"channel_id": CHANNEL, "team_id": "T0TEAM", "enterprise_id": None},
+            "channel_id": "D0PANEL",
+            "thread_ts": thread_ts,
+        },
+        "event_ts": thread_ts,
+    }
+    await harness.slack.push("events_api", payloads.event_callback(started))
+    [prompts] = await harness.slack.wait_for("assistant.threads.setSuggestedPrompts")
+    titles = [p["title"] for p in _json(prompts.params["prompts"])]
+    assert titles == ["How do I get started?", "Where do I find the troubleshooting guide?"]
+
+    await harness.slack.push(
+        "events_api",
+        payloads.message_im(
+            "How is data stored in milvus?",
+            channel="D0PANEL",
+            user=USER,
+            ts=harness.next_ts(),
+            thread_ts=thread_ts,
+        ),
+    )
+    [stop] = await harness.slack.wait_for("chat.stopStream")
+    [status] = harness.slack.calls_to("assistant.threads.setStatus")
+    assert status.params["status"] == "Searching the docs…"
+    timeline = harness.slack.timeline
+    assert timeline.index("call:assistant.threads.setStatus") < timeline.index(
+        "call:chat.startStream"
+    )
+    assert "Where does Milvus store data?" in context_texts(_json(stop.params["blocks"]))
