@@ -556,3 +556,29 @@ async def test_assistant_panel_offers_prompts_then_shows_status_and_streams(
         "call:chat.startStream"
     )
     assert "Where does Milvus store data?" in context_texts(_json(stop.params["blocks"]))
+
+
+async def test_signed_http_event_is_acknowledged_before_the_first_token(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
+    llm.hang(0.5)  # the LLM releases its first token only after this
+    async with SlackStandIn() as slack:
+        feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+        await feedback.start()
+        bot = SlackBot(slack_settings(slack), generative(faq_bot, llm), feedback)
+        port = await bot.start_http("127.0.0.1", 0)
+        try:
+            body = mention_body("1700000600.000001")
+            status = await post_event(
+                f"http://127.0.0.1:{port}", body, payloads.signed_headers(body, SECRET)
+            )
+            streamed_before_ack = list(slack.calls_to("chat.startStream"))
+            [stop] = await slack.wait_for("chat.stopStream", timeout=10)
+        finally:
+            await bot.stop()
+            await feedback.stop()
+    assert status == 200 and streamed_before_ack == []
+    assert stop.params["channel"] == CHANNEL
+    assert "Where does Milvus store data?" in context_texts(_json(stop.params["blocks"]))
+    assert "object storage" in streamed_text(slack)
