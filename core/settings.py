@@ -76,7 +76,21 @@ class Settings(BaseSettings):
         "Where do I find the troubleshooting guide?",
     )
 
-    @field_validator("slack_allowed_channels", mode="before")
+    # Discord: the bot token; DISCORD_GUILD_ID syncs /ask to one guild at once (development),
+    # otherwise commands sync globally.
+    discord_token: SecretStr | None = None
+    discord_guild_id: int | None = None
+    discord_allowed_guilds: Annotated[tuple[int, ...], NoDecode] = ()
+    discord_allowed_channels: Annotated[tuple[int, ...], NoDecode] = ()
+    discord_allow_dms: bool = True
+    discord_answer_in_thread: bool = False
+    discord_message_content_intent: bool = False
+    discord_cooldown_s: float = Field(default=10.0, ge=0)
+
+    @field_validator(
+        "slack_allowed_channels", "discord_allowed_guilds", "discord_allowed_channels",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
