@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import discord
 from tqdm import tqdm
 
+from bots.discord_bot import DiscordBot
+from bots.slack_bot import SlackBot
 from core.container import Helpbot
 from core.errors import BadInputError, ConfigError, HelpbotError
 from core.evaluation import evaluate, load_eval_items, summarize
@@ -128,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on")
     slack.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
     slack.set_defaults(handler=_slack)
+
+    discord_ = commands.add_parser("discord", help="run the Discord bot")
+    discord_.set_defaults(handler=_discord)
 
     feedback = commands.add_parser("feedback", help="list recent answers and their votes")
     feedback.add_argument("--limit", type=int, default=20, help="how many (default 20)")
@@ -244,12 +250,7 @@ async def _eval(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _slack(settings: Settings, args: argparse.Namespace) -> int:
     """Run the Slack adapter until SIGINT or SIGTERM."""
-    from bots.slack_bot import SlackBot
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = _stop_on_signals()
     async with Helpbot(settings) as bot:
         slack = SlackBot(settings, bot.service, bot.feedback)
         try:
@@ -263,6 +264,46 @@ async def _slack(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await slack.stop()
     return EXIT_OK
+
+
+async def _discord(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the Discord adapter until SIGINT or SIGTERM."""
+    if settings.discord_token is None:
+        raise ConfigError("DISCORD_TOKEN is required to connect to Discord")
+    stop = _stop_on_signals()
+    async with Helpbot(settings) as bot, DiscordBot(settings, bot.service, bot.feedback) as client:
+        runner = asyncio.create_task(client.start(settings.discord_token.get_secret_value()))
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if runner in done:
+            _raise_discord_failure(runner)
+        else:
+            await client.close()
+            await asyncio.gather(runner, return_exceptions=True)
+    return EXIT_OK
+
+
+def _raise_discord_failure(runner: asyncio.Task[None]) -> None:
+    """A login or connection failure, as one line naming the setting to fix."""
+    try:
+        runner.result()
+    except discord.LoginFailure as exc:
+        raise ConfigError("DISCORD_TOKEN was rejected by Discord") from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise ConfigError(
+            "DISCORD_MESSAGE_CONTENT_INTENT is on but the application was not granted the "
+            "Message Content intent (developer portal > Bot)"
+        ) from exc
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, so long-running modes shut down cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 async def _feedback(settings: Settings, args: argparse.Namespace) -> int:

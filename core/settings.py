@@ -88,7 +88,9 @@ class Settings(BaseSettings):
     discord_cooldown_s: float = Field(default=10.0, ge=0)
 
     @field_validator(
-        "slack_allowed_channels", "discord_allowed_guilds", "discord_allowed_channels",
+        "slack_allowed_channels",
+        "discord_allowed_guilds",
+        "discord_allowed_channels",
         mode="before",
     )
     @classmethod

@@ -198,9 +198,13 @@ def test_a_lite_file_held_by_another_process_names_the_fix(env, capsys) -> None:
 
 @pytest.mark.parametrize(
     ("argv", "missing"),
-    [(["slack"], "SLACK_BOT_TOKEN"), (["slack", "--http"], "SLACK_BOT_TOKEN")],
+    [
+        (["slack"], "SLACK_BOT_TOKEN"),
+        (["slack", "--http"], "SLACK_BOT_TOKEN"),
+        (["discord"], "DISCORD_TOKEN"),
+    ],
 )
-def test_slack_without_tokens_names_the_missing_variable(env, capsys, argv, missing) -> None:
+def test_chat_bots_without_tokens_name_the_missing_variable(env, capsys, argv, missing) -> None:
     code, _, err = run(capsys, *argv)
     assert code == 2 and missing in err and err.count("\n") == 1
 

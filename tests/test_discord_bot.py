@@ -1,0 +1,378 @@
+"""The Discord adapter, driven through the unmodified discord.py client against a local
+Discord stand-in (REST and gateway), with the real core on the FAQ collection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bots.discord_bot import DiscordBot
+from core.container import Helpbot
+from core.feedback import FeedbackStore
+from core.service import RagService
+from core.settings import Settings
+from standins.discord_payloads import (
+    BOT_TOKEN,
+    BOT_USER_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    MESSAGE_CONTENT,
+    USER_ID,
+)
+from standins.discord_server import DiscordStandIn
+from standins.openai_server import OpenAIStandIn
+from support import generative
+
+STORAGE = "Where does Milvus store data?"
+
+
+@pytest.fixture
+async def discord_api() -> AsyncIterator[DiscordStandIn]:
+    async with DiscordStandIn() as standin:
+        with standin.patch_discord():
+            yield standin
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[OpenAIStandIn]:
+    async with OpenAIStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+async def feedback(tmp_path: Path) -> AsyncIterator[FeedbackStore]:
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    await store.start()
+    yield store
+    await store.stop()
+
+
+def discord_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {"discord_token": BOT_TOKEN, "discord_guild_id": int(GUILD_ID)}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    api: DiscordStandIn, service: RagService, feedback: FeedbackStore, **overrides: object
+) -> AsyncIterator[DiscordBot]:
+    """The bot logged in, connected and ready (commands synced); closed on exit."""
+    bot = DiscordBot(discord_settings(**overrides), service, feedback, guild_ready_timeout=0.01)
+    task = asyncio.create_task(bot.start(BOT_TOKEN))
+    try:
+        ready = asyncio.ensure_future(api.wait_ready())
+        done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ready.cancel()
+            task.result()
+        await ready
+        await asyncio.wait_for(bot.wait_until_ready(), 5)
+        yield bot
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 5)
+
+
+def field_names(call: Any) -> list[str]:
+    return [field["name"] for embed in call.embeds for field in embed.get("fields", [])]
+
+
+def final_message(api: DiscordStandIn, channel: str = CHANNEL_ID) -> dict[str, Any]:
+    """The channel's latest message (an empty one before any)."""
+    messages = api.messages(channel)
+    return messages[-1] if messages else {}
+
+
+async def until(api: DiscordStandIn, check: Any, what: str) -> None:
+    await api.wait_until(check, timeout=15, what=what)
+
+
+def has_buttons(message: dict[str, Any]) -> bool:
+    return any(
+        c.get("custom_id", "").startswith("helpbot:vote:")
+        for row in message.get("components", [])
+        for c in row.get("components", [])
+    )
+
+
+async def test_ask_is_deferred_then_answered_with_sources_embed(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback):
+        [sync] = discord_api.calls_to("guild_commands.overwrite")
+        assert [c["name"] for c in sync.json] == ["ask"]
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    [callback] = discord_api.calls_to("interaction.callback")
+    assert callback.json["type"] == 5  # deferred ("thinking…")
+    answer = final_message(discord_api)
+    names = [f["name"] for e in answer["embeds"] for f in e.get("fields", [])]
+    assert any(STORAGE in name for name in names)
+    assert answer["mention_everyone"] is False
+
+
+async def test_defer_comes_before_the_llm_releases_its_first_token(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+) -> None:
+    llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
+    llm.hang(0.5)
+    async with running(discord_api, generative(faq_bot, llm), feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await discord_api.wait_for("interaction.callback")
+        shown_at_defer = [c for c in discord_api.calls if c.route.startswith("followup")]
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    assert shown_at_defer == []
+    timeline = discord_api.timeline
+    assert timeline.index("rest:interaction.callback") < timeline.index("rest:followup.create")
+    answer = final_message(discord_api)
+    assert "object storage" in answer["content"]
+    assert any(STORAGE in f["name"] for e in answer["embeds"] for f in e["fields"])
+
+
+async def test_answer_streams_by_editing_the_follow_up(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+) -> None:
+    reply = "Inserted data goes to object storage such as MinIO or S3 [1]. " * 12
+    llm.reply_with(reply)
+    llm.stall_stream_after(deltas=3, seconds=1.2)  # the user sees the start, then the rest
+    async with running(discord_api, generative(faq_bot, llm), feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    [created] = discord_api.calls_to("followup.create")
+    edits = discord_api.calls_to("followup.edit")
+    assert len(created.content or "") < len(reply.strip())  # it began with part of the answer
+    assert 1 <= len(edits) <= len(reply.split()) // 3 // 2  # throttled, not one per delta
+    assert final_message(discord_api)["content"] == reply.strip()
+
+
+async def test_mass_mentions_from_documents_or_models_never_ping(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+) -> None:
+    llm.reply_with(f"@everyone @here <@{USER_ID}> <@&{GUILD_ID}> data is in object storage [1].")
+    async with running(discord_api, generative(faq_bot, llm), feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    sends = [c for c in discord_api.calls if c.route.startswith(("followup", "messages"))]
+    assert sends and all(c.allowed_mentions == {"parse": []} for c in sends)
+    answer = final_message(discord_api)
+    assert answer["mention_everyone"] is False and answer["mentions"] == []
+    assert answer["mention_roles"] == []
+    assert "@everyone" not in answer["content"]
+
+
+async def test_long_answers_are_split_within_the_content_limit(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+) -> None:
+    reply = "\n\n".join(f"Part {n}: object storage holds the segments [1]. " * 12 for n in range(8))
+    llm.reply_with(reply)
+    async with running(discord_api, generative(faq_bot, llm), feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    messages = discord_api.messages()
+    assert len(messages) >= 3 and all(len(m["content"]) <= 2000 for m in messages)
+    assert all(c.status < 400 for c in discord_api.calls)
+    shown = "".join(m["content"] for m in messages)
+    assert "".join(shown.split()) == "".join(reply.split())  # nothing lost at the cuts
+
+
+async def test_vote_button_records_feedback(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+        answer = final_message(discord_api)
+        up = answer["components"][0]["components"][0]["custom_id"]
+        await discord_api.button_click(up, message_id=answer["id"])
+        await discord_api.wait_for("interaction.callback", count=2)
+    thanks = discord_api.calls_to("interaction.callback")[-1]
+    assert thanks.json["type"] == 4 and thanks.json["data"]["flags"] & 64  # ephemeral
+    [record] = await feedback.recent()
+    assert (record.up, record.down, record.platform) == (1, 0, "discord")
+    assert any(STORAGE in s for s in record.sources)
+
+
+async def test_mention_in_a_channel_is_answered_as_a_reply(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback):
+        question = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> How is data stored in milvus?", mentions=[BOT_USER_ID]
+        )
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the reply")
+    answer = final_message(discord_api)
+    assert answer["message_reference"]["message_id"] == question["id"]
+    assert any(STORAGE in f["name"] for e in answer["embeds"] for f in e["fields"])
+    [create] = discord_api.calls_to("messages.create")
+    assert create.allowed_mentions is not None and create.allowed_mentions.get("parse") == []
+
+
+async def test_mention_can_open_a_thread_and_follow_ups_there_use_its_history(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(
+        discord_api,
+        faq_bot.service,
+        feedback,
+        discord_answer_in_thread=True,
+        discord_cooldown_s=0,
+    ):
+        question = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> Where does milvus keep my inserted data?", mentions=[BOT_USER_ID]
+        )
+        [thread_call] = await discord_api.wait_for("threads.create_from_message")
+        thread_id = question["id"]
+        await until(
+            discord_api,
+            lambda: (
+                bool(discord_api.messages(thread_id))
+                and has_buttons(discord_api.messages(thread_id)[-1])
+            ),
+            "the thread answer",
+        )
+        await discord_api.user_message(
+            f"<@{BOT_USER_ID}> and what about S3?", channel_id=thread_id, mentions=[BOT_USER_ID]
+        )
+        await until(
+            discord_api,
+            lambda: sum(has_buttons(m) for m in discord_api.messages(thread_id)) == 2,
+            "the follow-up answer",
+        )
+    follow_up = discord_api.messages(thread_id)[-1]
+    assert any(STORAGE in f["name"] for e in follow_up["embeds"] for f in e["fields"])
+    assert discord_api.calls_to("messages.list")  # the thread was read back for history
+    assert thread_call.json["name"].startswith("Where does milvus keep")
+
+
+async def test_direct_message_is_answered(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback):
+        question = await discord_api.user_message("How is data stored in milvus?", dm=True)
+        channel = question["channel_id"]
+        await until(
+            discord_api,
+            lambda: (
+                bool(discord_api.messages(channel))
+                and has_buttons(discord_api.messages(channel)[-1])
+            ),
+            "the DM answer",
+        )
+    answer = discord_api.messages(channel)[-1]
+    assert any(STORAGE in f["name"] for e in answer["embeds"] for f in e["fields"])
+
+
+async def test_direct_messages_are_ignored_when_turned_off(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback, discord_allow_dms=False):
+        await discord_api.user_message("How is data stored in milvus?", dm=True)
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    assert not [c for c in discord_api.calls_to("messages.create")]
+
+
+async def test_ask_outside_the_allow_list_is_refused_only_to_the_asker(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback, discord_allowed_channels=(1,)):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        [callback] = await discord_api.wait_for("interaction.callback")
+    assert callback.json["type"] == 4 and callback.json["data"]["flags"] & 64
+    assert "not enabled" in callback.json["data"]["content"]
+    assert not discord_api.calls_to("followup.create")
+
+
+async def test_one_user_cannot_flood_the_bot(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback, discord_cooldown_s=60):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await discord_api.slash_command("ask", {"question": "And the metadata?"})
+        await discord_api.wait_for("interaction.callback", count=2)
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    first, second = discord_api.calls_to("interaction.callback")
+    assert first.json["type"] == 5
+    assert second.json["type"] == 4 and second.json["data"]["flags"] & 64
+    assert second.json["data"]["content"].startswith("Please wait")
+    assert len(discord_api.calls_to("followup.create")) == 1
+
+
+async def test_model_failure_gives_a_friendly_message(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+) -> None:
+    llm.fail_with(500, times=2, retry_after=0.01)
+    async with running(discord_api, generative(faq_bot, llm), feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        [sent] = await discord_api.wait_for("followup.create", timeout=15)
+    assert sent.content is not None
+    assert sent.content.startswith("Sorry, the language model did not answer")
+
+
+async def test_question_the_docs_do_not_cover_gets_a_plain_dont_know(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback):
+        await discord_api.slash_command("ask", {"question": "What is a good banana bread recipe?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    answer = final_message(discord_api)
+    assert answer["content"].startswith("I don't know") and answer["embeds"] == []
+
+
+async def test_rate_limited_follow_up_is_waited_out_and_lands(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    discord_api.fail_with("followup.create", status=429, retry_after=0.05)
+    async with running(discord_api, faq_bot.service, feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    creates = discord_api.calls_to("followup.create")
+    assert [c.status for c in creates] == [429, 200]
+    assert any(
+        STORAGE in f["name"] for e in final_message(discord_api)["embeds"] for f in e["fields"]
+    )
+
+
+async def test_no_privileged_intent_is_asked_for_by_default(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback):
+        pass
+    assert discord_api.intents and not discord_api.intents & MESSAGE_CONTENT
+
+
+async def test_without_a_guild_id_commands_sync_globally(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback, discord_guild_id=None):
+        pass
+    [sync] = discord_api.calls_to("commands.overwrite")
+    assert [c["name"] for c in sync.json] == ["ask"]
+    assert not discord_api.calls_to("guild_commands.overwrite")
+
+
+async def test_an_answer_past_its_deadline_ends_with_a_timeout_message(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+) -> None:
+    llm.hang(3.0)
+    async with running(discord_api, generative(faq_bot, llm, deadline_s=0.5), feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        [sent] = await discord_api.wait_for("followup.create", timeout=15)
+    assert sent.content == "Sorry, that took too long to answer. Please try again."
+
+
+async def test_guild_outside_the_allow_list_is_refused(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    async with running(discord_api, faq_bot.service, feedback, discord_allowed_guilds=(42,)):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        [callback] = await discord_api.wait_for("interaction.callback")
+        await discord_api.user_message(f"<@{BOT_USER_ID}> hello?", mentions=[BOT_USER_ID])
+    assert "not enabled" in callback.json["data"]["content"]
+    assert not discord_api.calls_to("messages.create")
