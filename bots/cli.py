@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -11,7 +12,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,12 @@ async def _eval(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _slack(settings: Settings, args: argparse.Namespace) -> int:
     """Run the Slack adapter until SIGINT or SIGTERM."""
-    stop = _stop_on_signals()
+    with _stop_on_signals() as stop:
+        await _run_slack(settings, args, stop)
+    return EXIT_OK
+
+
+async def _run_slack(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
     async with Helpbot(settings) as bot:
         slack = SlackBot(settings, bot.service, bot.feedback)
         try:
@@ -263,16 +269,20 @@ async def _slack(settings: Settings, args: argparse.Namespace) -> int:
             await stop.wait()
         finally:
             await slack.stop()
-    return EXIT_OK
 
 
 async def _discord(settings: Settings, args: argparse.Namespace) -> int:
     """Run the Discord adapter until SIGINT or SIGTERM."""
     if settings.discord_token is None:
         raise ConfigError("DISCORD_TOKEN is required to connect to Discord")
-    stop = _stop_on_signals()
+    with _stop_on_signals() as stop:
+        await _run_discord(settings, settings.discord_token.get_secret_value(), stop)
+    return EXIT_OK
+
+
+async def _run_discord(settings: Settings, token: str, stop: asyncio.Event) -> None:
     async with Helpbot(settings) as bot, DiscordBot(settings, bot.service, bot.feedback) as client:
-        runner = asyncio.create_task(client.start(settings.discord_token.get_secret_value()))
+        runner = asyncio.create_task(client.start(token))
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
@@ -281,7 +291,6 @@ async def _discord(settings: Settings, args: argparse.Namespace) -> int:
         else:
             await client.close()
             await asyncio.gather(runner, return_exceptions=True)
-    return EXIT_OK
 
 
 def _raise_discord_failure(runner: asyncio.Task[None]) -> None:
@@ -297,13 +306,20 @@ def _raise_discord_failure(runner: asyncio.Task[None]) -> None:
         ) from exc
 
 
-def _stop_on_signals() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM, so long-running modes shut down cleanly."""
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs, so long-running modes shut
+    down cleanly; the handlers are removed afterwards."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
         loop.add_signal_handler(signum, stop.set)
-    return stop
+    try:
+        yield stop
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
 
 
 async def _feedback(settings: Settings, args: argparse.Namespace) -> int:

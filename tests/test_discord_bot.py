@@ -3,14 +3,18 @@ Discord stand-in (REST and gateway), with the real core on the FAQ collection.""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bots import cli
 from bots.discord_bot import DiscordBot
 from core.container import Helpbot
 from core.feedback import FeedbackStore
@@ -376,3 +380,19 @@ async def test_guild_outside_the_allow_list_is_refused(
         await discord_api.user_message(f"<@{BOT_USER_ID}> hello?", mentions=[BOT_USER_ID])
     assert "not enabled" in callback.json["data"]["content"]
     assert not discord_api.calls_to("messages.create")
+
+
+async def test_helpbot_discord_runs_the_bot_until_sigterm(
+    discord_api: DiscordStandIn, tmp_path: Path, embedding_cache: Path
+) -> None:
+    """`helpbot discord`'s handler: logs in, syncs /ask, and stops cleanly on SIGTERM."""
+    settings = discord_settings(
+        milvus_uri=str(tmp_path / "m.db"),
+        embedding_cache_path=embedding_cache,
+        feedback_path=tmp_path / "feedback.sqlite",
+    )
+    run = asyncio.create_task(cli._discord(settings, argparse.Namespace()))
+    await discord_api.wait_for("guild_commands.overwrite", timeout=30)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(run, 15) == 0
+    assert "close" in discord_api.timeline

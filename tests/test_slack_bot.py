@@ -3,7 +3,11 @@ stand-in, over Socket Mode and HTTP, with the real core on the FAQ collection.""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bots import cli
 from bots.slack_bot import SlackBot
 from bots.slack_format import VOTE_UP
 from core.container import Helpbot
@@ -582,3 +587,22 @@ async def test_signed_http_event_is_acknowledged_before_the_first_token(
     assert stop.params["channel"] == CHANNEL
     assert "Where does Milvus store data?" in context_texts(_json(stop.params["blocks"]))
     assert "object storage" in streamed_text(slack)
+
+
+async def test_helpbot_slack_runs_the_bot_until_sigterm(
+    tmp_path: Path, embedding_cache: Path
+) -> None:
+    """`helpbot slack`'s handler: connects over Socket Mode, then stops cleanly on SIGTERM."""
+    async with SlackStandIn() as slack:
+        settings = slack_settings(
+            slack,
+            milvus_uri=str(tmp_path / "m.db"),
+            embedding_cache_path=embedding_cache,
+            feedback_path=tmp_path / "feedback.sqlite",
+        )
+        args = argparse.Namespace(http=False, host="127.0.0.1", port=0)
+        run = asyncio.create_task(cli._slack(settings, args))
+        await slack.wait_connected(timeout=30)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(run, 15) == 0
+    assert "close" in slack.timeline
