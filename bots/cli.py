@@ -26,6 +26,7 @@ from bots.slack_bot import SlackBot
 from core.container import Helpbot
 from core.errors import BadInputError, ConfigError, HelpbotError
 from core.evaluation import evaluate, load_eval_items, summarize
+from core.feedback import FeedbackStore
 from core.ingest import IngestReport
 from core.messages import detect_language
 from core.milvus_store import Hit
@@ -325,8 +326,13 @@ def _stop_on_signals() -> Iterator[asyncio.Event]:
 async def _feedback(settings: Settings, args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise BadInputError("--limit must be at least 1")
-    async with Helpbot(settings) as bot:
-        records = await bot.feedback.recent(args.limit, only_voted=args.voted)
+    # Only the feedback file: this runs beside a bot that holds the Milvus Lite file.
+    store = FeedbackStore(settings.feedback_path)
+    await store.start()
+    try:
+        records = await store.recent(args.limit, only_voted=args.voted)
+    finally:
+        await store.stop()
     for record in records:
         if args.json:
             print(json.dumps(asdict(record), ensure_ascii=False))

@@ -14,10 +14,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bots.answering import answer_into
 from bots.cooldown import Cooldown
 from bots.dedup import RecentKeys
 from bots.discord_format import NO_MENTIONS, content_pieces, safe, sources_embed
-from core.errors import HelpbotError
 from core.feedback import FeedbackStore, Vote
 from core.messages import detect_language, message
 from core.models import Answer, Origin, Query, Turn
@@ -33,7 +33,6 @@ _EDIT_INTERVAL_S = 1.0
 # is split into several messages at the end.
 _STREAM_PREVIEW_LIMIT = 1900
 _THREAD_HISTORY_LIMIT = 20
-_NOT_ENABLED = "helpbot is not enabled here."
 
 
 class VoteButton(
@@ -62,11 +61,11 @@ class VoteButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         client = interaction.client
-        if isinstance(client, DiscordBot):
-            await client.feedback.vote(self.answer_id, str(interaction.user.id), self.vote)
+        recorded = isinstance(client, DiscordBot) and await client.feedback.vote(
+            self.answer_id, str(interaction.user.id), self.vote
+        )
         await interaction.response.send_message(
-            "Thanks for the feedback!" if self.vote == "up" else "Thanks, noted.",
-            ephemeral=True,
+            message(f"vote_{self.vote}" if recorded else "vote_unknown"), ephemeral=True
         )
 
 
@@ -119,12 +118,17 @@ class DiscordBot(discord.Client):
 
     @app_commands.describe(question="What do you want to know?")
     async def _ask(self, interaction: discord.Interaction, question: str) -> None:
+        language = detect_language(question)
         if not self._allowed(interaction.guild_id, interaction.channel_id):
-            await interaction.response.send_message(_NOT_ENABLED, ephemeral=True)
+            await interaction.response.send_message(
+                message("not_enabled", language), ephemeral=True
+            )
             return
         wait = self._cooldown.retry_after(str(interaction.user.id))
         if wait:
-            await interaction.response.send_message(_cooldown_text(wait), ephemeral=True)
+            await interaction.response.send_message(
+                message("cooldown", language, seconds=math.ceil(wait)), ephemeral=True
+            )
             return
         # Defer first: Discord's 3 s window closes long before retrieval and the model finish.
         await interaction.response.defer(thinking=True)
@@ -139,7 +143,7 @@ class DiscordBot(discord.Client):
             first=lambda **kw: followup.send(wait=True, allowed_mentions=NO_MENTIONS, **kw),
             more=lambda **kw: followup.send(wait=True, allowed_mentions=NO_MENTIONS, **kw),
         )
-        await self._answer(Query(question, origin=origin), reply)
+        await answer_into(self.service, self.feedback, Query(question, origin=origin), reply)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -153,56 +157,62 @@ class DiscordBot(discord.Client):
 
     # --- @mentions and DMs ----------------------------------------------------------------
 
-    async def on_message(self, message_: discord.Message) -> None:
-        if message_.author.bot or self.user is None:
+    async def on_message(self, incoming: discord.Message) -> None:
+        if incoming.author.bot or self.user is None:
             return
-        is_dm = message_.guild is None
-        if is_dm and not self.settings.discord_allow_dms:
+        guild_id = incoming.guild.id if incoming.guild else None
+        if guild_id is not None and self.user not in incoming.mentions:
+            return  # in guilds only mentions are questions; every DM is one
+        if not self._allowed(guild_id, incoming.channel.id):
             return
-        if not is_dm and self.user not in message_.mentions:
+        if not self._recent.claim(f"message:{incoming.id}"):
             return
-        if not self._allowed(message_.guild.id if message_.guild else None, message_.channel.id):
-            return
-        if not self._recent.claim(f"message:{message_.id}"):
-            return
-        wait = self._cooldown.retry_after(str(message_.author.id))
+        text = _MENTION.sub("", incoming.content).strip()
+        wait = self._cooldown.retry_after(str(incoming.author.id))
         if wait:
-            await message_.reply(_cooldown_text(wait), mention_author=False)
+            await _reply_to(incoming)(
+                content=message("cooldown", detect_language(text), seconds=math.ceil(wait))
+            )
             return
-        text = _MENTION.sub("", message_.content).strip()
-        history = await self._thread_history(message_)
-        target: discord.abc.Messageable = message_.channel
-        if (
-            self.settings.discord_answer_in_thread
-            and not is_dm
-            and not isinstance(message_.channel, discord.Thread)
-        ):
-            target = await message_.create_thread(name=(text or "question")[:90])
-        origin = Origin(
-            "discord",
-            _id(message_.guild.id if message_.guild else None),
-            str(message_.channel.id),
-            str(message_.author.id),
-        )
+        history = await self._thread_history(incoming)
+        target = await self._answer_target(incoming, text)
+        origin = Origin("discord", _id(guild_id), str(incoming.channel.id), str(incoming.author.id))
         reply = _StreamedReply(
-            first=(
-                (lambda **kw: message_.reply(mention_author=False, **kw))
-                if target is message_.channel
-                else target.send
-            ),
+            first=_reply_to(incoming) if target is incoming.channel else target.send,
             more=target.send,
         )
-        await self._answer(Query(text, history=history, origin=origin), reply)
+        await answer_into(
+            self.service, self.feedback, Query(text, history=history, origin=origin), reply
+        )
 
-    async def _thread_history(self, message_: discord.Message) -> tuple[Turn, ...]:
+    async def _answer_target(self, incoming: discord.Message, text: str) -> Any:
+        """Where to answer: a new thread on the question when configured and allowed, else
+        the question's own channel (also when the bot may not create threads there)."""
+        if (
+            not self.settings.discord_answer_in_thread
+            or incoming.guild is None
+            or isinstance(incoming.channel, discord.Thread)
+        ):
+            return incoming.channel
+        try:
+            return await incoming.create_thread(name=(text or "question")[:90])
+        except discord.HTTPException as exc:
+            log.warning("could not open a thread, answering in the channel: %s", exc)
+            return incoming.channel
+
+    async def _thread_history(self, incoming: discord.Message) -> tuple[Turn, ...]:
         """Earlier messages of the thread the question is in, oldest first. Without the
         Message Content intent, other people's messages arrive empty and are skipped."""
-        thread = message_.channel
+        thread = incoming.channel
         if not isinstance(thread, discord.Thread):
             return ()
-        items = [
-            item async for item in thread.history(limit=_THREAD_HISTORY_LIMIT, before=message_)
-        ]
+        try:
+            items = [
+                item async for item in thread.history(limit=_THREAD_HISTORY_LIMIT, before=incoming)
+            ]
+        except discord.HTTPException as exc:  # no Read Message History permission
+            log.warning("could not read the thread's history: %s", exc)
+            items = []
         # A thread opened on a question starts with that message, which lives in the parent
         # channel rather than in the thread's own history.
         starter = thread.starter_message or await self._fetch_starter(thread)
@@ -224,25 +234,6 @@ class DiscordBot(discord.Client):
             return None  # a thread not started from a message, or no permission to read it
 
     # --- shared ---------------------------------------------------------------------------
-
-    async def _answer(self, query: Query, reply: _StreamedReply) -> None:
-        language = detect_language(query.text)
-        try:
-            answer: Answer | None = None
-            async for event in self.service.stream(query):
-                if isinstance(event, Answer):
-                    answer = event
-                else:
-                    await reply.add(event)
-            assert answer is not None
-            answer_id = await self.feedback.save_answer(query, answer)
-            await reply.finish(answer, answer_id)
-        except HelpbotError as exc:
-            log.warning("could not answer on Discord: %s", exc)
-            await reply.fail(exc.user_message(language))
-        except Exception:
-            log.exception("unexpected failure answering on Discord")
-            await reply.fail(message("internal_error", language))
 
     def _allowed(self, guild_id: int | None, channel_id: int | None) -> bool:
         settings = self.settings
@@ -304,8 +295,11 @@ class _StreamedReply:
         await self._message.edit(content=f"{shown}\n\n{safe(text)}", allowed_mentions=NO_MENTIONS)
 
 
-def _cooldown_text(wait: float) -> str:
-    return f"Please wait {math.ceil(wait)} s before asking again."
+def _reply_to(incoming: discord.Message) -> Send:
+    """Send as a reply to `incoming` without pinging its author; if it was deleted
+    meanwhile, as a plain message rather than an error."""
+    reference = incoming.to_reference(fail_if_not_exists=False)
+    return lambda **kw: incoming.channel.send(reference=reference, mention_author=False, **kw)
 
 
 def _id(value: int | None) -> str | None:

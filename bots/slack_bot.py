@@ -3,6 +3,7 @@ core calls, and stream the answer back into the thread. It holds no RAG logic.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -12,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -20,6 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.answering import answer_into
 from bots.dedup import RecentKeys
 from bots.slack_format import (
     VOTE_DOWN,
@@ -39,10 +41,14 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
+# Message subtypes that are still someone asking: none, a file shared with text, a thread
+# reply also sent to the channel.
+_QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}
 # Slack allows about one chat.update a second per message; the stream helper buffers this
 # many characters between chat.appendStream calls.
 _UPDATE_INTERVAL_S = 1.0
 _STREAM_BUFFER_CHARS = 256
+_FALLBACK_TEXT_LIMIT = 3000
 _THREAD_HISTORY_LIMIT = 50
 
 
@@ -132,23 +138,32 @@ class SlackBot:
         self.app.error(self._on_error)
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
-        if event.get("bot_id"):
+        # Slack re-sends a mention when it is edited; the question was answered already.
+        if event.get("bot_id") or event.get("edited"):
             return
         await self._answer_event(event, body, context)
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
-        # Edits, joins and other bots' posts are not questions; mentions come as app_mention.
-        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+        # Edits, deletions, joins and bots' posts are not questions; a file shared with a
+        # question is.
+        if event.get("subtype") not in _QUESTION_SUBTYPES or event.get("bot_id"):
+            return
+        if not event.get("user"):
+            return
+        if event.get("channel_type") == "im":
+            # Slack sends no app_mention in DMs, so a DM that mentions the bot comes only here.
+            await self._answer_event(event, body, context)
             return
         bot_user = context.bot_user_id
         if bot_user and f"<@{bot_user}>" in event.get("text", ""):
-            return
-        if event.get("channel_type") == "im":
-            await self._answer_event(event, body, context)
-        elif event.get("thread_ts") and self._settings.slack_thread_followups:
-            history = await self._history(
-                event["channel"], event["thread_ts"], event["ts"], context
-            )
+            return  # answered through app_mention
+        channel = event["channel"]
+        if (
+            event.get("thread_ts")
+            and self._settings.slack_thread_followups
+            and self._allowed(channel)
+        ):
+            history = await self._history(channel, event["thread_ts"], event["ts"], context)
             if any(turn.role == "assistant" for turn in history):
                 await self._answer_event(event, body, context, history)
 
@@ -200,29 +215,8 @@ class SlackBot:
             await status()
         else:
             await self._react(channel, ts)
-        await self._reply_in_thread(query, channel, thread_ts, team, user)
-
-    async def _reply_in_thread(
-        self, query: Query, channel: str, thread_ts: str, team: str, user: str
-    ) -> None:
-        language = detect_language(query.text)
         reply = _ThreadReply(self.client, channel, thread_ts, team, user)
-        try:
-            answer: Answer | None = None
-            async for event in self._service.stream(query):
-                if isinstance(event, Answer):
-                    answer = event
-                else:
-                    await reply.add(event)
-            assert answer is not None
-            answer_id = await self._feedback.save_answer(query, answer)
-            await reply.finish(answer, answer_id)
-        except HelpbotError as exc:
-            log.warning("could not answer in %s: %s", channel, exc)
-            await reply.fail(exc.user_message(language))
-        except Exception:
-            log.exception("unexpected failure answering in %s", channel)
-            await reply.fail(message("internal_error", language))
+        await answer_into(self._service, self._feedback, query, reply)
 
     async def _on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -230,13 +224,13 @@ class SlackBot:
         user = body["user"]["id"]
         recorded = await self._feedback.vote(action["value"], user, vote)
         channel = (body.get("channel") or {}).get("id")
-        if channel and recorded:
+        if channel:
             container = body.get("container") or {}
             await self.client.chat_postEphemeral(
                 channel=channel,
                 user=user,
                 thread_ts=container.get("thread_ts") or container.get("message_ts"),
-                text="Thanks for the feedback!" if vote == "up" else "Thanks, noted.",
+                text=message(f"vote_{vote}" if recorded else "vote_unknown"),
             )
 
     async def _on_ask_command(self, ack: Any, command: dict[str, Any]) -> None:
@@ -255,24 +249,29 @@ class SlackBot:
         try:
             answer = await self._service.answer(query)
             answer_id = await self._feedback.save_answer(query, answer)
-            blocks = full_message(answer, answer_id)
-            fallback = escape(answer.text)[:3000]
+            blocks = full_message(answer, answer_id, reserved=1)  # the "asked" header
+            fallback = escape(answer.text)[:_FALLBACK_TEXT_LIMIT]
         except HelpbotError as exc:
             log.warning("could not answer /ask in %s: %s", channel, exc)
             fallback = exc.user_message(language)
             blocks = answer_sections(fallback)
-        if private:
-            await self.client.chat_postEphemeral(
-                channel=channel, user=user, text=fallback, blocks=blocks or None
-            )
-        else:
-            quoted = f"<@{user}> asked: {escape(text)}"
-            await self.client.chat_postMessage(
-                channel=channel,
-                text=fallback,
-                blocks=_with_header(quoted, blocks),
-                unfurl_links=False,
-                unfurl_media=False,
+        try:
+            if private:
+                await self.client.chat_postEphemeral(
+                    channel=channel, user=user, text=fallback, blocks=blocks or None
+                )
+            else:
+                quoted = f"<@{user}> asked: {escape(text)}"
+                await self.client.chat_postMessage(
+                    channel=channel,
+                    text=fallback,
+                    blocks=_with_header(quoted, blocks),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+        except SlackApiError as exc:  # e.g. not_in_channel: the bot was never invited
+            log.warning(
+                "could not post the /ask answer in %s: %s", channel, exc.response.get("error")
             )
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
@@ -289,7 +288,7 @@ class SlackBot:
             channel=channel,
             user=user,
             thread_ts=thread_ts,
-            text="helpbot is not enabled in this channel.",
+            text=message("not_enabled"),
         )
 
     async def _react(self, channel: str, ts: str) -> None:
@@ -303,12 +302,17 @@ class SlackBot:
         self, channel: str, thread_ts: str, current_ts: str, context: Any
     ) -> tuple[Turn, ...]:
         """The thread so far, read back from Slack (no local conversation state)."""
-        response = await self.client.conversations_replies(
-            channel=channel, ts=thread_ts, limit=_THREAD_HISTORY_LIMIT
-        )
+        messages: list[dict[str, Any]] = []
+        try:
+            # Replies come oldest first, a page at a time; the latest ones matter most.
+            async for page in await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, limit=200
+            ):
+                messages.extend(page.get("messages") or [])
+        except SlackApiError as exc:
+            log.warning("could not read thread %s: %s", thread_ts, exc.response.get("error"))
         turns = []
-        messages: list[dict[str, Any]] = response.get("messages") or []
-        for item in messages:
+        for item in messages[-_THREAD_HISTORY_LIMIT:]:
             if item.get("ts") == current_ts:
                 continue
             mine = item.get("user") == context.bot_user_id or (
@@ -358,7 +362,7 @@ class _ThreadReply:
                 await self._stream.append(markdown_text=piece, chunks=[] if first else None)
                 return
             except SlackApiError as exc:
-                self._stop_streaming(exc)
+                await self._stop_streaming(exc)
         await self._update(final=False)
 
     async def finish(self, answer: Answer, answer_id: str) -> None:
@@ -367,7 +371,7 @@ class _ThreadReply:
                 await self._stream.stop(blocks=sources_and_votes(answer, answer_id))
                 return
             except SlackApiError as exc:
-                self._stop_streaming(exc)
+                await self._stop_streaming(exc)
         self._text = escape(answer.text)
         await self._update(final=True, blocks=full_message(answer, answer_id))
 
@@ -379,22 +383,28 @@ class _ThreadReply:
                 await self._stream.stop(markdown_text=f"\n\n{note}")
                 return
             except SlackApiError as exc:
-                self._stop_streaming(exc)
-        self._text = f"{self._text}\n\n{note}" if self._text else note
+                await self._stop_streaming(exc)
+        # The note must survive the 3000-character cut of a fallback message.
+        shown = self._text[: _FALLBACK_TEXT_LIMIT - len(note) - 2]
+        self._text = f"{shown}\n\n{note}" if shown else note
         await self._update(final=True)
 
-    def _stop_streaming(self, exc: SlackApiError) -> None:
+    async def _stop_streaming(self, exc: SlackApiError) -> None:
+        """Fall back to posting and updating. A stream that had started is closed first;
+        the rest of the answer then goes into a new message, since a message Slack still
+        considers streaming cannot be updated."""
         log.info(
             "Slack streaming unavailable (%s); falling back to chat.update",
             exc.response.get("error"),
         )
         self._streaming = False
         if self._stream is not None and self._stream.ts:
-            self._ts = self._stream.ts
+            with contextlib.suppress(SlackApiError, SlackRequestError):
+                await self._stream.stop()
 
     async def _update(self, final: bool, blocks: list[dict[str, Any]] | None = None) -> None:
         now = time.monotonic()
-        text = self._text[:3000]
+        text = self._text[:_FALLBACK_TEXT_LIMIT]
         if self._ts is None:
             response = await self._client.chat_postMessage(
                 channel=self._channel,

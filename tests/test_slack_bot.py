@@ -606,3 +606,62 @@ async def test_helpbot_slack_runs_the_bot_until_sigterm(
         os.kill(os.getpid(), signal.SIGTERM)
         assert await asyncio.wait_for(run, 15) == 0
     assert "close" in slack.timeline
+
+
+async def test_dm_that_mentions_the_bot_or_shares_a_file_is_answered(harness: Harness) -> None:
+    mention = payloads.message_im(
+        "<@U0BOT> How is data stored in milvus?", channel="D0DM", user=USER, ts=harness.next_ts()
+    )
+    with_file = payloads.message_im(
+        "How is data stored in milvus?", channel="D0DM", user=USER, ts=harness.next_ts()
+    )
+    with_file["event"]["subtype"] = "file_share"
+    with_file["event"]["files"] = [{"id": "F1", "name": "screenshot.png"}]
+    await harness.slack.push("events_api", mention)
+    await harness.slack.push("events_api", with_file)
+    starts = await harness.slack.wait_for("chat.startStream", count=2)
+    assert {s.params["thread_ts"] for s in starts} == {
+        mention["event"]["ts"],
+        with_file["event"]["ts"],
+    }
+
+
+async def test_edited_mention_is_not_answered_again(harness: Harness) -> None:
+    ts, _ = await harness.mention()
+    await harness.slack.wait_for("chat.stopStream")
+    edited = payloads.app_mention(STORAGE_QUESTION + " (edited)", channel=CHANNEL, user=USER, ts=ts)
+    edited["event"]["edited"] = {"user": USER, "ts": harness.next_ts()}
+    await harness.slack.push("events_api", edited)
+    await harness.mention("<@U0BOT> What is the maximum vector dimension?")
+    await harness.slack.wait_for("chat.stopStream", count=2)
+    assert len(harness.slack.calls_to("chat.startStream")) == 2
+
+
+async def test_the_bots_own_reply_in_a_thread_does_not_start_a_loop(harness: Harness) -> None:
+    ts, _ = await harness.mention()
+    [stop] = await harness.slack.wait_for("chat.stopStream")
+    # Slack delivers the bot's own answer back as a plain message (bot_id set, no subtype).
+    own = payloads.thread_reply(
+        "Milvus stores data in object storage.",
+        channel=CHANNEL,
+        user="U0BOT",
+        ts=stop.params["ts"],
+        thread_ts=ts,
+    )
+    own["event"]["bot_id"] = "B0BOT"
+    await harness.slack.push("events_api", own)
+    await harness.mention("<@U0BOT> What is the maximum vector dimension?")
+    await harness.slack.wait_for("chat.stopStream", count=2)
+    assert len(harness.slack.calls_to("chat.startStream")) == 2
+
+
+async def test_vote_on_an_unknown_answer_says_it_was_not_counted(harness: Harness) -> None:
+    await harness.slack.push(
+        "interactive",
+        payloads.block_actions(
+            VOTE_UP, "0" * 32, channel=CHANNEL, user="U0VOTER", message_ts=harness.next_ts()
+        ),
+    )
+    [note] = await harness.slack.wait_for("chat.postEphemeral")
+    assert "not counted" in note.params["text"]
+    assert await harness.feedback.recent() == []

@@ -1,0 +1,58 @@
+"""The answering loop both chat adapters share: stream the core's answer into a platform
+reply, record it for votes, and turn any failure into a short message in the asker's
+language."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from core.errors import HelpbotError
+from core.feedback import FeedbackStore
+from core.messages import detect_language, message
+from core.models import Answer, Query
+from core.service import RagService
+
+log = logging.getLogger(__name__)
+
+
+class ReplySink(Protocol):
+    """Where an answer is shown on a platform, as it arrives."""
+
+    async def add(self, delta: str) -> None: ...
+
+    async def finish(self, answer: Answer, answer_id: str) -> None: ...
+
+    async def fail(self, text: str) -> None: ...
+
+
+async def answer_into(
+    service: RagService, feedback: FeedbackStore, query: Query, sink: ReplySink
+) -> None:
+    """Stream the answer to `query` into `sink`; never raises, so a listener never dies
+    silently: a core error becomes its friendly message, anything else a generic one."""
+    language = detect_language(query.text)
+    try:
+        answer: Answer | None = None
+        async for event in service.stream(query):
+            if isinstance(event, Answer):
+                answer = event
+            else:
+                await sink.add(event)
+        if answer is None:
+            raise RuntimeError("the answer stream ended without an Answer")
+        answer_id = await feedback.save_answer(query, answer)
+        await sink.finish(answer, answer_id)
+    except HelpbotError as exc:
+        log.warning("could not answer (%s): %s", query.origin.platform, exc)
+        await _fail(sink, exc.user_message(language))
+    except Exception:
+        log.exception("unexpected failure answering (%s)", query.origin.platform)
+        await _fail(sink, message("internal_error", language))
+
+
+async def _fail(sink: ReplySink, text: str) -> None:
+    try:
+        await sink.fail(text)
+    except Exception:
+        log.exception("could not even send the error message")
