@@ -48,12 +48,19 @@ class FeedbackStore:
         self._db: sqlite3.Connection | None = None
 
     async def start(self) -> None:
+        """Open (and if needed create) the SQLite file."""
         await asyncio.to_thread(self._open)
 
     async def stop(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            await asyncio.to_thread(db.close)
+        """Close the file; a save still running in a worker thread finishes first."""
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        # Under the lock: closing a connection another thread is using crashes sqlite3.
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     async def save_answer(self, query: Query, answer: Answer) -> str:
         """Store a posted answer; returns the id its vote buttons carry."""
