@@ -4,8 +4,10 @@ language."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from core.errors import HelpbotError
 from core.feedback import FeedbackStore
@@ -49,6 +51,34 @@ async def answer_into(
     except Exception:
         log.exception("unexpected failure answering (%s)", query.origin.platform)
         await _fail(sink, message("internal_error", language))
+
+
+class InFlight:
+    """The answers being written now, so an adapter's stop() cancels them before its
+    connections (and the core's) close under them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self, work: Awaitable[None]) -> None:
+        """Await `work` as part of the current task, which stop() may cancel."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await work
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def cancel_all(self) -> None:
+        tasks = [task for task in self._tasks if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _fail(sink: ReplySink, text: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bots.answering import answer_into
+from bots.answering import InFlight, answer_into
 from bots.cooldown import Cooldown
 from bots.dedup import RecentKeys
 from bots.discord_format import NO_MENTIONS, content_pieces, safe, sources_embed
@@ -97,6 +97,7 @@ class DiscordBot(discord.Client):
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
         self._cooldown = Cooldown(settings.discord_cooldown_s)
         self._recent = RecentKeys()
+        self._inflight = InFlight()
         self.tree.add_command(
             app_commands.Command(
                 name="ask",
@@ -104,6 +105,11 @@ class DiscordBot(discord.Client):
                 callback=self._ask,
             )
         )
+
+    async def close(self) -> None:
+        """Cancel answers in progress, then disconnect."""
+        await self._inflight.cancel_all()
+        await super().close()
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)
@@ -143,7 +149,9 @@ class DiscordBot(discord.Client):
             first=lambda **kw: followup.send(wait=True, allowed_mentions=NO_MENTIONS, **kw),
             more=lambda **kw: followup.send(wait=True, allowed_mentions=NO_MENTIONS, **kw),
         )
-        await answer_into(self.service, self.feedback, Query(question, origin=origin), reply)
+        await self._inflight.run(
+            answer_into(self.service, self.feedback, Query(question, origin=origin), reply)
+        )
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -181,9 +189,8 @@ class DiscordBot(discord.Client):
             first=_reply_to(incoming) if target is incoming.channel else target.send,
             more=target.send,
         )
-        await answer_into(
-            self.service, self.feedback, Query(text, history=history, origin=origin), reply
-        )
+        query = Query(text, history=history, origin=origin)
+        await self._inflight.run(answer_into(self.service, self.feedback, query, reply))
 
     async def _answer_target(self, incoming: discord.Message, text: str) -> Any:
         """Where to answer: a new thread on the question when configured and allowed, else

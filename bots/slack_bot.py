@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.answering import answer_into
+from bots.answering import InFlight, answer_into
 from bots.dedup import RecentKeys
 from bots.slack_format import (
     VOTE_DOWN,
@@ -87,6 +87,7 @@ class SlackBot:
             logger=log,
         )
         self._recent = RecentKeys()
+        self._inflight = InFlight()
         self._socket: AsyncSocketModeHandler | None = None
         self._http: web.AppRunner | None = None
         self._register()
@@ -114,7 +115,14 @@ class SlackBot:
         await site.start()
         return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
 
+    @property
+    def answers_in_progress(self) -> int:
+        """Questions being answered right now."""
+        return len(self._inflight)
+
     async def stop(self) -> None:
+        """Cancel answers in progress, then close the transports."""
+        await self._inflight.cancel_all()
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
@@ -216,7 +224,7 @@ class SlackBot:
         else:
             await self._react(channel, ts)
         reply = _ThreadReply(self.client, channel, thread_ts, team, user)
-        await answer_into(self._service, self._feedback, query, reply)
+        await self._inflight.run(answer_into(self._service, self._feedback, query, reply))
 
     async def _on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

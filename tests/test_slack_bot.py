@@ -665,3 +665,28 @@ async def test_vote_on_an_unknown_answer_says_it_was_not_counted(harness: Harnes
     [note] = await harness.slack.wait_for("chat.postEphemeral")
     assert "not counted" in note.params["text"]
     assert await harness.feedback.recent() == []
+
+
+async def test_stopping_cancels_answers_in_progress_before_closing(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    llm.hang(30.0)  # an answer that is still being generated when the bot stops
+    async with SlackStandIn() as slack:
+        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
+        await harness.mention()
+        await slack.wait_for("reactions.add")
+        await llm_asked(llm)
+        assert bot.answers_in_progress == 1
+        await asyncio.wait_for(bot.stop(), 10)
+        assert bot.answers_in_progress == 0
+        await harness.feedback.stop()
+        posted_after_stop = [c.method for c in slack.calls if c.method.startswith("chat.")]
+    assert posted_after_stop == []
+
+
+async def llm_asked(llm: OpenAIStandIn) -> None:
+    for _ in range(200):
+        if llm.chat_calls():
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError("the LLM stand-in was never asked")
