@@ -6,6 +6,7 @@ import openai
 
 from core.container import Helpbot
 from core.llm import OpenAIChatModel
+from core.models import Source
 from core.service import RagService, ServiceConfig
 from standins.openai_server import OpenAIStandIn
 
@@ -28,3 +29,17 @@ def generative(bot: Helpbot, llm: OpenAIStandIn, **config: object) -> RagService
     return RagService(
         bot.embedder, bot.store, OpenAIChatModel(client, "stand-in", 0.1), ServiceConfig(**values)
     )  # type: ignore[arg-type]
+
+
+def source(number: int, **fields: object) -> Source:
+    """A Source with plain defaults; tests override the fields they are about."""
+    values: dict = {
+        "source": "faq/a.md",
+        "title": "FAQ",
+        "heading": "H",
+        "snippet": "s",
+        "score": 0.9,
+        "url": None,
+    }
+    values.update(fields)
+    return Source(number, **values)

@@ -11,22 +11,10 @@ from bots.discord_format import (
     content_pieces,
     sources_embed,
 )
-from core.models import Answer, Source
+from core.models import Answer
+from support import source
 
 PINGS = "@everyone @here <@123456789012345678> <@&987654321098765432> hello"
-
-
-def source(number: int, **fields: object) -> Source:
-    values: dict = {
-        "source": "faq/a.md",
-        "title": "FAQ",
-        "heading": "H",
-        "snippet": "s",
-        "score": 0.9,
-        "url": None,
-    }
-    values.update(fields)
-    return Source(number, **values)
 
 
 def test_mentions_in_answer_text_are_defused() -> None:

@@ -6,22 +6,10 @@ import json
 
 from bots.dedup import RecentKeys
 from bots.slack_format import MAX_BLOCKS, SECTION_LIMIT, escape, full_message
-from core.models import Answer, Source
+from core.models import Answer
+from support import source
 
 PINGS = "<!channel> <!here> <@U123> <!subteam^S1> <https://evil.example|the docs>"
-
-
-def source(number: int, **fields: object) -> Source:
-    values: dict = {
-        "source": "faq/a.md",
-        "title": "FAQ",
-        "heading": "H",
-        "snippet": "s",
-        "score": 0.9,
-        "url": None,
-    }
-    values.update(fields)
-    return Source(number, **values)
 
 
 def test_mentions_and_disguised_links_from_documents_or_models_are_escaped() -> None:

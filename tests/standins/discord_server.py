@@ -86,6 +86,7 @@ from standins.discord_payloads import (
     thread_create,
     user,
 )
+from standins.local_server import serve
 
 API_PREFIX = "/api/v10"
 GATEWAY_PATH = "/gateway"
@@ -652,12 +653,7 @@ class DiscordStandIn:
         app = web.Application()
         app.router.add_get(GATEWAY_PATH, self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_GRACE_S
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port = self._runner.addresses[0][1]
+        self._runner, port = await serve(app, _SHUTDOWN_GRACE_S)
         self._base = f"http://127.0.0.1:{port}"
         self.rest_base = f"{self._base}{API_PREFIX}"
         self.gateway_url = f"ws://127.0.0.1:{port}{GATEWAY_PATH}"

@@ -30,6 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
+from standins.local_server import serve
+
 CHAT_PATH = "/v1/chat/completions"
 # How long shutdown waits for a handler still running (a hang, a stall) before cancelling it.
 _SHUTDOWN_GRACE_S = 0.1
@@ -124,13 +126,7 @@ class OpenAIStandIn:
         app.router.add_post(CHAT_PATH, self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
-        # handler_cancellation: a client that times out and disconnects cancels its handler.
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_GRACE_S
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port = self._runner.addresses[0][1]
+        self._runner, port = await serve(app, _SHUTDOWN_GRACE_S)
         self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
 

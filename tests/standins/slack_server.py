@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from standins.local_server import serve
 from standins.slack_payloads import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
 
 API_PATH = "/api/"
@@ -285,12 +286,7 @@ class SlackStandIn:
         app.router.add_route("*", API_PATH + "{method}", self._api)
         app.router.add_get(SOCKET_PATH, self._socket)
         app.router.add_post("/response_url/{number}", self._response_url)
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_GRACE_S
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port = self._runner.addresses[0][1]
+        self._runner, port = await serve(app, _SHUTDOWN_GRACE_S)
         self._base = f"http://127.0.0.1:{port}"
         self.api_url = f"{self._base}{API_PATH}"
         return self
