@@ -237,14 +237,14 @@ async def _eval(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(figures))
         return EXIT_OK
     print(f"{'lang':<6}{'n':>4}{'recall@1':>10}{f'recall@{args.k}':>10}{'mrr':>8}")
-    for lang, row in figures["by_lang"].items():  # type: ignore[attr-defined]
+    for lang, row in figures["by_lang"].items():
         print(
             f"{lang:<6}{row['n']:>4}{row['recall@1']:>10.3f}"
             f"{row[f'recall@{args.k}']:>10.3f}{row['mrr']:>8.3f}"
         )
     unanswerable = figures["unanswerable"]
     print(
-        f"unanswerable: {unanswerable['abstained']}/{unanswerable['n']} answered "  # type: ignore[index]
+        f"unanswerable: {unanswerable['abstained']}/{unanswerable['n']} answered "
         f'"I don\'t know"; answerable wrongly abstained: {figures["answerable_abstained"]}'
     )
     return EXIT_OK

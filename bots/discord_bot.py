@@ -94,7 +94,7 @@ class DiscordBot(discord.Client):
         self.service = service
         self.feedback = feedback
         self.tree = app_commands.CommandTree(self)
-        self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
+        self.tree.error(self._on_command_error)
         self._cooldown = Cooldown(settings.discord_cooldown_s)
         self._recent = RecentKeys()
         self._inflight = InFlight()

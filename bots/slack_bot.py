@@ -111,9 +111,8 @@ class SlackBot:
         web_app.router.add_get("/healthz", _healthz)
         self._http = web.AppRunner(web_app)
         await self._http.setup()
-        site = web.TCPSite(self._http, host, port)
-        await site.start()
-        return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        await web.TCPSite(self._http, host, port).start()
+        return int(self._http.addresses[0][1])
 
     @property
     def answers_in_progress(self) -> int:

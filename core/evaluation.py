@@ -7,6 +7,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.chunking import collapse_whitespace
 from core.errors import BadInputError
@@ -85,7 +86,7 @@ async def evaluate(
     return outcomes
 
 
-def summarize(outcomes: list[EvalOutcome], k: int) -> dict[str, object]:
+def summarize(outcomes: list[EvalOutcome], k: int) -> dict[str, Any]:
     """The stable JSON shape of `helpbot eval --json`."""
     by_lang: dict[str, dict[str, float | int]] = {}
     for lang in sorted({o.item.lang for o in outcomes if o.item.answerable}):
