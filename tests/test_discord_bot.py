@@ -68,19 +68,8 @@ async def running(
 ) -> AsyncIterator[DiscordBot]:
     """The bot logged in, connected and ready (commands synced); closed on exit."""
     bot = DiscordBot(discord_settings(**overrides), service, feedback, guild_ready_timeout=0.01)
-    task = asyncio.create_task(bot.start(BOT_TOKEN))
-    try:
-        ready = asyncio.ensure_future(api.wait_ready())
-        done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            ready.cancel()
-            task.result()
-        await ready
-        await asyncio.wait_for(bot.wait_until_ready(), 5)
+    async with api.running(bot):
         yield bot
-    finally:
-        await bot.close()
-        await asyncio.wait_for(task, 5)
 
 
 def field_names(call: Any) -> list[str]:

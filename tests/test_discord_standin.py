@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -42,24 +41,6 @@ async def discord_api() -> AsyncIterator[DiscordStandIn]:
 def new_client(intents: discord.Intents | None = None) -> discord.Client:
     # A short guild_ready_timeout: on_ready comes that long after the last GUILD_CREATE.
     return discord.Client(intents=intents or discord.Intents.default(), guild_ready_timeout=0.01)
-
-
-@contextlib.asynccontextmanager
-async def running(client: discord.Client, discord_api: DiscordStandIn) -> AsyncIterator[None]:
-    """`client` started (login, gateway, READY) and, on exit, closed; start() must end cleanly."""
-    task = asyncio.create_task(client.start(BOT_TOKEN))
-    try:
-        ready = asyncio.ensure_future(discord_api.wait_ready())
-        done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            ready.cancel()
-            task.result()
-        await ready
-        await asyncio.wait_for(client.wait_until_ready(), 5)
-        yield
-    finally:
-        await client.close()
-        await asyncio.wait_for(task, 5)
 
 
 def _with_fields(count: int) -> discord.Embed:
@@ -127,7 +108,7 @@ def test_payload_builders_make_real_discord_objects() -> None:
 
 async def test_client_logs_in_connects_and_sees_the_guild(discord_api: DiscordStandIn) -> None:
     client = new_client()
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         await discord_api.wait_until(lambda: discord_api.heartbeats >= 1, what="a heartbeat")
         guild = client.get_guild(int(GUILD_ID))
         assert guild is not None
@@ -163,7 +144,7 @@ async def test_slash_command_is_deferred_then_answered_by_a_follow_up(
     client = new_client()
     tree = app_commands.CommandTree(client)
     ask_command(tree, [])
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         tree.copy_global_to(guild=GUILD)
         await tree.sync(guild=GUILD)
         asked = await discord_api.slash_command("ask", {"question": "Where is data kept?"})
@@ -211,7 +192,7 @@ async def test_a_follow_up_can_be_edited_while_the_answer_streams(
         await interaction.followup.send("Sources: [1] storage.md")
         await interaction.edit_original_response(content="Segments live in S3 [1].")
 
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         await tree.sync()
         await discord_api.slash_command("ask", {"question": "Where?"})
         await discord_api.wait_for("original.edit")
@@ -240,7 +221,7 @@ async def test_too_long_follow_up_is_refused_with_a_400(
     tree = app_commands.CommandTree(client)
     errors: list[Exception] = []
     ask_command(tree, errors)
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         await tree.sync()
         await discord_api.slash_command("ask", {"question": "too long"})
         await discord_api.wait_for("followup.create", count=2)
@@ -261,7 +242,7 @@ async def test_rate_limited_follow_up_is_waited_out_and_lands(
     tree = app_commands.CommandTree(client)
     ask_command(tree, [])
     discord_api.fail_with("followup.create", retry_after=0.05)
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         await tree.sync()
         await discord_api.slash_command("ask", {"question": "Where?"})
         await discord_api.wait_for("followup.create", count=2)
@@ -283,7 +264,7 @@ async def test_mention_gets_a_reply_and_plain_chatter_arrives_blank(
         if message.author != client.user and client.user in message.mentions:
             await message.reply("Segments are kept in object storage.", mention_author=False)
 
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         mention = await discord_api.user_message(f"<@{BOT_USER_ID}> where is data kept?")
         [create] = await discord_api.wait_for("messages.create")
         plain = asyncio.ensure_future(
@@ -310,7 +291,7 @@ async def test_message_content_intent_shows_every_message(discord_api: DiscordSt
     intents = discord.Intents.default()
     intents.message_content = True
     client = new_client(intents)
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         seen = asyncio.ensure_future(client.wait_for("message"))
         await discord_api.user_message("thanks, that helped")
         message = await asyncio.wait_for(seen, 5)
@@ -334,7 +315,7 @@ async def test_buttons_answer_ephemerally_or_update_their_message(
     view = discord.ui.View(timeout=None)
     view.add_item(discord.ui.Button(label="Helpful", custom_id="vote:up"))
     view.add_item(discord.ui.Button(label="Not helpful", custom_id="vote:down"))
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         channel = client.get_partial_messageable(int(CHANNEL_ID))
         answer = await channel.send("Answer", view=view)
         await discord_api.button_click("vote:up", message_id=str(answer.id))
@@ -354,7 +335,7 @@ async def test_buttons_answer_ephemerally_or_update_their_message(
 
 async def test_thread_from_an_answer_is_known_to_the_client(discord_api: DiscordStandIn) -> None:
     client = new_client()
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         channel = client.get_channel(int(CHANNEL_ID))
         assert isinstance(channel, discord.TextChannel)
         question = await channel.send("Where is data kept?")
@@ -498,7 +479,7 @@ async def test_late_answers_and_expired_tokens_are_refused(discord_api: DiscordS
         except discord.HTTPException as error:
             errors.append(error)
 
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         await tree.sync()
         discord_api.response_window_s = 0.0
         await discord_api.slash_command("ask", {"question": "late"})
@@ -538,7 +519,7 @@ async def test_raw_calls_get_discord_errors(discord_api: DiscordStandIn) -> None
 
 async def test_double_acknowledgement_is_refused(discord_api: DiscordStandIn) -> None:
     client = new_client()
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         asked = slash_command("ask", {"question": "Where?"})
         await discord_api.dispatch("INTERACTION_CREATE", asked)
         url = f"{discord_api.rest_base}/interactions/{asked['id']}/{asked['token']}/callback"
@@ -551,7 +532,7 @@ async def test_double_acknowledgement_is_refused(discord_api: DiscordStandIn) ->
 
 async def test_reconnect_resumes_and_events_keep_arriving(discord_api: DiscordStandIn) -> None:
     client = new_client()
-    async with running(client, discord_api):
+    async with discord_api.running(client):
         await discord_api.request_reconnect()
         seen = asyncio.ensure_future(client.wait_for("message"))
         await discord_api.user_message(f"<@{BOT_USER_ID}> still there?")
@@ -576,7 +557,7 @@ async def test_bad_token_and_disallowed_intents_fail_like_discord(
     intents.message_content = True
     client = new_client(intents)
     with pytest.raises(discord.PrivilegedIntentsRequired):
-        async with running(client, discord_api):
+        async with discord_api.running(client):
             pass
 
     assert discord_api.identifies == []

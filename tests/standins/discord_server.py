@@ -34,11 +34,12 @@ import re
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+import discord
 import discord.gateway
 import discord.http
 import discord.webhook.async_
@@ -426,6 +427,24 @@ class DiscordStandIn:
         self._runner: web.AppRunner | None = None
 
     # -- pointing discord.py here ----------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self, client: discord.Client, token: str = BOT_TOKEN) -> AsyncIterator[None]:
+        """`client` started (login, gateway, READY, on_ready) and, on exit, closed; its
+        start() must then end cleanly. A login or connection failure is raised at once."""
+        task = asyncio.create_task(client.start(token))
+        try:
+            ready = asyncio.ensure_future(self.wait_ready())
+            done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                ready.cancel()
+                task.result()
+            await ready
+            await asyncio.wait_for(client.wait_until_ready(), 5)
+            yield
+        finally:
+            await client.close()
+            await asyncio.wait_for(task, 5)
 
     @contextlib.contextmanager
     def patch_discord(self) -> Iterator[None]:
