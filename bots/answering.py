@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
+from bots.logs import request_scope
+from bots.metrics import Metrics, Outcome
 from core.errors import HelpbotError
 from core.feedback import FeedbackStore
 from core.messages import detect_language, message
@@ -29,28 +32,57 @@ class ReplySink(Protocol):
 
 
 async def answer_into(
-    service: RagService, feedback: FeedbackStore, query: Query, sink: ReplySink
+    service: RagService, feedback: FeedbackStore, query: Query, sink: ReplySink, metrics: Metrics
 ) -> None:
     """Stream the answer to `query` into `sink`; never raises, so a listener never dies
-    silently: a core error becomes its friendly message, anything else a generic one."""
+    silently: a core error becomes its friendly message, anything else a generic one. Every
+    line logged meanwhile carries one request id; no question or answer text is logged."""
+    platform = query.origin.platform or "cli"
     language = detect_language(query.text)
-    try:
-        answer: Answer | None = None
-        async for event in service.stream(query):
-            if isinstance(event, Answer):
-                answer = event
-            else:
+    started = time.perf_counter()
+    first_shown: float | None = None
+    with request_scope():
+        log.info(
+            "question on %s (%d chars, %d earlier turns)",
+            platform,
+            len(query.text),
+            len(query.history),
+        )
+        try:
+            answer: Answer | None = None
+            async for event in service.stream(query):
+                if isinstance(event, Answer):
+                    answer = event
+                    continue
                 await sink.add(event)
-        if answer is None:
-            raise RuntimeError("the answer stream ended without an Answer")
-        answer_id = await feedback.save_answer(query, answer)
-        await sink.finish(answer, answer_id)
-    except HelpbotError as exc:
-        log.warning("could not answer (%s): %s", query.origin.platform, exc)
-        await _fail(sink, exc.user_message(language))
-    except Exception:
-        log.exception("unexpected failure answering (%s)", query.origin.platform)
-        await _fail(sink, message("internal_error", language))
+                if first_shown is None:
+                    first_shown = time.perf_counter() - started
+            if answer is None:
+                raise RuntimeError("the answer stream ended without an Answer")
+            answer_id = await feedback.save_answer(query, answer)
+            await sink.finish(answer, answer_id)
+        except HelpbotError as exc:
+            metrics.question(platform, "error")
+            log.warning("could not answer (%s): %s", platform, exc)
+            await _fail(sink, exc.user_message(language))
+        except Exception:
+            metrics.question(platform, "error")
+            log.exception("unexpected failure answering (%s)", platform)
+            await _fail(sink, message("internal_error", language))
+        else:
+            total = time.perf_counter() - started
+            outcome: Outcome = "answered" if answer.answered else "dont_know"
+            metrics.question(platform, outcome, answer, first_shown, total)
+            log.info(
+                "%s in %.0f ms (embed %.0f, search %.0f, generate %.0f), %d sources, answer %s",
+                outcome,
+                total * 1000,
+                answer.timings.embed_ms,
+                answer.timings.search_ms,
+                answer.timings.generate_ms,
+                len(answer.sources),
+                answer_id,
+            )
 
 
 class InFlight:

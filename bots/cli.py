@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ import discord
 from tqdm import tqdm
 
 from bots.discord_bot import DiscordBot
+from bots.health import HealthServer
+from bots.logs import configure_logging
+from bots.metrics import Metrics
 from bots.slack_bot import SlackBot
 from core.container import Helpbot
 from core.errors import BadInputError, ConfigError, HelpbotError
@@ -36,17 +39,17 @@ from core.settings import Settings, load_settings
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-# Libraries that log their own tracebacks for errors helpbot reports in one line.
-_NOISY_LOGGERS = ("pymilvus", "milvus_lite", "grpc")
 _KNOWLEDGE_BASE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `helpbot` console script; returns the process exit code."""
     args = _parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    level = logging.DEBUG if args.verbose else args.log_level
+    configure_logging(level)
     try:
         settings = load_settings()
+        configure_logging(level, settings.log_format)
         if asyncio.iscoroutinefunction(args.handler):
             return int(asyncio.run(args.handler(settings, args)))
         return int(args.handler(settings, args))
@@ -65,15 +68,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)
-
-
 def _add_kb_option(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--kb", type=_knowledge_base, help=f"{what} (default: KNOWLEDGE_BASE)")
 
@@ -86,11 +80,24 @@ def _knowledge_base(value: str) -> str:
     return value
 
 
+def _add_health_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        help="serve /healthz, /readyz and /metrics on this port (default: HEALTH_PORT)",
+    )
+    parser.add_argument(
+        "--health-host", default="0.0.0.0", help="address for --health-port (default 0.0.0.0)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helpbot", description="Answers questions from your team's documents, with sources."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    # One-shot commands log warnings and up; long-running ones also each question (INFO).
+    parser.set_defaults(log_level=logging.WARNING)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="add or sync files and folders into the index")
@@ -132,10 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     slack.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on")
     slack.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
-    slack.set_defaults(handler=_slack)
+    _add_health_options(slack)
+    slack.set_defaults(handler=_slack, log_level=logging.INFO)
 
     discord_ = commands.add_parser("discord", help="run the Discord bot")
-    discord_.set_defaults(handler=_discord)
+    _add_health_options(discord_)
+    discord_.set_defaults(handler=_discord, log_level=logging.INFO)
 
     feedback = commands.add_parser("feedback", help="list recent answers and their votes")
     feedback.add_argument("--limit", type=int, default=20, help="how many (default 20)")
@@ -258,8 +267,9 @@ async def _slack(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_slack(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    metrics = Metrics()
     async with Helpbot(settings) as bot:
-        slack = SlackBot(settings, bot.service, bot.feedback)
+        slack = SlackBot(settings, bot.service, bot.feedback, metrics=metrics)
         try:
             if args.http:
                 port = await slack.start_http(args.host, args.port)
@@ -267,9 +277,28 @@ async def _run_slack(settings: Settings, args: argparse.Namespace, stop: asyncio
             else:
                 await slack.start_socket_mode()
                 print("Slack bot connected over Socket Mode", flush=True)
-            await stop.wait()
+            async with _health_server(settings, args, bot, metrics):
+                await stop.wait()
         finally:
             await slack.stop()
+
+
+@contextlib.asynccontextmanager
+async def _health_server(
+    settings: Settings, args: argparse.Namespace, bot: Helpbot, metrics: Metrics
+) -> AsyncIterator[None]:
+    """/healthz, /readyz and /metrics on --health-port (or HEALTH_PORT) while the block runs."""
+    port = args.health_port if args.health_port is not None else settings.health_port
+    if port is None:
+        yield
+        return
+    server = HealthServer(bot.service.readiness, metrics)
+    bound = await server.start(args.health_host, port)
+    print(f"health and metrics on http://{args.health_host}:{bound}/metrics", flush=True)
+    try:
+        yield
+    finally:
+        await server.stop()
 
 
 async def _discord(settings: Settings, args: argparse.Namespace) -> int:
@@ -277,12 +306,19 @@ async def _discord(settings: Settings, args: argparse.Namespace) -> int:
     if settings.discord_token is None:
         raise ConfigError("DISCORD_TOKEN is required to connect to Discord")
     with _stop_on_signals() as stop:
-        await _run_discord(settings, settings.discord_token.get_secret_value(), stop)
+        await _run_discord(settings, args, settings.discord_token.get_secret_value(), stop)
     return EXIT_OK
 
 
-async def _run_discord(settings: Settings, token: str, stop: asyncio.Event) -> None:
-    async with Helpbot(settings) as bot, DiscordBot(settings, bot.service, bot.feedback) as client:
+async def _run_discord(
+    settings: Settings, args: argparse.Namespace, token: str, stop: asyncio.Event
+) -> None:
+    metrics = Metrics()
+    async with (
+        Helpbot(settings) as bot,
+        DiscordBot(settings, bot.service, bot.feedback, metrics=metrics) as client,
+        _health_server(settings, args, bot, metrics),
+    ):
         runner = asyncio.create_task(client.start(token))
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)

@@ -18,6 +18,7 @@ from bots.answering import InFlight, answer_into
 from bots.cooldown import Cooldown
 from bots.dedup import RecentKeys
 from bots.discord_format import NO_MENTIONS, content_pieces, safe, sources_embed
+from bots.metrics import Metrics
 from core.feedback import FeedbackStore, Vote
 from core.messages import detect_language, message
 from core.models import Answer, Origin, Query, Turn
@@ -64,6 +65,8 @@ class VoteButton(
         recorded = isinstance(client, DiscordBot) and await client.feedback.vote(
             self.answer_id, str(interaction.user.id), self.vote
         )
+        if recorded and isinstance(client, DiscordBot):
+            client.metrics.vote("discord", self.vote)
         await interaction.response.send_message(
             message(f"vote_{self.vote}" if recorded else "vote_unknown"), ephemeral=True
         )
@@ -84,6 +87,7 @@ class DiscordBot(discord.Client):
         settings: Settings,
         service: RagService,
         feedback: FeedbackStore,
+        metrics: Metrics | None = None,
         **client_options: Any,
     ) -> None:
         intents = discord.Intents.default()
@@ -93,6 +97,7 @@ class DiscordBot(discord.Client):
         self.settings = settings
         self.service = service
         self.feedback = feedback
+        self.metrics = metrics or Metrics()
         self.tree = app_commands.CommandTree(self)
         self.tree.error(self._on_command_error)
         self._cooldown = Cooldown(settings.discord_cooldown_s)
@@ -150,7 +155,9 @@ class DiscordBot(discord.Client):
             more=lambda **kw: followup.send(wait=True, allowed_mentions=NO_MENTIONS, **kw),
         )
         await self._inflight.run(
-            answer_into(self.service, self.feedback, Query(question, origin=origin), reply)
+            answer_into(
+                self.service, self.feedback, Query(question, origin=origin), reply, self.metrics
+            )
         )
 
     async def _on_command_error(
@@ -190,7 +197,9 @@ class DiscordBot(discord.Client):
             more=target.send,
         )
         query = Query(text, history=history, origin=origin)
-        await self._inflight.run(answer_into(self.service, self.feedback, query, reply))
+        await self._inflight.run(
+            answer_into(self.service, self.feedback, query, reply, self.metrics)
+        )
 
     async def _answer_target(self, incoming: discord.Message, text: str) -> Any:
         """Where to answer: a new thread on the question when configured and allowed, else

@@ -23,6 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.answering import InFlight, answer_into
 from bots.dedup import RecentKeys
+from bots.health import add_health_routes
+from bots.metrics import Metrics
 from bots.slack_format import (
     VOTE_DOWN,
     VOTE_UP,
@@ -31,7 +33,7 @@ from bots.slack_format import (
     full_message,
     sources_and_votes,
 )
-from core.errors import ConfigError, HelpbotError
+from core.errors import ConfigError
 from core.feedback import FeedbackStore, Vote
 from core.messages import detect_language, message
 from core.models import Answer, Origin, Query, Turn
@@ -75,10 +77,12 @@ class SlackBot:
         service: RagService,
         feedback: FeedbackStore,
         client: AsyncWebClient | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._service = service
         self._feedback = feedback
+        self._metrics = metrics or Metrics()
         self.client = client or build_web_client(settings)
         signing_secret = settings.slack_signing_secret
         self.app = AsyncApp(
@@ -104,11 +108,12 @@ class SlackBot:
         await self._socket.connect_async()
 
     async def start_http(self, host: str, port: int) -> int:
-        """Serve the Events API on /slack/events (and /healthz); returns the bound port."""
+        """Serve the Events API on /slack/events, with /healthz, /readyz and /metrics beside
+        it; returns the bound port."""
         if self._settings.slack_signing_secret is None:
             raise ConfigError("SLACK_SIGNING_SECRET is required for HTTP mode")
         web_app = self.app.web_app(path="/slack/events", port=port)
-        web_app.router.add_get("/healthz", _healthz)
+        add_health_routes(web_app, self._service.readiness, self._metrics)
         self._http = web.AppRunner(web_app)
         await self._http.setup()
         await web.TCPSite(self._http, host, port).start()
@@ -223,13 +228,17 @@ class SlackBot:
         else:
             await self._react(channel, ts)
         reply = _ThreadReply(self.client, channel, thread_ts, team, user)
-        await self._inflight.run(answer_into(self._service, self._feedback, query, reply))
+        await self._inflight.run(
+            answer_into(self._service, self._feedback, query, reply, self._metrics)
+        )
 
     async def _on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         vote: Vote = "up" if action["action_id"] == VOTE_UP else "down"
         user = body["user"]["id"]
         recorded = await self._feedback.vote(action["value"], user, vote)
+        if recorded:
+            self._metrics.vote("slack", vote)
         channel = (body.get("channel") or {}).get("id")
         if channel:
             container = body.get("container") or {}
@@ -252,34 +261,10 @@ class SlackBot:
             await self._not_enabled(channel, user, None)
             return
         query = Query(text, origin=Origin("slack", command.get("team_id"), channel, user))
-        language = detect_language(text)
-        try:
-            answer = await self._service.answer(query)
-            answer_id = await self._feedback.save_answer(query, answer)
-            blocks = full_message(answer, answer_id, reserved=1)  # the "asked" header
-            fallback = escape(answer.text)[:_FALLBACK_TEXT_LIMIT]
-        except HelpbotError as exc:
-            log.warning("could not answer /ask in %s: %s", channel, exc)
-            fallback = exc.user_message(language)
-            blocks = answer_sections(fallback)
-        try:
-            if private:
-                await self.client.chat_postEphemeral(
-                    channel=channel, user=user, text=fallback, blocks=blocks or None
-                )
-            else:
-                quoted = f"<@{user}> asked: {escape(text)}"
-                await self.client.chat_postMessage(
-                    channel=channel,
-                    text=fallback,
-                    blocks=_with_header(quoted, blocks),
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-        except SlackApiError as exc:  # e.g. not_in_channel: the bot was never invited
-            log.warning(
-                "could not post the /ask answer in %s: %s", channel, exc.response.get("error")
-            )
+        reply = _CommandReply(self.client, channel, user, text, private)
+        await self._inflight.run(
+            answer_into(self._service, self._feedback, query, reply, self._metrics)
+        )
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed: %s", error, exc_info=error)
@@ -329,6 +314,50 @@ class SlackBot:
             if text:
                 turns.append(Turn("assistant" if mine else "user", text))
         return tuple(turns)
+
+
+class _CommandReply:
+    """The answer to `/ask`, posted once complete: in the channel under a line quoting the
+    question, or (`/ask private`) only to the asker."""
+
+    def __init__(
+        self, client: AsyncWebClient, channel: str, user: str, question: str, private: bool
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._user = user
+        self._question = question
+        self._private = private
+
+    async def add(self, delta: str) -> None:
+        """Nothing to show until the answer is complete."""
+
+    async def finish(self, answer: Answer, answer_id: str) -> None:
+        blocks = full_message(answer, answer_id, reserved=1)  # the "asked" header
+        await self._post(escape(answer.text)[:_FALLBACK_TEXT_LIMIT], blocks)
+
+    async def fail(self, text: str) -> None:
+        await self._post(text, answer_sections(text))
+
+    async def _post(self, fallback: str, blocks: list[dict[str, Any]]) -> None:
+        try:
+            if self._private:
+                await self._client.chat_postEphemeral(
+                    channel=self._channel, user=self._user, text=fallback, blocks=blocks or None
+                )
+            else:
+                quoted = f"<@{self._user}> asked: {escape(self._question)}"
+                await self._client.chat_postMessage(
+                    channel=self._channel,
+                    text=fallback,
+                    blocks=_with_header(quoted, blocks),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+        except SlackApiError as exc:  # e.g. not_in_channel: the bot was never invited
+            log.warning(
+                "could not post the /ask answer in %s: %s", self._channel, exc.response.get("error")
+            )
 
 
 class _ThreadReply:
@@ -433,7 +462,3 @@ class _ThreadReply:
 
 def _with_header(header: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"type": "context", "elements": [{"type": "mrkdwn", "text": header}]}, *blocks]
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})

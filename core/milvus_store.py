@@ -19,6 +19,7 @@ from core.pymilvus_import import (
     DataType,
     Function,
     FunctionType,
+    LoadState,
     MilvusClient,
     MilvusException,
     RRFRanker,
@@ -185,6 +186,11 @@ class MilvusStore:
                 )
         # A reopened Milvus Lite file has its collections released.
         await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+
+    async def is_loaded(self) -> bool:
+        """Whether the collection is loaded for search right now (a server may release it)."""
+        state = await self._call(self.client.get_load_state, self.collection, timeout=self._timeout)
+        return state.get("state") == LoadState.Loaded
 
     async def embedding_model(self) -> tuple[str, int]:
         info = await self._call(

@@ -71,3 +71,11 @@ class Answer:
     sources: tuple[Source, ...] = ()
     timings: Timings = field(default_factory=Timings)
     language: str = "en"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the service can answer now, with one line per dependency checked."""
+
+    ready: bool
+    checks: dict[str, str] = field(default_factory=dict)

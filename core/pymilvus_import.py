@@ -24,6 +24,7 @@ try:
         RRFRanker,
         WeightedRanker,
     )
+    from pymilvus.client.types import LoadState
 finally:
     if _saved is None:
         os.environ.pop("MILVUS_URI", None)
@@ -35,6 +36,7 @@ __all__ = [
     "DataType",
     "Function",
     "FunctionType",
+    "LoadState",
     "MilvusClient",
     "MilvusException",
     "RRFRanker",

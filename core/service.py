@@ -14,11 +14,11 @@ from typing import TypeVar
 import numpy as np
 
 from core.embeddings import Embedder
-from core.errors import AnswerTimeoutError, BadInputError, ModelError
+from core.errors import AnswerTimeoutError, BadInputError, HelpbotError, ModelError
 from core.llm import ChatModel
 from core.messages import Language, detect_language, message
 from core.milvus_store import Hit, MilvusStore
-from core.models import Answer, Mode, Query, Source, Timings
+from core.models import Answer, Mode, Query, Readiness, Source, Timings
 from core.prompts import (
     NO_ANSWER,
     answer_messages,
@@ -144,6 +144,20 @@ class RagService:
             ),
             language=language,
         )
+
+    async def readiness(self) -> Readiness:
+        """Whether a question asked now could be answered: the collection opens (on the
+        first check, as the first question would) and is loaded. Extractive mode needs no
+        LLM, so the model is reported, not probed."""
+        checks: dict[str, str] = {"answers": self.mode}
+        try:
+            await self._open_store()
+            loaded = await self._store.is_loaded()
+        except HelpbotError as exc:
+            checks["milvus"] = str(exc)
+            return Readiness(False, checks)
+        checks["milvus"] = "ok" if loaded else "the collection is not loaded"
+        return Readiness(loaded, checks)
 
     async def retrieve(self, query: Query, limit: int | None = None) -> Retrieval:
         """Search only: the ranked chunks and those relevant enough to answer from.

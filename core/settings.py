@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # Votes on answers (👍 / 👎), shared by every chat adapter.
     feedback_path: Path = Path("./data/feedback.sqlite")
 
+    # Operations: log lines as text or JSON, and a port for /healthz, /readyz and /metrics
+    # in every long-running mode (unset: none, except the Slack HTTP port's own routes).
+    log_format: Literal["text", "json"] = "text"
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+
     # Slack: Socket Mode needs the bot and app tokens, HTTP mode the bot token and signing
     # secret. SLACK_API_URL overrides the Web API base URL (GovSlack, proxies).
     slack_bot_token: SecretStr | None = None

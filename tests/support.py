@@ -1,7 +1,10 @@
 """Small helpers the tests share."""
 
+import asyncio
+import socket
 from pathlib import Path
 
+import aiohttp
 import openai
 
 from core.container import Helpbot
@@ -43,3 +46,22 @@ def source(number: int, **fields: object) -> Source:
     }
     values.update(fields)
     return Source(number, **values)
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, for servers that take a fixed port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET, retried while the server is still coming up."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(url) as response:
+                    return response.status, await response.text()
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url}")

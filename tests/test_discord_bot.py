@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from standins.discord_payloads import (
 )
 from standins.discord_server import DiscordStandIn
 from standins.openai_server import OpenAIStandIn
-from support import generative
+from support import free_port, generative, http_get
 
 STORAGE = "Where does Milvus store data?"
 
@@ -174,10 +175,10 @@ async def test_long_answers_are_split_within_the_content_limit(
     assert "".join(shown.split()) == "".join(reply.split())  # nothing lost at the cuts
 
 
-async def test_vote_button_records_feedback(
+async def test_vote_button_records_feedback_and_metrics_count_both(
     discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
 ) -> None:
-    async with running(discord_api, faq_bot.service, feedback):
+    async with running(discord_api, faq_bot.service, feedback) as bot:
         await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
         await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
         answer = final_message(discord_api)
@@ -189,6 +190,9 @@ async def test_vote_button_records_feedback(
     [record] = await feedback.recent()
     assert (record.up, record.down, record.platform) == (1, 0, "discord")
     assert any(STORAGE in s for s in record.sources)
+    sample = bot.metrics.registry.get_sample_value
+    assert sample("helpbot_questions_total", {"platform": "discord", "outcome": "answered"}) == 1
+    assert sample("helpbot_feedback_votes_total", {"platform": "discord", "vote": "up"}) == 1
 
 
 async def test_mention_in_a_channel_is_answered_as_a_reply(
@@ -383,17 +387,26 @@ async def test_guild_outside_the_allow_list_is_refused(
 async def test_helpbot_discord_runs_the_bot_until_sigterm(
     discord_api: DiscordStandIn, tmp_path: Path, embedding_cache: Path
 ) -> None:
-    """`helpbot discord`'s handler: logs in, syncs /ask, and stops cleanly on SIGTERM."""
+    """`helpbot discord --health-port`: logs in, syncs /ask, serves health, readiness (not
+    ready: nothing ingested yet) and metrics, and stops cleanly on SIGTERM."""
     settings = discord_settings(
         milvus_uri=str(tmp_path / "m.db"),
         embedding_cache_path=embedding_cache,
         feedback_path=tmp_path / "feedback.sqlite",
     )
-    run = asyncio.create_task(cli._discord(settings, argparse.Namespace()))
+    port = free_port()
+    args = argparse.Namespace(health_port=port, health_host="127.0.0.1")
+    run = asyncio.create_task(cli._discord(settings, args))
     await discord_api.wait_for("guild_commands.overwrite", timeout=30)
+    health = f"http://127.0.0.1:{port}"
+    assert (await http_get(f"{health}/healthz"))[0] == 200
+    ready_status, ready = await http_get(f"{health}/readyz")
+    metrics_status, metrics = await http_get(f"{health}/metrics")
     os.kill(os.getpid(), signal.SIGTERM)
     assert await asyncio.wait_for(run, 15) == 0
     assert "close" in discord_api.timeline
+    assert ready_status == 503 and "helpbot ingest" in json.loads(ready)["checks"]["milvus"]
+    assert metrics_status == 200 and "# TYPE helpbot_questions_total counter" in metrics
 
 
 async def test_without_thread_permission_the_answer_goes_in_the_channel(

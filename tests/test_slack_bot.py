@@ -26,7 +26,7 @@ from core.settings import Settings
 from standins import slack_payloads as payloads
 from standins.openai_server import OpenAIStandIn
 from standins.slack_server import SlackStandIn
-from support import generative
+from support import free_port, generative, http_get
 
 CHANNEL, USER = "C0HELP", "U0ASKER"
 SECRET = "signing-secret"
@@ -592,7 +592,8 @@ async def test_signed_http_event_is_acknowledged_before_the_first_token(
 async def test_helpbot_slack_runs_the_bot_until_sigterm(
     tmp_path: Path, embedding_cache: Path
 ) -> None:
-    """`helpbot slack`'s handler: connects over Socket Mode, then stops cleanly on SIGTERM."""
+    """`helpbot slack --health-port`: connects over Socket Mode, serves health, readiness
+    (not ready: nothing ingested yet) and metrics, then stops cleanly on SIGTERM."""
     async with SlackStandIn() as slack:
         settings = slack_settings(
             slack,
@@ -600,12 +601,24 @@ async def test_helpbot_slack_runs_the_bot_until_sigterm(
             embedding_cache_path=embedding_cache,
             feedback_path=tmp_path / "feedback.sqlite",
         )
-        args = argparse.Namespace(http=False, host="127.0.0.1", port=0)
+        health = f"http://127.0.0.1:{free_port()}"
+        args = argparse.Namespace(
+            http=False,
+            host="127.0.0.1",
+            port=0,
+            health_port=int(health.rsplit(":", 1)[1]),
+            health_host="127.0.0.1",
+        )
         run = asyncio.create_task(cli._slack(settings, args))
         await slack.wait_connected(timeout=30)
+        assert (await http_get(f"{health}/healthz"))[0] == 200
+        ready_status, ready = await http_get(f"{health}/readyz")
+        metrics_status, metrics = await http_get(f"{health}/metrics")
         os.kill(os.getpid(), signal.SIGTERM)
         assert await asyncio.wait_for(run, 15) == 0
     assert "close" in slack.timeline
+    assert ready_status == 503 and "helpbot ingest" in json.loads(ready)["checks"]["milvus"]
+    assert metrics_status == 200 and "# TYPE helpbot_questions_total counter" in metrics
 
 
 async def test_dm_that_mentions_the_bot_or_shares_a_file_is_answered(harness: Harness) -> None:
