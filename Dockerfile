@@ -1,0 +1,33 @@
+# helpbot: one image for every mode (`slack`, `discord`, `ingest`, ...), run as a non-root
+# user, with the embedding model inside (no download at start).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY core ./core
+COPY bots ./bots
+COPY deploy/install-runtime ./deploy/install-runtime
+RUN deploy/install-runtime /opt/helpbot /src
+
+FROM ${PYTHON_IMAGE}
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpbot \
+    && mkdir /data \
+    && chown helpbot:helpbot /data
+COPY --from=build /opt/helpbot /opt/helpbot
+ENV PATH=/opt/helpbot/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    MILVUS_URI=/data/helpbot.db \
+    EMBEDDING_CACHE_PATH=/data/embedding_cache.sqlite \
+    FEEDBACK_PATH=/data/feedback.sqlite \
+    HEALTH_PORT=8080 \
+    LOG_FORMAT=json
+USER 10001:10001
+WORKDIR /home/helpbot
+VOLUME ["/data"]
+# 3000: `helpbot slack --http`; 8080: /healthz, /readyz and /metrics in every mode.
+EXPOSE 3000 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+ENTRYPOINT ["helpbot"]
+CMD ["slack"]
