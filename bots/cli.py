@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import discord
+import watchfiles
 from tqdm import tqdm
 
 from bots.discord_bot import DiscordBot
@@ -39,6 +40,7 @@ from core.settings import Settings, load_settings
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
+_WATCH_DEBOUNCE_MS = 1500
 _KNOWLEDGE_BASE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -112,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
         help="drop the whole collection first, every knowledge base in it (after a model change)",
     )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--watch",
+        action="store_true",
+        help="after the first sync, keep watching the files and folders and sync every change",
+    )
+    _add_health_options(ingest)
     ingest.set_defaults(handler=_ingest)
 
     ask = commands.add_parser("ask", help="answer one question")
@@ -159,6 +167,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    if args.watch:
+        remote = [path for path in args.paths if "://" in path]
+        if remote:
+            raise BadInputError(f"--watch needs local files and folders, not {remote[0]}")
+        with _stop_on_signals() as stop:
+            await _watch(settings, args, stop)
+        return EXIT_OK
     async with Helpbot(settings) as bot:
         if args.recreate:
             await bot.store.drop()
@@ -166,13 +181,46 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             report = await bot.ingestor.sync(
                 args.paths, bot.ingest_options(args.kb, args.url), progress.update
             )
-    if args.json:
-        print(json.dumps(_report_json(report), ensure_ascii=False))
-    else:
-        for skipped in report.skipped:
-            print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
-        print(report.summary())
+    _print_report(report, args.json)
     return EXIT_OK
+
+
+def _print_report(report: IngestReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_report_json(report), ensure_ascii=False), flush=True)
+        return
+    for skipped in report.skipped:
+        print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+    print(report.summary(), flush=True)
+
+
+async def _watch(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """Sync once, then again after every batch of changes under the paths, until stopped.
+    A failed sync is reported and counted, and the next change tries again."""
+    metrics = Metrics()
+    async with Helpbot(settings) as bot, _health_server(settings, args, bot, metrics):
+        if args.recreate:
+            await bot.store.drop()
+        options = bot.ingest_options(args.kb, args.url)
+
+        async def sync() -> None:
+            try:
+                report = await bot.ingestor.sync(args.paths, options)
+            except HelpbotError as exc:
+                metrics.ingest_run(None)
+                _fail(str(exc))
+                return
+            metrics.ingest_run(report)
+            _print_report(report, args.json)
+
+        await sync()
+        if not args.json:
+            print(f"watching {', '.join(args.paths)} (Ctrl-C to stop)", flush=True)
+        # Editors save in bursts (temp file, rename, chmod): one sync per quiet period.
+        async for _ in watchfiles.awatch(
+            *args.paths, debounce=_WATCH_DEBOUNCE_MS, stop_event=stop, recursive=True
+        ):
+            await sync()
 
 
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
