@@ -85,6 +85,8 @@ class OpenAIStandIn:
     default_reply: str = "OK [1]"
     embedding_dim: int = 8
     model_ids: tuple[str, ...] = ("stand-in",)
+    # Every chat request waits this long before answering, unless hang() says otherwise.
+    time_to_first_token_s: float = 0.0
 
     def __init__(self) -> None:
         self.calls = []
@@ -153,7 +155,7 @@ class OpenAIStandIn:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        hang = self._hangs.popleft() if self._hangs else 0.0
+        hang = self._hangs.popleft() if self._hangs else self.time_to_first_token_s
         failure = self._failures.popleft() if self._failures else None
         await asyncio.sleep(hang)
         if failure is not None:

@@ -22,10 +22,11 @@ import base64
 import copy
 import itertools
 import json
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -70,6 +71,8 @@ class RecordedCall:
     params: dict[str, Any]
     headers: dict[str, str]
     http_verb: str = "POST"
+    # When it arrived (time.monotonic), for latency measurements such as bench/load.py.
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def token(self) -> str | None:
