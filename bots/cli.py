@@ -451,6 +451,7 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
             kb: {"chunks": n, "sources": sum(1 for k, _ in sources if k == kb)}
             for kb, n in sorted(per_kb.items())
         },
+        "search": bot.store.layout,
         "embedding_model": model,
         "embedding_dim": dim,
         "configured_embedding_model": bot.embedder.model_id,

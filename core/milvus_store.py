@@ -1,5 +1,8 @@
 """The chunk collection in Milvus: schema, writes, hybrid search. Every pymilvus call goes
-through `_call`, which runs it in a worker thread with a timeout and maps its errors."""
+through `_call`, which runs it in a worker thread with a timeout and maps its errors.
+
+Two layouts: hybrid (text and heading vectors plus BM25, Milvus 2.5+ and Milvus Lite) and,
+on servers without those features (Milvus 2.3), dense-only (the text vector alone)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from core.errors import EmbeddingMismatchError, NotIngestedError, RetrievalError
+from core.milvus_capabilities import probe
 from core.pymilvus_import import (
     AnnSearchRequest,
     DataType,
@@ -33,7 +37,8 @@ Fusion = Literal["rrf", "weighted", "dense"]
 
 _MODEL_PROPERTY = "helpbot.embedding_model"
 _DIM_PROPERTY = "helpbot.embedding_dim"
-_OUTPUT_FIELDS = ["source", "url", "title", "heading", "body", "position", "dense", "heading_dense"]
+_DENSE_OUTPUT_FIELDS = ["source", "url", "title", "heading", "body", "position", "dense"]
+_OUTPUT_FIELDS = [*_DENSE_OUTPUT_FIELDS, "heading_dense"]
 # VARCHAR limits; a Milvus server counts bytes, so display fields are cut to fit.
 _MAX_BYTES = {"source": 4096, "url": 4096, "title": 1024, "heading": 1024}
 # Dense-first fusion re-ranks this many candidates per requested hit.
@@ -116,6 +121,8 @@ class MilvusStore:
         self.collection = collection
         self._search = search or SearchConfig()
         self._client: MilvusClient | None = None
+        # The open collection's layout: True hybrid, False dense-only, None not opened yet.
+        self._hybrid: bool | None = None
 
     async def start(self) -> None:
         """Connect (Milvus Lite starts its engine here, which blocks for a moment)."""
@@ -164,10 +171,16 @@ class MilvusStore:
     async def exists(self) -> bool:
         return await self._call(self.client.has_collection, self.collection, timeout=self._timeout)
 
+    @property
+    def is_server(self) -> bool:
+        """A Milvus server or Zilliz Cloud (by URI), not a Milvus Lite file."""
+        return "://" in self._uri
+
     async def open(self, model_id: str, dim: int, create: bool = False) -> None:
         """Load the collection for search, checking it was built with this embedding model.
 
-        With `create`, a missing collection is created; otherwise it is an error.
+        With `create`, a missing collection is created (hybrid where the server can, else
+        dense-only, with a warning); otherwise it is an error.
         """
         if not await self.exists():
             if not create:
@@ -175,8 +188,14 @@ class MilvusStore:
                     f"collection {self.collection!r} does not exist yet: "
                     "ingest documents first (`helpbot ingest PATH`)"
                 )
-            await self._call(self._create, model_id, dim)
+            hybrid = await self._server_has_hybrid()
+            await self._call(self._create, model_id, dim, hybrid)
+            self._hybrid = hybrid
         else:
+            info = await self._call(
+                self.client.describe_collection, self.collection, timeout=self._timeout
+            )
+            self._hybrid = any(f.get("name") == "sparse" for f in info.get("fields", []))
             built_with = await self.embedding_model()
             if built_with != (model_id, dim):
                 raise EmbeddingMismatchError(
@@ -186,6 +205,27 @@ class MilvusStore:
                 )
         # A reopened Milvus Lite file has its collections released.
         await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+
+    @property
+    def layout(self) -> Literal["hybrid", "dense-only"] | None:
+        """How the open collection is searched: dense vectors and BM25, or dense only (a
+        server without full-text search); None before open()."""
+        if self._hybrid is None:
+            return None
+        return "hybrid" if self._hybrid else "dense-only"
+
+    async def _server_has_hybrid(self) -> bool:
+        if not self.is_server:
+            return True  # Milvus Lite has every feature the hybrid layout needs
+        found = await self._call(probe, self.client, self._timeout)
+        if not found.hybrid:
+            log.warning(
+                "Milvus %s lacks BM25 full-text search, a second vector field or hybrid "
+                "search: collection %r will be dense-only (Milvus 2.5 or later searches both)",
+                found.version,
+                self.collection,
+            )
+        return found.hybrid
 
     async def is_loaded(self) -> bool:
         """Whether the collection is loaded for search right now (a server may release it)."""
@@ -205,7 +245,7 @@ class MilvusStore:
         if await self.exists():
             await self._call(self.client.drop_collection, self.collection, timeout=self._timeout)
 
-    def _create(self, model_id: str, dim: int) -> None:
+    def _create(self, model_id: str, dim: int, hybrid: bool) -> None:
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
         schema.add_field("kb", DataType.VARCHAR, max_length=64)
@@ -213,27 +253,32 @@ class MilvusStore:
             schema.add_field(field, DataType.VARCHAR, max_length=_MAX_BYTES[field])
         schema.add_field("position", DataType.INT64)
         schema.add_field("body", DataType.VARCHAR, max_length=65535)
-        schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
+        schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=hybrid)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
-        schema.add_field("heading_dense", DataType.FLOAT_VECTOR, dim=dim)
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(
-            Function(
-                name="text_bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["text"],
-                output_field_names=["sparse"],
-            )
-        )
         index = self.client.prepare_index_params()
-        for field in ("dense", "heading_dense"):
-            index.add_index(field, index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD)
-        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        index.add_index("kb", index_type="INVERTED")
+        index.add_index("dense", index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD)
+        if hybrid:
+            schema.add_field("heading_dense", DataType.FLOAT_VECTOR, dim=dim)
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(
+                Function(
+                    name="text_bm25",
+                    function_type=FunctionType.BM25,
+                    input_field_names=["text"],
+                    output_field_names=["sparse"],
+                )
+            )
+            index.add_index(
+                "heading_dense", index_type="HNSW", metric_type="COSINE", params=_HNSW_BUILD
+            )
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+            index.add_index("kb", index_type="INVERTED")
         self.client.create_collection(
             self.collection,
             schema=schema,
             properties={_MODEL_PROPERTY: model_id, _DIM_PROPERTY: str(dim)},
+            # A sync reads back what it just wrote; servers default to Bounded staleness.
+            consistency_level="Strong",
             timeout=self._timeout,
         )
         # sync=False: waiting for the build needs AllocTimestamp, which Milvus Lite lacks
@@ -257,8 +302,12 @@ class MilvusStore:
                 "body": c.body,
                 "text": c.text,
                 "dense": np.asarray(c.dense, dtype=np.float32).tolist(),
-                "heading_dense": np.asarray(c.heading_dense, dtype=np.float32).tolist(),
             }
+            | (
+                {"heading_dense": np.asarray(c.heading_dense, dtype=np.float32).tolist()}
+                if self._hybrid is not False
+                else {}
+            )
             for c in chunks
         ]
         await self._call(self.client.upsert, self.collection, rows, timeout=self._timeout)
@@ -284,21 +333,52 @@ class MilvusStore:
         return await self._call(self._chunk_refs, kb)
 
     def _chunk_refs(self, kb: str | None) -> list[ChunkRef]:
-        # A plain query returns every match; query_iterator needs AllocTimestamp, which
-        # Milvus Lite does not implement.
-        rows = self.client.query(
-            self.collection,
-            filter=f"kb == {_literal(kb)}" if kb is not None else 'id != ""',
-            output_fields=["kb", "source", "position"],
-            timeout=self._timeout,
-        )
+        where = f"kb == {_literal(kb)}" if kb is not None else 'id != ""'
+        fields = ["kb", "source", "position"]
+        if self.is_server:
+            # A server returns at most 16384 rows per query: page through them.
+            iterator = self.client.query_iterator(
+                self.collection,
+                batch_size=_PAGE,
+                filter=where,
+                output_fields=fields,
+                timeout=self._timeout,
+            )
+            rows: list[dict[str, Any]] = []
+            try:
+                while page := iterator.next():
+                    rows += page
+            finally:
+                iterator.close()
+        else:
+            # Milvus Lite returns every match, and lacks the AllocTimestamp query_iterator needs.
+            rows = self.client.query(
+                self.collection, filter=where, output_fields=fields, timeout=self._timeout
+            )
         return [ChunkRef(r["id"], r["kb"], r["source"], int(r["position"])) for r in rows]
 
     async def search(
         self, vector: np.ndarray, text: str, kbs: tuple[str, ...], limit: int
     ) -> list[Hit]:
         """The best chunks for a question in the given knowledge bases, best first."""
+        if self._hybrid is False:
+            return await self._call(self._dense_search, vector, list(kbs), limit)
         return await self._call(self._hybrid_search, vector, text, list(kbs), limit)
+
+    def _dense_search(self, vector: np.ndarray, kbs: list[str], limit: int) -> list[Hit]:
+        """The dense-only layout: nearest text vectors, no BM25 or heading vectors."""
+        query = np.asarray(vector, dtype=np.float32)
+        results = self.client.search(
+            self.collection,
+            data=[query.tolist()],
+            anns_field="dense",
+            search_params={"metric_type": "COSINE", "params": {"ef": max(self._search.ef, limit)}},
+            filter=_kb_filter(kbs),
+            limit=limit,
+            output_fields=_DENSE_OUTPUT_FIELDS,
+            timeout=self._timeout,
+        )
+        return [_to_hit(row, query) for row in results[0]]
 
     def _hybrid_search(
         self, vector: np.ndarray, text: str, kbs: list[str], limit: int
@@ -306,7 +386,7 @@ class MilvusStore:
         query = np.asarray(vector, dtype=np.float32)
         fusion = self._search.fusion
         pool = limit * _DENSE_FIRST_POOL if fusion == "dense" else limit
-        expr = f"kb in [{', '.join(_literal(kb) for kb in kbs)}]"
+        expr = _kb_filter(kbs)
         dense_params = {"metric_type": "COSINE", "params": {"ef": max(self._search.ef, pool)}}
         requests = [
             AnnSearchRequest([query.tolist()], field, dense_params, pool, expr=expr)
@@ -342,17 +422,23 @@ class MilvusStore:
         return int(stats.get("row_count", 0))
 
 
+def _kb_filter(kbs: list[str]) -> str:
+    return f"kb in [{', '.join(_literal(kb) for kb in kbs)}]"
+
+
 def _literal(value: str) -> str:
     """A Milvus filter string literal (Milvus Lite does not support filter templates)."""
     return json.dumps(value, ensure_ascii=False)
 
 
 def _to_hit(row: dict[str, Any], query: np.ndarray) -> Hit:
-    """A search row as a Hit; similarity is the closer of the text and heading vectors."""
+    """A search row as a Hit; similarity is the closer of the text and heading vectors
+    (the text vector alone in the dense-only layout)."""
     entity = row["entity"]
     similarity = max(
         float(np.asarray(entity[field], dtype=np.float32) @ query)
         for field in ("dense", "heading_dense")
+        if field in entity
     )
     return Hit(
         id=row["id"],

