@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from bots.logs import request_scope
 from bots.metrics import Metrics, Outcome
 from core.errors import HelpbotError
-from core.feedback import FeedbackStore
+from core.feedback import Feedback
 from core.messages import detect_language, message
 from core.models import Answer, Query
 from core.service import RagService
@@ -32,7 +32,7 @@ class ReplySink(Protocol):
 
 
 async def answer_into(
-    service: RagService, feedback: FeedbackStore, query: Query, sink: ReplySink, metrics: Metrics
+    service: RagService, feedback: Feedback, query: Query, sink: ReplySink, metrics: Metrics
 ) -> None:
     """Stream the answer to `query` into `sink`; never raises, so a listener never dies
     silently: a core error becomes its friendly message, anything else a generic one. Every

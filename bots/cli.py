@@ -26,11 +26,11 @@ from bots.discord_bot import DiscordBot
 from bots.health import HealthServer
 from bots.logs import configure_logging
 from bots.metrics import Metrics
+from bots.shared_state import SharedState
 from bots.slack_bot import SlackBot
-from core.container import Helpbot
+from core.container import Helpbot, build_feedback
 from core.errors import BadInputError, ConfigError, HelpbotError
 from core.evaluation import evaluate, load_eval_items, summarize
-from core.feedback import FeedbackStore
 from core.ingest import IngestReport
 from core.messages import detect_language
 from core.milvus_store import Hit
@@ -316,8 +316,8 @@ async def _slack(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _run_slack(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
     metrics = Metrics()
-    async with Helpbot(settings) as bot:
-        slack = SlackBot(settings, bot.service, bot.feedback, metrics=metrics)
+    async with Helpbot(settings) as bot, _shared_state(settings) as state:
+        slack = SlackBot(settings, bot.service, bot.feedback, metrics=metrics, state=state)
         try:
             if args.http:
                 port = await slack.start_http(args.host, args.port)
@@ -329,6 +329,10 @@ async def _run_slack(settings: Settings, args: argparse.Namespace, stop: asyncio
                 await stop.wait()
         finally:
             await slack.stop()
+
+
+def _shared_state(settings: Settings) -> SharedState:
+    return SharedState(settings.redis_url.get_secret_value() if settings.redis_url else None)
 
 
 @contextlib.asynccontextmanager
@@ -364,7 +368,8 @@ async def _run_discord(
     metrics = Metrics()
     async with (
         Helpbot(settings) as bot,
-        DiscordBot(settings, bot.service, bot.feedback, metrics=metrics) as client,
+        _shared_state(settings) as state,
+        DiscordBot(settings, bot.service, bot.feedback, metrics=metrics, state=state) as client,
         _health_server(settings, args, bot, metrics),
     ):
         runner = asyncio.create_task(client.start(token))
@@ -410,8 +415,8 @@ def _stop_on_signals() -> Iterator[asyncio.Event]:
 async def _feedback(settings: Settings, args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise BadInputError("--limit must be at least 1")
-    # Only the feedback file: this runs beside a bot that holds the Milvus Lite file.
-    store = FeedbackStore(settings.feedback_path)
+    # Only the feedback store: this runs beside a bot that holds the Milvus Lite file.
+    store = build_feedback(settings)
     await store.start()
     try:
         records = await store.recent(args.limit, only_voted=args.voted)

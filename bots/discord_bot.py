@@ -15,11 +15,10 @@ import discord
 from discord import app_commands
 
 from bots.answering import InFlight, answer_into
-from bots.cooldown import Cooldown
-from bots.dedup import RecentKeys
 from bots.discord_format import NO_MENTIONS, content_pieces, safe, sources_embed
 from bots.metrics import Metrics
-from core.feedback import FeedbackStore, Vote
+from bots.shared_state import SharedState
+from core.feedback import Feedback, Vote
 from core.messages import detect_language, message
 from core.models import Answer, Origin, Query, Turn
 from core.service import RagService
@@ -86,8 +85,9 @@ class DiscordBot(discord.Client):
         self,
         settings: Settings,
         service: RagService,
-        feedback: FeedbackStore,
+        feedback: Feedback,
         metrics: Metrics | None = None,
+        state: SharedState | None = None,
         **client_options: Any,
     ) -> None:
         intents = discord.Intents.default()
@@ -100,8 +100,9 @@ class DiscordBot(discord.Client):
         self.metrics = metrics or Metrics()
         self.tree = app_commands.CommandTree(self)
         self.tree.error(self._on_command_error)
-        self._cooldown = Cooldown(settings.discord_cooldown_s)
-        self._recent = RecentKeys()
+        state = state or SharedState()
+        self._cooldown = state.rate_limit("discord", settings.discord_cooldown_s)
+        self._recent = state.event_memory("discord")
         self._inflight = InFlight()
         self.tree.add_command(
             app_commands.Command(
@@ -135,7 +136,7 @@ class DiscordBot(discord.Client):
                 message("not_enabled", language), ephemeral=True
             )
             return
-        wait = self._cooldown.retry_after(str(interaction.user.id))
+        wait = await self._cooldown.retry_after(str(interaction.user.id))
         if wait:
             await interaction.response.send_message(
                 message("cooldown", language, seconds=math.ceil(wait)), ephemeral=True
@@ -180,10 +181,11 @@ class DiscordBot(discord.Client):
             return  # in guilds only mentions are questions; every DM is one
         if not self._allowed(guild_id, incoming.channel.id):
             return
-        if not self._recent.claim(f"message:{incoming.id}"):
+        if not await self._recent.claim(f"message:{incoming.id}"):
+            self.metrics.duplicate_events.labels("discord").inc()
             return
         text = _MENTION.sub("", incoming.content).strip()
-        wait = self._cooldown.retry_after(str(incoming.author.id))
+        wait = await self._cooldown.retry_after(str(incoming.author.id))
         if wait:
             await _reply_to(incoming)(
                 content=message("cooldown", detect_language(text), seconds=math.ceil(wait))

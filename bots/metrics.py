@@ -31,6 +31,13 @@ class Metrics:
             ["platform", "outcome"],
             registry=self.registry,
         )
+        self.duplicate_events = Counter(
+            "helpbot_duplicate_events",
+            "Events not answered because they already were: platform retries and redeliveries, "
+            "or another bot process (with REDIS_URL).",
+            ["platform"],
+            registry=self.registry,
+        )
         self.stage_seconds = Histogram(
             "helpbot_stage_seconds",
             "Time spent in each stage of an answer (embed, search, generate).",

@@ -22,9 +22,9 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.answering import InFlight, answer_into
-from bots.dedup import RecentKeys
 from bots.health import add_health_routes
 from bots.metrics import Metrics
+from bots.shared_state import SharedState
 from bots.slack_format import (
     VOTE_DOWN,
     VOTE_UP,
@@ -34,7 +34,7 @@ from bots.slack_format import (
     sources_and_votes,
 )
 from core.errors import ConfigError
-from core.feedback import FeedbackStore, Vote
+from core.feedback import Feedback, Vote
 from core.messages import detect_language, message
 from core.models import Answer, Origin, Query, Turn
 from core.service import RagService
@@ -75,9 +75,10 @@ class SlackBot:
         self,
         settings: Settings,
         service: RagService,
-        feedback: FeedbackStore,
+        feedback: Feedback,
         client: AsyncWebClient | None = None,
         metrics: Metrics | None = None,
+        state: SharedState | None = None,
     ) -> None:
         self._settings = settings
         self._service = service
@@ -90,7 +91,7 @@ class SlackBot:
             signing_secret=signing_secret.get_secret_value() if signing_secret else "",
             logger=log,
         )
-        self._recent = RecentKeys()
+        self._recent = (state or SharedState()).event_memory("slack")
         self._inflight = InFlight()
         self._socket: AsyncSocketModeHandler | None = None
         self._http: web.AppRunner | None = None
@@ -206,8 +207,9 @@ class SlackBot:
         keys = [f"message:{channel}:{ts}"]
         if body.get("event_id"):
             keys.append(f"event:{body['event_id']}")
-        if not self._recent.claim(*keys):
+        if not await self._recent.claim(*keys):
             log.info("duplicate delivery of %s ignored", keys[0])
+            self._metrics.duplicate_events.labels("slack").inc()
             return
         user = event.get("user", "")
         if not self._allowed(channel):

@@ -6,10 +6,11 @@ from types import TracebackType
 
 from core.embedding_cache import EmbeddingCache
 from core.embeddings import Embedder, build_embedder
-from core.feedback import FeedbackStore
+from core.feedback import Feedback, FeedbackStore
 from core.ingest import IngestOptions, Ingestor
 from core.llm import OpenAIChatModel, build_chat_model
 from core.milvus_store import MilvusStore, SearchConfig
+from core.redis_feedback import RedisFeedbackStore
 from core.service import RagService, ServiceConfig
 from core.settings import Settings
 
@@ -48,7 +49,7 @@ class Helpbot:
             ),
         )
         self.ingestor = Ingestor(self.store, self.embedder, self.cache)
-        self.feedback = FeedbackStore(settings.feedback_path)
+        self.feedback = build_feedback(settings)
 
     def ingest_options(
         self, knowledge_base: str | None = None, url_template: str | None = None
@@ -88,3 +89,10 @@ class Helpbot:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def build_feedback(settings: Settings) -> Feedback:
+    """Redis when REDIS_URL is set (shared by every bot process), else the SQLite file."""
+    if settings.redis_url is not None:
+        return RedisFeedbackStore(settings.redis_url.get_secret_value())
+    return FeedbackStore(settings.feedback_path)

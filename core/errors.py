@@ -63,3 +63,7 @@ class AnswerTimeoutError(HelpbotError):
     """The question's overall deadline passed before the answer was complete."""
 
     message_key = "timeout"
+
+
+class SharedStateError(HelpbotError):
+    """Redis (REDIS_URL), which holds the state several bot processes share, failed."""

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from core.models import Answer, Query
 
@@ -37,6 +37,21 @@ class AnswerRecord:
     sources: tuple[str, ...]
     up: int
     down: int
+
+
+class Feedback(Protocol):
+    """Where posted answers and their votes are kept: SQLite in this process (`FeedbackStore`),
+    or Redis shared by every bot process (`RedisFeedbackStore`, with REDIS_URL)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def save_answer(self, query: Query, answer: Answer) -> str: ...
+
+    async def vote(self, answer_id: str, voter: str, vote: Vote) -> bool: ...
+
+    async def recent(self, limit: int = 20, only_voted: bool = False) -> list[AnswerRecord]: ...
 
 
 class FeedbackStore:

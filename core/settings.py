@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # Votes on answers (👍 / 👎), shared by every chat adapter.
     feedback_path: Path = Path("./data/feedback.sqlite")
 
+    # Shared state for several bot processes: de-duplication, rate limits and feedback live
+    # in Redis when set (redis://[:password@]host:6379/0); else in-process and in SQLite.
+    redis_url: SecretStr | None = None
+
     # Operations: log lines as text or JSON, and a port for /healthz, /readyz and /metrics
     # in every long-running mode (unset: none, except the Slack HTTP port's own routes).
     log_format: Literal["text", "json"] = "text"
@@ -116,6 +120,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_path_disables_cache(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.startswith(("redis://", "rediss://", "unix://")):
+                # The value may hold a password: name the rule, never echo it.
+                raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from core.container import Helpbot
 from core.pymilvus_import import MilvusClient
 from core.settings import Settings
-from milvus_servers.servers import MILVUS_2_3_5_PYTHON, MilvusServer
+from milvus_servers.servers import MILVUS_2_3_5_PYTHON, MilvusServer, free_port
 from support import PROJECT_ROOT, write
 
 # Where the Milvus tests run: the embedded Lite file (the default), `milvus-lite server`, and
@@ -70,6 +75,65 @@ def _start_server(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def running_redis(workdir: Path) -> Iterator[str]:
+    """A real `redis-server` on a free local port, without persistence; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("HELPBOT_REQUIRE_SERVERS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    for _ in range(5):  # the free port may be taken between the probe and the bind
+        port = free_port()
+        options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                *options,
+                "--dir",
+                str(workdir),
+                "--logfile",
+                "redis.log",
+            ],
+            stdin=subprocess.DEVNULL,
+        )
+        with contextlib.closing(redis.Redis(port=port)) as client:
+            for _ in range(100):
+                if process.poll() is not None:
+                    break
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+        if process.poll() is None:
+            try:
+                yield f"redis://127.0.0.1:{port}/0"
+            finally:
+                process.terminate()
+                process.wait(10)
+            return
+    pytest.fail(f"redis-server did not start; see {workdir / 'redis.log'}")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The test Redis, emptied for this test."""
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    client.close()
+    return redis_server
 
 
 @pytest.fixture(scope="session")

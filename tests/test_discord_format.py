@@ -51,13 +51,13 @@ def test_dont_know_has_no_sources_embed() -> None:
     assert sources_embed(Answer("I don't know.", False, "extractive")) is None
 
 
-def test_cooldown_lets_a_user_ask_again_only_after_the_wait() -> None:
+async def test_cooldown_lets_a_user_ask_again_only_after_the_wait() -> None:
     now = [0.0]
     cooldown = Cooldown(10, clock=lambda: now[0])
-    assert cooldown.retry_after("u1") == 0
-    assert cooldown.retry_after("u2") == 0  # other users are not slowed down
+    assert await cooldown.retry_after("u1") == 0
+    assert await cooldown.retry_after("u2") == 0  # other users are not slowed down
     now[0] = 4.0
-    assert cooldown.retry_after("u1") == 6.0
+    assert await cooldown.retry_after("u1") == 6.0
     now[0] = 10.5
-    assert cooldown.retry_after("u1") == 0
-    assert Cooldown(0).retry_after("u1") == Cooldown(0).retry_after("u1") == 0
+    assert await cooldown.retry_after("u1") == 0
+    assert await Cooldown(0).retry_after("u1") == await Cooldown(0).retry_after("u1") == 0

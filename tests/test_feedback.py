@@ -1,4 +1,5 @@
-"""Votes on answers are kept with the question, the answer and its sources."""
+"""Votes on answers are kept with the question, the answer and its sources: in the SQLite file,
+and in Redis (REDIS_URL) where every bot process shares them."""
 
 from __future__ import annotations
 
@@ -6,9 +7,26 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from bots.cli import main
-from core.feedback import FeedbackStore
+from core.container import build_feedback
+from core.feedback import Feedback
 from core.models import Answer, Origin, Query, Source
+from core.settings import Settings
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def feedback_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The variables that choose a feedback store: a SQLite file, or a Redis URL."""
+    if request.param == "redis":
+        return {"REDIS_URL": request.getfixturevalue("redis_url")}
+    return {"FEEDBACK_PATH": str(tmp_path / "data" / "feedback.sqlite")}
+
+
+def store_for(env: dict[str, str]) -> Feedback:
+    values = {name.lower(): value for name, value in env.items()}
+    return build_feedback(Settings(_env_file=None, **values))  # type: ignore[arg-type]
 
 
 def answer(text: str) -> Answer:
@@ -19,9 +37,9 @@ def answer(text: str) -> Answer:
 
 
 async def test_votes_are_counted_per_person_and_a_second_vote_replaces_the_first(
-    tmp_path: Path,
+    feedback_env: dict[str, str],
 ) -> None:
-    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store = store_for(feedback_env)
     await store.start()
     query = Query("where is data stored?", origin=Origin("slack", "T1", "C1", "U1"))
     answer_id = await store.save_answer(query, answer("In object storage [1]."))
@@ -37,8 +55,10 @@ async def test_votes_are_counted_per_person_and_a_second_vote_replaces_the_first
     assert record.sources == ("faq/product_faq.md > Where does Milvus store data?",)
 
 
-async def test_recent_lists_newest_first_and_can_keep_only_voted(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "feedback.sqlite")
+async def test_recent_lists_newest_first_and_can_keep_only_voted(
+    feedback_env: dict[str, str],
+) -> None:
+    store = store_for(feedback_env)
     await store.start()
     first = await store.save_answer(Query("first?"), answer("one"))
     await store.save_answer(Query("second?"), answer("two"))
@@ -48,11 +68,11 @@ async def test_recent_lists_newest_first_and_can_keep_only_voted(tmp_path: Path)
     await store.stop()
 
 
-def test_feedback_command_lists_answers_with_votes(monkeypatch, tmp_path, capsys) -> None:
-    path = tmp_path / "data" / "feedback.sqlite"
-
+def test_feedback_command_lists_answers_with_votes(
+    monkeypatch, tmp_path, capsys, feedback_env
+) -> None:
     async def seed() -> None:
-        store = FeedbackStore(path)
+        store = store_for(feedback_env)
         await store.start()
         answer_id = await store.save_answer(
             Query("how do backups work?", origin=Origin("slack", "T1", "C9", "U7")),
@@ -62,7 +82,8 @@ def test_feedback_command_lists_answers_with_votes(monkeypatch, tmp_path, capsys
         await store.stop()
 
     asyncio.run(seed())
-    monkeypatch.setenv("FEEDBACK_PATH", str(path))
+    for name, value in feedback_env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("MILVUS_URI", str(tmp_path / "m.db"))
     assert main(["feedback"]) == 0
     out = capsys.readouterr().out

@@ -42,6 +42,7 @@ def test_dotenv_in_the_working_directory_is_read(tmp_path) -> None:
         ("MILVUS_COLLECTION", "bad name!", "invalid MILVUS_COLLECTION"),
         ("EMBEDDING_PROVIDER", "openai", "EMBEDDING_BASE_URL is required"),
         ("CHUNK_OVERLAP_CHARS", "5000", "CHUNK_OVERLAP_CHARS must be smaller"),
+        ("REDIS_URL", "http://:pw@cache:6379", "invalid REDIS_URL: must start with redis://"),
     ],
 )
 def test_invalid_setting_is_one_line_naming_the_variable(monkeypatch, name, value, expected):
@@ -49,7 +50,7 @@ def test_invalid_setting_is_one_line_naming_the_variable(monkeypatch, name, valu
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value).startswith(expected)
-    assert "\n" not in str(caught.value)
+    assert "\n" not in str(caught.value) and ":pw@" not in str(caught.value)
 
 
 def test_every_setting_is_documented_in_env_example() -> None:

@@ -49,11 +49,11 @@ def test_dont_know_has_no_sources_block() -> None:
     assert [b["type"] for b in blocks] == ["section", "actions"]
 
 
-def test_a_key_is_claimed_once_until_it_expires() -> None:
+async def test_a_key_is_claimed_once_until_it_expires() -> None:
     now = [0.0]
     recent = RecentKeys(ttl_s=10, clock=lambda: now[0])
-    assert recent.claim("event:E1", "message:C1:1.0")
-    assert not recent.claim("message:C1:1.0")  # same message as app_mention and message
-    assert not recent.claim("event:E1")
+    assert await recent.claim("event:E1", "message:C1:1.0")
+    assert not await recent.claim("message:C1:1.0")  # same message as app_mention and message
+    assert not await recent.claim("event:E1")
     now[0] = 11.0
-    assert recent.claim("event:E1")
+    assert await recent.claim("event:E1")
