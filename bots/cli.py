@@ -317,7 +317,9 @@ async def _slack(settings: Settings, args: argparse.Namespace) -> int:
 async def _run_slack(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
     metrics = Metrics()
     async with Helpbot(settings) as bot, _shared_state(settings) as state:
-        slack = SlackBot(settings, bot.service, bot.feedback, metrics=metrics, state=state)
+        slack = SlackBot(
+            settings, bot.service, bot.feedback, metrics=metrics, state=state, routing=bot.routing
+        )
         try:
             if args.http:
                 port = await slack.start_http(args.host, args.port)
@@ -369,7 +371,14 @@ async def _run_discord(
     async with (
         Helpbot(settings) as bot,
         _shared_state(settings) as state,
-        DiscordBot(settings, bot.service, bot.feedback, metrics=metrics, state=state) as client,
+        DiscordBot(
+            settings,
+            bot.service,
+            bot.feedback,
+            metrics=metrics,
+            state=state,
+            routing=bot.routing,
+        ) as client,
         _health_server(settings, args, bot, metrics),
     ):
         runner = asyncio.create_task(client.start(token))

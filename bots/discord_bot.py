@@ -21,6 +21,7 @@ from bots.shared_state import SharedState
 from core.feedback import Feedback, Vote
 from core.messages import detect_language, message
 from core.models import Answer, Origin, Query, Turn
+from core.routing import Place, Routing, load_routing
 from core.service import RagService
 from core.settings import Settings
 
@@ -88,6 +89,7 @@ class DiscordBot(discord.Client):
         feedback: Feedback,
         metrics: Metrics | None = None,
         state: SharedState | None = None,
+        routing: Routing | None = None,
         **client_options: Any,
     ) -> None:
         intents = discord.Intents.default()
@@ -103,6 +105,7 @@ class DiscordBot(discord.Client):
         state = state or SharedState()
         self._cooldown = state.rate_limit("discord", settings.discord_cooldown_s)
         self._recent = state.event_memory("discord")
+        self._routing = routing or load_routing(settings)
         self._inflight = InFlight()
         self.tree.add_command(
             app_commands.Command(
@@ -131,7 +134,8 @@ class DiscordBot(discord.Client):
     @app_commands.describe(question="What do you want to know?")
     async def _ask(self, interaction: discord.Interaction, question: str) -> None:
         language = detect_language(question)
-        if not self._allowed(interaction.guild_id, interaction.channel_id):
+        scope = self._scope(interaction.guild_id, interaction.channel, interaction.channel_id)
+        if not self._allowed(interaction.guild_id, interaction.channel_id) or not scope:
             await interaction.response.send_message(
                 message("not_enabled", language), ephemeral=True
             )
@@ -157,7 +161,11 @@ class DiscordBot(discord.Client):
         )
         await self._inflight.run(
             answer_into(
-                self.service, self.feedback, Query(question, origin=origin), reply, self.metrics
+                self.service,
+                self.feedback,
+                Query(question, origin=origin, knowledge_bases=scope),
+                reply,
+                self.metrics,
             )
         )
 
@@ -179,7 +187,8 @@ class DiscordBot(discord.Client):
         guild_id = incoming.guild.id if incoming.guild else None
         if guild_id is not None and self.user not in incoming.mentions:
             return  # in guilds only mentions are questions; every DM is one
-        if not self._allowed(guild_id, incoming.channel.id):
+        scope = self._scope(guild_id, incoming.channel, incoming.channel.id)
+        if not self._allowed(guild_id, incoming.channel.id) or not scope:
             return
         if not await self._recent.claim(f"message:{incoming.id}"):
             self.metrics.duplicate_events.labels("discord").inc()
@@ -198,7 +207,7 @@ class DiscordBot(discord.Client):
             first=_reply_to(incoming) if target is incoming.channel else target.send,
             more=target.send,
         )
-        query = Query(text, history=history, origin=origin)
+        query = Query(text, history=history, origin=origin, knowledge_bases=scope)
         await self._inflight.run(
             answer_into(self.service, self.feedback, query, reply, self.metrics)
         )
@@ -252,6 +261,15 @@ class DiscordBot(discord.Client):
             return None  # a thread not started from a message, or no permission to read it
 
     # --- shared ---------------------------------------------------------------------------
+
+    def _scope(
+        self, guild_id: int | None, channel: object, channel_id: int | None
+    ) -> tuple[str, ...]:
+        """The knowledge bases the routing file allows here; a thread follows its channel."""
+        if isinstance(channel, discord.Thread):
+            channel_id = channel.parent_id
+        place = Place("discord", _id(channel_id), _id(guild_id), direct=guild_id is None)
+        return self._routing.scope(place)
 
     def _allowed(self, guild_id: int | None, channel_id: int | None) -> bool:
         settings = self.settings

@@ -9,7 +9,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -33,6 +33,22 @@ def request_scope() -> Iterator[str]:
         _request_id.reset(token)
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stderr` is when a line is logged, not when set up: test
+    runners and tools swap it, and a handler kept on a closed stream breaks logging."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()
@@ -44,7 +60,7 @@ def configure_logging(
 ) -> None:
     """Log to stderr at `level`, as text or JSON lines (LOG_FORMAT=json). Calling it again
     replaces helpbot's handler and leaves any other (a test runner's) in place."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.addFilter(_RequestIdFilter())
     if log_format == "json":
         handler.setFormatter(

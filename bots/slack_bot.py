@@ -25,6 +25,7 @@ from bots.answering import InFlight, answer_into
 from bots.health import add_health_routes
 from bots.metrics import Metrics
 from bots.shared_state import SharedState
+from bots.slack_access import SlackAccess
 from bots.slack_format import (
     VOTE_DOWN,
     VOTE_UP,
@@ -37,6 +38,7 @@ from core.errors import ConfigError
 from core.feedback import Feedback, Vote
 from core.messages import detect_language, message
 from core.models import Answer, Origin, Query, Turn
+from core.routing import Routing, load_routing
 from core.service import RagService
 from core.settings import Settings
 
@@ -79,6 +81,7 @@ class SlackBot:
         client: AsyncWebClient | None = None,
         metrics: Metrics | None = None,
         state: SharedState | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self._settings = settings
         self._service = service
@@ -92,6 +95,7 @@ class SlackBot:
             logger=log,
         )
         self._recent = (state or SharedState()).event_memory("slack")
+        self._access = SlackAccess(self.client, routing or load_routing(settings))
         self._inflight = InFlight()
         self._socket: AsyncSocketModeHandler | None = None
         self._http: web.AppRunner | None = None
@@ -212,7 +216,11 @@ class SlackBot:
             self._metrics.duplicate_events.labels("slack").inc()
             return
         user = event.get("user", "")
-        if not self._allowed(channel):
+        direct = event.get("channel_type") in ("im", "mpim") or channel.startswith("D")
+        shared = body.get("is_ext_shared_channel")
+        if not self._allowed(channel) or not (
+            scope := await self._access.scope(channel, user, direct, shared)
+        ):
             await self._not_enabled(channel, user, event.get("thread_ts"))
             return
         thread_ts = event.get("thread_ts") or ts
@@ -224,7 +232,8 @@ class SlackBot:
             )
         text = _MENTION.sub("", event.get("text", "")).strip()
         team = event.get("team") or body.get("team_id") or context.team_id or ""
-        query = Query(text, history=history, origin=Origin("slack", team, channel, user))
+        origin = Origin("slack", team, channel, user)
+        query = Query(text, history=history, origin=origin, knowledge_bases=scope)
         if status is not None:
             await status()
         else:
@@ -259,10 +268,14 @@ class SlackBot:
         if private:
             text = text[len("private ") :]
         channel, user = command["channel_id"], command["user_id"]
-        if not self._allowed(channel):
+        direct = channel.startswith("D") or command.get("channel_name") == "directmessage"
+        if not self._allowed(channel) or not (
+            scope := await self._access.scope(channel, user, direct)
+        ):
             await self._not_enabled(channel, user, None)
             return
-        query = Query(text, origin=Origin("slack", command.get("team_id"), channel, user))
+        origin = Origin("slack", command.get("team_id"), channel, user)
+        query = Query(text, origin=origin, knowledge_bases=scope)
         reply = _CommandReply(self.client, channel, user, text, private)
         await self._inflight.run(
             answer_into(self._service, self._feedback, query, reply, self._metrics)

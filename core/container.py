@@ -11,6 +11,7 @@ from core.ingest import IngestOptions, Ingestor
 from core.llm import OpenAIChatModel, build_chat_model
 from core.milvus_store import MilvusStore, SearchConfig
 from core.redis_feedback import RedisFeedbackStore
+from core.routing import load_routing
 from core.service import RagService, ServiceConfig
 from core.settings import Settings
 
@@ -50,6 +51,8 @@ class Helpbot:
         )
         self.ingestor = Ingestor(self.store, self.embedder, self.cache)
         self.feedback = build_feedback(settings)
+        # Read now, so a broken routing file stops the bot at start, not at a question.
+        self.routing = load_routing(settings)
 
     def ingest_options(
         self, knowledge_base: str | None = None, url_template: str | None = None

@@ -248,6 +248,8 @@ class MilvusStore:
     def _create(self, model_id: str, dim: int, hybrid: bool) -> None:
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        # One collection for every knowledge base; a question's scope is a filter on `kb` that
+        # Milvus applies inside the search (docs/knowledge-bases.md says why).
         schema.add_field("kb", DataType.VARCHAR, max_length=64)
         for field in ("source", "url", "title", "heading"):
             schema.add_field(field, DataType.VARCHAR, max_length=_MAX_BYTES[field])

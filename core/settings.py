@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     max_context_chars: int = Field(default=8000, ge=500)
     history_turns: int = Field(default=3, ge=0, le=20)
 
+    # Which knowledge bases each Slack channel, Discord guild or channel, DM, external
+    # channel and guest may search (TOML; see core/routing.py). Unset: KNOWLEDGE_BASE everywhere.
+    routing_file: Path | None = None
+
     # Ingestion and input limits.
     knowledge_base: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     chunk_max_chars: int = Field(default=1500, ge=200, le=8000)
@@ -116,9 +120,9 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split("|") if part.strip())
         return value
 
-    @field_validator("embedding_cache_path", mode="before")
+    @field_validator("embedding_cache_path", "routing_file", mode="before")
     @classmethod
-    def _empty_path_disables_cache(cls, value: object) -> object:
+    def _empty_path_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("redis_url", mode="before")

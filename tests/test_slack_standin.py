@@ -99,7 +99,7 @@ async def test_unknown_thread_and_unknown_method_are_slack_errors(slack: SlackSt
     with pytest.raises(SlackApiError) as missing:
         await client.conversations_replies(channel=CHANNEL, ts="1.000001")
     with pytest.raises(SlackApiError) as unknown:
-        await client.api_call("users.info", params={"user": USER})
+        await client.api_call("admin.users.list")
 
     assert missing.value.response["error"] == "thread_not_found"
     assert unknown.value.response["error"] == "unknown_method"

@@ -121,6 +121,10 @@ class SlackStandIn:
 
     def __init__(self, *, streaming_available: bool = True) -> None:
         self.streaming_available = streaming_available
+        # users.info says these are guests (is_restricted); conversations.info says these
+        # channels are shared with another organisation (Slack Connect, is_ext_shared).
+        self.guests: set[str] = set()
+        self.external_channels: set[str] = set()
         self.calls = []
         self.timeline = []
         self.envelopes = []
@@ -147,6 +151,8 @@ class SlackStandIn:
             "chat.appendStream": self._append_stream,
             "chat.stopStream": self._stop_stream,
             "conversations.replies": self._replies,
+            "conversations.info": self._conversations_info,
+            "users.info": self._users_info,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
             "assistant.threads.setStatus": self._set_status,
@@ -508,6 +514,36 @@ class SlackStandIn:
             "messages": page,
             "has_more": bool(rest),
             "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel", "")
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "is_channel": True,
+                "is_im": channel.startswith("D"),
+                "is_shared": channel in self.external_channels,
+                "is_ext_shared": channel in self.external_channels,
+                "is_pending_ext_shared": False,
+                "is_org_shared": False,
+            },
+        }
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = params.get("user", "")
+        guest = user in self.guests
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": self.team_id,
+                "name": user.lower(),
+                "is_bot": False,
+                "is_restricted": guest,
+                "is_ultra_restricted": False,
+            },
         }
 
     def _reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
