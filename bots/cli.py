@@ -158,6 +158,11 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     feedback.add_argument("--voted", action="store_true", help="only answers with votes")
     feedback.add_argument("--json", action="store_true", help="print them as JSON lines")
+    feedback.add_argument(
+        "--purge",
+        action="store_true",
+        help="delete every stored answer and vote now (questions and user ids with them)",
+    )
     feedback.set_defaults(handler=_feedback)
 
     stats = commands.add_parser("stats", help="show the collection, its size and its model")
@@ -428,6 +433,10 @@ async def _feedback(settings: Settings, args: argparse.Namespace) -> int:
     store = build_feedback(settings)
     await store.start()
     try:
+        if args.purge:
+            purged = await store.purge()
+            print(f"deleted {purged} answers and their votes")
+            return EXIT_OK
         records = await store.recent(args.limit, only_voted=args.voted)
     finally:
         await store.stop()

@@ -6,7 +6,7 @@ from types import TracebackType
 
 from core.embedding_cache import EmbeddingCache
 from core.embeddings import Embedder, build_embedder
-from core.feedback import Feedback, FeedbackStore
+from core.feedback import Feedback, FeedbackStore, Retention
 from core.ingest import IngestOptions, Ingestor
 from core.llm import OpenAIChatModel, build_chat_model
 from core.milvus_store import MilvusStore, SearchConfig
@@ -96,6 +96,7 @@ class Helpbot:
 
 def build_feedback(settings: Settings) -> Feedback:
     """Redis when REDIS_URL is set (shared by every bot process), else the SQLite file."""
+    retention = Retention(settings.feedback_retention_days or None)
     if settings.redis_url is not None:
-        return RedisFeedbackStore(settings.redis_url.get_secret_value())
-    return FeedbackStore(settings.feedback_path)
+        return RedisFeedbackStore(settings.redis_url.get_secret_value(), retention)
+    return FeedbackStore(settings.feedback_path, retention)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -53,18 +55,46 @@ class Feedback(Protocol):
 
     async def recent(self, limit: int = 20, only_voted: bool = False) -> list[AnswerRecord]: ...
 
+    async def purge(self, older_than_days: float | None = None) -> int: ...
+
+
+class Retention:
+    """How long answers (question text, user ids) are kept: `due()` says when to purge
+    again, at most hourly, so a long-running bot forgets old answers without a cron job."""
+
+    interval_s = 3600.0
+
+    def __init__(self, days: float | None, clock: Callable[[], float] = time.time) -> None:
+        self.days = days
+        self.clock = clock
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = self.clock()
+        if self.days is None or (self._last is not None and now - self._last < self.interval_s):
+            return False
+        self._last = now
+        return True
+
+    def cutoff(self, days: float | None) -> float:
+        """The creation time before which answers go; +inf (everything) without `days`."""
+        return math.inf if days is None else self.clock() - days * 86400
+
 
 class FeedbackStore:
     """SQLite file of answers and votes; every call runs in a worker thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, retention: Retention | None = None) -> None:
         self._path = path
+        self._retention = retention or Retention(None)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
     async def start(self) -> None:
-        """Open (and if needed create) the SQLite file."""
+        """Open (and if needed create) the SQLite file; answers past retention go."""
         await asyncio.to_thread(self._open)
+        if self._retention.due():
+            await self.purge(self._retention.days)
 
     async def stop(self) -> None:
         """Close the file; a save still running in a worker thread finishes first."""
@@ -79,7 +109,20 @@ class FeedbackStore:
 
     async def save_answer(self, query: Query, answer: Answer) -> str:
         """Store a posted answer; returns the id its vote buttons carry."""
+        if self._retention.due():
+            await self.purge(self._retention.days)
         return await asyncio.to_thread(self._save_answer, query, answer)
+
+    async def purge(self, older_than_days: float | None = None) -> int:
+        """Delete answers (and their votes) older than the given days, or all; returns how
+        many answers went."""
+        return await asyncio.to_thread(self._purge, self._retention.cutoff(older_than_days))
+
+    def _purge(self, cutoff: float) -> int:
+        with self._lock, self._connection as db:
+            old = "SELECT id FROM answers WHERE created_at < ?"
+            db.execute(f"DELETE FROM votes WHERE answer_id IN ({old})", (cutoff,))
+            return db.execute("DELETE FROM answers WHERE created_at < ?", (cutoff,)).rowcount
 
     async def vote(self, answer_id: str, voter: str, vote: Vote) -> bool:
         """Record a vote (a second vote by the same person replaces the first); False when
@@ -104,6 +147,7 @@ class FeedbackStore:
                     answer_id TEXT NOT NULL REFERENCES answers(id), voter TEXT NOT NULL,
                     vote TEXT NOT NULL CHECK (vote IN ('up', 'down')), voted_at REAL NOT NULL,
                     PRIMARY KEY (answer_id, voter));
+                CREATE INDEX IF NOT EXISTS answers_by_time ON answers(created_at);
                 """
             )
         self._db = db
@@ -123,7 +167,7 @@ class FeedbackStore:
                 "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer_id,
-                    time.time(),
+                    self._retention.clock(),
                     origin.platform,
                     origin.workspace,
                     origin.channel,
@@ -142,7 +186,7 @@ class FeedbackStore:
                 return False
             db.execute(
                 "INSERT OR REPLACE INTO votes VALUES (?, ?, ?, ?)",
-                (answer_id, voter, vote, time.time()),
+                (answer_id, voter, vote, self._retention.clock()),
             )
         return True
 

@@ -5,25 +5,26 @@ Layout (prefix P, default "helpbot:feedback:"):
   P answer:<id>  HASH   created_at, question, answer, answered ("1"/"0"), sources (JSON list),
                         platform / workspace / channel / user (only those that are not None)
   P votes:<id>   HASH   voter -> "up" | "down"      (HSET replaces: one vote per person)
-  P answers      ZSET   <id> scored by created_at   (recent(): ZREVRANGE)
+  P answers      ZSET   <id> scored by created_at   (recent(): ZREVRANGE; purge: ZRANGEBYSCORE)
   P voted        ZSET   <id> scored by created_at, for answers with at least one vote
 """
 
 from __future__ import annotations
 
 import json
-import time
+import math
 import uuid
 from typing import cast
 
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
-from core.feedback import AnswerRecord, Vote
+from core.feedback import AnswerRecord, Retention, Vote
 from core.models import Answer, Query
 from core.redis_client import connect
 
 _ORIGIN = ("platform", "workspace", "channel", "user")
+_PURGE_BATCH = 500
 
 # Atomic: no vote is stored for an answer that does not exist (or was just purged).
 _VOTE = """
@@ -38,8 +39,11 @@ return 1
 class RedisFeedbackStore:
     """Answers and votes under one key prefix in Redis."""
 
-    def __init__(self, url: str, prefix: str = "helpbot:feedback:") -> None:
+    def __init__(
+        self, url: str, retention: Retention | None = None, prefix: str = "helpbot:feedback:"
+    ) -> None:
         self._url = url
+        self._retention = retention or Retention(None)
         self._p = prefix
         self._client: Redis | None = None
 
@@ -48,6 +52,8 @@ class RedisFeedbackStore:
         client = await connect(self._url)
         self._vote_script = client.register_script(_VOTE)
         self._client = client
+        if self._retention.due():
+            await self.purge(self._retention.days)
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -61,8 +67,10 @@ class RedisFeedbackStore:
         return self._client
 
     async def save_answer(self, query: Query, answer: Answer) -> str:
+        if self._retention.due():
+            await self.purge(self._retention.days)
         answer_id = uuid.uuid4().hex
-        created_at = time.time()
+        created_at = self._retention.clock()
         fields: dict[FieldT, EncodableT] = {
             "created_at": repr(created_at),
             "question": query.text,
@@ -118,3 +126,25 @@ class RedisFeedbackStore:
                 )
             )
         return records
+
+    async def purge(self, older_than_days: float | None = None) -> int:
+        """Delete answers (and their votes) older than the given days, or all; returns how
+        many answers went. Only this store's keys: the database may be shared."""
+        cutoff = self._retention.cutoff(older_than_days)
+        bound = "+inf" if math.isinf(cutoff) else f"({cutoff}"
+        purged = 0
+        while True:
+            ids = cast(
+                list[str],
+                await self._redis.zrangebyscore(
+                    self._p + "answers", "-inf", bound, start=0, num=_PURGE_BATCH
+                ),
+            )
+            if not ids:
+                return purged
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*(self._p + f"{kind}:{i}" for i in ids for kind in ("answer", "votes")))
+                pipe.zrem(self._p + "answers", *ids)
+                pipe.zrem(self._p + "voted", *ids)
+                await pipe.execute()
+            purged += len(ids)

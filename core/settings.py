@@ -67,6 +67,8 @@ class Settings(BaseSettings):
 
     # Votes on answers (👍 / 👎), shared by every chat adapter.
     feedback_path: Path = Path("./data/feedback.sqlite")
+    # Answers keep question text and user ids: they are deleted after this many days (0: kept).
+    feedback_retention_days: float = Field(default=90, ge=0)
 
     # Shared state for several bot processes: de-duplication, rate limits and feedback live
     # in Redis when set (redis://[:password@]host:6379/0); else in-process and in SQLite.

@@ -11,8 +11,9 @@ import pytest
 
 from bots.cli import main
 from core.container import build_feedback
-from core.feedback import Feedback
+from core.feedback import Feedback, FeedbackStore, Retention
 from core.models import Answer, Origin, Query, Source
+from core.redis_feedback import RedisFeedbackStore
 from core.settings import Settings
 
 
@@ -24,9 +25,14 @@ def feedback_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, st
     return {"FEEDBACK_PATH": str(tmp_path / "data" / "feedback.sqlite")}
 
 
-def store_for(env: dict[str, str]) -> Feedback:
-    values = {name.lower(): value for name, value in env.items()}
-    return build_feedback(Settings(_env_file=None, **values))  # type: ignore[arg-type]
+def store_for(env: dict[str, str], retention: Retention | None = None) -> Feedback:
+    """The store those variables choose; with `retention`, that store on a test clock."""
+    if retention is None:
+        values = {name.lower(): value for name, value in env.items()}
+        return build_feedback(Settings(_env_file=None, **values))  # type: ignore[arg-type]
+    if "REDIS_URL" in env:
+        return RedisFeedbackStore(env["REDIS_URL"], retention)
+    return FeedbackStore(Path(env["FEEDBACK_PATH"]), retention)
 
 
 def answer(text: str) -> Answer:
@@ -91,3 +97,49 @@ def test_feedback_command_lists_answers_with_votes(
     assert main(["feedback", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["up"] == 1 and record["answer"] == "Nightly [1]."
+
+
+async def test_answers_past_retention_are_deleted_with_their_votes(
+    feedback_env: dict[str, str],
+) -> None:
+    now = [1_800_000_000.0]
+    clock = lambda: now[0]  # noqa: E731
+    store = store_for(feedback_env, Retention(30, clock))
+    await store.start()
+    old = await store.save_answer(Query("old question?"), answer("one"))
+    await store.vote(old, "U1", "up")
+    now[0] += 20 * 86400
+    await store.save_answer(Query("recent question?"), answer("two"))
+    now[0] += 11 * 86400 + 3600  # the first is now 31 days old; the hourly check is due
+    await store.save_answer(Query("newest question?"), answer("three"))
+    kept = [r.question for r in await store.recent()]
+    await store.stop()
+    assert kept == ["newest question?", "recent question?"]
+    assert not await _vote_after_restart(feedback_env, old)
+
+
+async def _vote_after_restart(feedback_env: dict[str, str], answer_id: str) -> bool:
+    store = store_for(feedback_env)
+    await store.start()
+    try:
+        return await store.vote(answer_id, "U2", "up")
+    finally:
+        await store.stop()
+
+
+def test_feedback_purge_deletes_every_answer(monkeypatch, capsys, feedback_env) -> None:
+    async def seed() -> None:
+        store = store_for(feedback_env)
+        await store.start()
+        for n in range(3):
+            answer_id = await store.save_answer(Query(f"question {n}?"), answer("a"))
+            await store.vote(answer_id, "U1", "down")
+        await store.stop()
+
+    asyncio.run(seed())
+    for name, value in feedback_env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["feedback", "--purge"]) == 0
+    assert capsys.readouterr().out.strip() == "deleted 3 answers and their votes"
+    assert main(["feedback", "--json"]) == 0
+    assert capsys.readouterr().out == ""
