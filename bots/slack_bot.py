@@ -118,6 +118,7 @@ class SlackBot:
         if self._settings.slack_signing_secret is None:
             raise ConfigError("SLACK_SIGNING_SECRET is required for HTTP mode")
         web_app = self.app.web_app(path="/slack/events", port=port)
+        web_app.middlewares.append(_malformed_body_is_400)
         add_health_routes(web_app, self._service.readiness, self._metrics)
         self._http = web.AppRunner(web_app)
         await self._http.setup()
@@ -329,6 +330,19 @@ class SlackBot:
             if text:
                 turns.append(Turn("assistant" if mine else "user", text))
         return tuple(turns)
+
+
+@web.middleware
+async def _malformed_body_is_400(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Bolt parses the body before it checks the signature, and a body that is not JSON (or
+    form data) raises there: that is the sender's error (400), not the server's (500)."""
+    try:
+        return await handler(request)
+    except ValueError as exc:
+        log.info("refused a malformed request to %s: %s", request.path, type(exc).__name__)
+        return web.json_response({"error": "malformed request body"}, status=400)
 
 
 class _CommandReply:

@@ -211,7 +211,7 @@ class SlackStandIn:
         self, method: str, count: int = 1, timeout: float = 5.0
     ) -> list[RecordedCall]:
         """Wait until `method` has been called `count` times; return all its calls so far."""
-        await self._wait_until(
+        await self.wait_until(
             lambda: len(self.calls_to(method)) >= count, timeout, f"{count} call(s) to {method}"
         )
         return self.calls_to(method)
@@ -220,7 +220,7 @@ class SlackStandIn:
 
     async def wait_connected(self, timeout: float = 5.0, *, count: int = 1) -> None:
         """Wait until `count` Socket Mode connections have been opened in all, one still open."""
-        await self._wait_until(
+        await self.wait_until(
             lambda: self.connections >= count and bool(self._sockets),
             timeout,
             f"{count} Socket Mode connection(s)",
@@ -276,7 +276,7 @@ class SlackStandIn:
 
     async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """Wait for the client's ack of `envelope_id`; return it ({"envelope_id", "payload"?})."""
-        await self._wait_until(lambda: envelope_id in self.acks, timeout, f"ack of {envelope_id}")
+        await self.wait_until(lambda: envelope_id in self.acks, timeout, f"ack of {envelope_id}")
         return self.acks[envelope_id]
 
     async def disconnect(self, reason: str = "refresh_requested") -> None:
@@ -404,7 +404,8 @@ class SlackStandIn:
         async with self._changed:
             self._changed.notify_all()
 
-    async def _wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+    async def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Wait until `ready()` holds, re-checked after every call the stand-in receives."""
         try:
             async with asyncio.timeout(timeout), self._changed:
                 await self._changed.wait_for(ready)
