@@ -136,6 +136,8 @@ class FeedbackStore:
     def _open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._path, check_same_thread=False)
+        # Deleted answers are overwritten, not left readable in the file's free pages.
+        db.execute("PRAGMA secure_delete = ON")
         with self._lock, db:
             db.executescript(
                 """

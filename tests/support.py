@@ -26,8 +26,11 @@ def write(path: Path, text: str) -> Path:
 def generative(bot: Helpbot, llm: OpenAIStandIn, **config: object) -> RagService:
     """A bot's retrieval with a chat model at the OpenAI-compatible stand-in."""
     client = openai.AsyncOpenAI(
-        base_url=llm.base_url, api_key="test-key", max_retries=1, timeout=config.pop("timeout", 5.0)
-    )  # type: ignore[arg-type]
+        base_url=llm.base_url,
+        api_key=str(config.pop("api_key", "test-key")),
+        max_retries=1,
+        timeout=config.pop("timeout", 5.0),  # type: ignore[arg-type]
+    )
     values = {"relevance_threshold": bot.settings.relevance_threshold, **config}
     return RagService(
         bot.embedder, bot.store, OpenAIChatModel(client, "stand-in", 0.1), ServiceConfig(**values)

@@ -9,6 +9,7 @@ from typing import Any
 from harness import HttpSlack, http_slack, mention_body, signed
 from ledger import Ledger
 
+from conftest import SECRETS
 from core.container import Helpbot
 from standins.openai_server import OpenAIStandIn
 from support import generative
@@ -48,7 +49,9 @@ async def test_every_question_gets_an_answer_or_a_friendly_error_with_bounded_re
     with ledger.case("3. LLM 429, 5xx, hang", tried=len(scripts)) as row:
         async with OpenAIStandIn() as llm:
             llm.default_reply = "Milvus keeps data in object storage such as MinIO or S3 [1]."
-            service = generative(faq_bot, llm, timeout=1.0, deadline_s=5.0)
+            service = generative(
+                faq_bot, llm, timeout=1.0, deadline_s=5.0, api_key=SECRETS["llm_api_key"]
+            )
             async with http_slack(service, tmp_path, sent) as bot:
                 outcomes = {}
                 for n, (name, script) in enumerate(scripts.items()):
