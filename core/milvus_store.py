@@ -45,6 +45,7 @@ _MAX_BYTES = {"source": 4096, "url": 4096, "title": 1024, "heading": 1024}
 _DENSE_FIRST_POOL = 4
 _HNSW_BUILD = {"M": 16, "efConstruction": 200}
 _PAGE = 1000
+_NOT_LOADED = 101  # Milvus's error code for a collection that is not loaded
 
 
 @dataclass(frozen=True)
@@ -362,7 +363,26 @@ class MilvusStore:
     async def search(
         self, vector: np.ndarray, text: str, kbs: tuple[str, ...], limit: int
     ) -> list[Hit]:
-        """The best chunks for a question in the given knowledge bases, best first."""
+        """The best chunks for a question in the given knowledge bases, best first.
+
+        A server that restarted has the collection released (Milvus Lite's server) or still
+        loading (Milvus): it is loaded again and the search retried once, so the bot recovers
+        without a restart of its own.
+        """
+        try:
+            return await self._search_once(vector, text, kbs, limit)
+        except RetrievalError as exc:
+            if not _not_loaded(exc):
+                raise
+            log.warning(
+                "collection %r is not loaded (did Milvus restart?); loading it", self.collection
+            )
+            await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+            return await self._search_once(vector, text, kbs, limit)
+
+    async def _search_once(
+        self, vector: np.ndarray, text: str, kbs: tuple[str, ...], limit: int
+    ) -> list[Hit]:
         if self._hybrid is False:
             return await self._call(self._dense_search, vector, list(kbs), limit)
         return await self._call(self._hybrid_search, vector, text, list(kbs), limit)
@@ -422,6 +442,15 @@ class MilvusStore:
             self.client.get_collection_stats, self.collection, timeout=self._timeout
         )
         return int(stats.get("row_count", 0))
+
+
+def _not_loaded(error: RetrievalError) -> bool:
+    """Milvus's "collection not loaded" (code 101), as each server words it."""
+    cause = error.__cause__
+    if isinstance(cause, MilvusException) and cause.code == _NOT_LOADED:
+        return True
+    text = str(error).lower()
+    return "not loaded" in text or "state 'released'" in text
 
 
 def _kb_filter(kbs: list[str]) -> str:

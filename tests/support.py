@@ -1,11 +1,19 @@
 """Small helpers the tests share."""
 
 import asyncio
+import contextlib
+import os
+import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import openai
+import pytest
+import redis
 
 from core.container import Helpbot
 from core.llm import OpenAIChatModel
@@ -14,6 +22,26 @@ from core.service import RagService, ServiceConfig
 from standins.openai_server import OpenAIStandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Where the Milvus tests run: the embedded Lite file (the default), `milvus-lite server`, and
+# the real Milvus 2.3.5 standalone (dense-only: it has no BM25 or hybrid search).
+BACKENDS = ("lite", "milvus-lite", "milvus-2.3.5")
+
+
+def shared_dir() -> Path:
+    """`../shared` beside the project, or wherever HELPBOT_SHARED_DIR points."""
+    return Path(os.environ.get("HELPBOT_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
+
+
+def faq_dir() -> Path:
+    """The shared FAQ corpus; tests that need it skip without it, unless CI requires it."""
+    path = shared_dir() / "corpus" / "milvus-docs-2.4.x" / "faq"
+    if not path.is_dir():
+        reason = f"the shared FAQ corpus is not at {path} (set HELPBOT_SHARED_DIR)"
+        if os.environ.get("HELPBOT_REQUIRE_CORPUS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
 
 
 def write(path: Path, text: str) -> Path:
@@ -68,3 +96,47 @@ async def http_get(url: str) -> tuple[int, str]:
             except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.1)
     raise AssertionError(f"nothing answered at {url}")
+
+
+@contextlib.contextmanager
+def running_redis(workdir: Path) -> Iterator[str]:
+    """A real `redis-server` on a free local port, without persistence; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("HELPBOT_REQUIRE_SERVERS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    for _ in range(5):  # the free port may be taken between the probe and the bind
+        port = free_port()
+        options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                *options,
+                "--dir",
+                str(workdir),
+                "--logfile",
+                "redis.log",
+            ],
+            stdin=subprocess.DEVNULL,
+        )
+        with contextlib.closing(redis.Redis(port=port)) as client:
+            for _ in range(100):
+                if process.poll() is not None:
+                    break
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+        if process.poll() is None:
+            try:
+                yield f"redis://127.0.0.1:{port}/0"
+            finally:
+                process.terminate()
+                process.wait(10)
+            return
+    pytest.fail(f"redis-server did not start; see {workdir / 'redis.log'}")

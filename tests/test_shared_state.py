@@ -21,13 +21,12 @@ from bots.cooldown import RedisCooldown
 from bots.dedup import RedisRecentKeys
 from bots.shared_state import SharedState
 from bots.slack_format import VOTE_UP
-from conftest import running_redis
 from core.errors import SharedStateError
 from core.redis_client import connect
 from milvus_servers.servers import MilvusServer
 from standins import slack_payloads as payloads
 from standins.slack_server import SlackStandIn
-from support import PROJECT_ROOT, free_port, http_get
+from support import PROJECT_ROOT, free_port, http_get, running_redis
 
 SECRET = "two-process-signing-secret"
 HELPBOT = str(Path(sys.executable).with_name("helpbot"))

@@ -12,16 +12,6 @@ from typing import Any
 import pytest
 from ledger import Ledger
 
-# Recognisable fake secrets: the whole suite runs with them, then case 9 looks for them.
-SECRETS = {
-    "slack_bot_token": "xoxb-RELIABILITY-5ecr3t-bot",
-    "slack_app_token": "xapp-1-RELIABILITY-5ecr3t-app",
-    "slack_signing_secret": "RELIABILITY-5ecr3t-signing",
-    "llm_api_key": "sk-RELIABILITY-5ecr3t-llm",
-    "discord_token": "RELIABILITY.5ecr3t.discord",
-    "milvus_token": "root:RELIABILITY-5ecr3t-milvus",
-}
-
 _LEDGER = Ledger()
 _LOG_LINES: list[str] = []
 _SENT: list[Any] = []

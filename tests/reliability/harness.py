@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from fake_secrets import SECRETS
 
 from bots.slack_bot import SlackBot
-from conftest import SECRETS
 from core.feedback import FeedbackStore
 from core.service import RagService
 from core.settings import Settings

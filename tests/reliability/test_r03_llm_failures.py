@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fake_secrets import SECRETS
 from harness import HttpSlack, http_slack, mention_body, signed
 from ledger import Ledger
 
-from conftest import SECRETS
 from core.container import Helpbot
 from standins.openai_server import OpenAIStandIn
 from support import generative

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_secrets import SECRETS
 from harness import http_slack, mention_body, settings_with_secrets, signed
 from ledger import Ledger
 
 from bots.discord_bot import DiscordBot
-from conftest import SECRETS
 from core.container import Helpbot
 from core.feedback import FeedbackStore
 from standins.discord_payloads import CHANNEL_ID, GUILD_ID
