@@ -125,6 +125,9 @@ class SlackStandIn:
         # channels are shared with another organisation (Slack Connect, is_ext_shared).
         self.guests: set[str] = set()
         self.external_channels: set[str] = set()
+        # Calls the Web API refused on their merits (method, error), as Slack would: a bad
+        # token, invalid blocks, a message too long. Injected failures are not counted.
+        self.refusals: list[tuple[str, str]] = []
         self.calls = []
         self.timeline = []
         self.envelopes = []
@@ -349,6 +352,7 @@ class SlackStandIn:
                 raise _SlackError("unknown_method")
             body = handler(call.params)
         except _SlackError as failure:
+            self.refusals.append((call.method, failure.error))
             return web.json_response(failure.body())
         return web.json_response(body, headers={"X-OAuth-Scopes": _BOT_SCOPES})
 

@@ -1,0 +1,79 @@
+"""Case 5: Slack answers 429 to chat.postMessage and chat.update, Discord to follow-ups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fake_secrets import SECRETS
+from harness import http_slack, mention_body, settings_with_secrets, signed
+from ledger import Ledger
+
+from bots.discord_bot import DiscordBot
+from core.container import Helpbot
+from core.feedback import FeedbackStore
+from standins.discord_payloads import CHANNEL_ID, GUILD_ID
+from standins.discord_server import DiscordStandIn
+
+QUESTIONS = 3
+
+
+async def test_slack_rate_limits_lose_nothing(
+    faq_bot: Helpbot, tmp_path: Path, ledger: Ledger, sent: list[Any]
+) -> None:
+    with ledger.case("5. platform rate limits (429)", tried=QUESTIONS) as row:
+        # Without streaming the answer is posted, then updated: both methods rate-limited.
+        async with http_slack(faq_bot.service, tmp_path, sent) as bot:
+            bot.slack.streaming_available = False
+            bot.slack.fail_with("chat.postMessage", status=429, retry_after=0, times=2)
+            bot.slack.fail_with("chat.update", status=429, retry_after=0, times=2)
+            for n in range(QUESTIONS):
+                body = mention_body(f"1700500{n:03d}.000001", channel=f"C0RATE{n}")
+                assert await bot.post(body, signed(body)) == 200
+            await bot.slack.wait_until(
+                lambda: all(
+                    any(
+                        call.params.get("channel") == f"C0RATE{n}" and call.params.get("blocks")
+                        for call in bot.slack.calls_to("chat.update")
+                    )
+                    for n in range(QUESTIONS)
+                ),
+                timeout=60,
+                what="every answer completed with its sources",
+            )
+            posted = {call.params["channel"] for call in bot.slack.calls_to("chat.postMessage")}
+            row.lost = QUESTIONS - len({c for c in posted if c.startswith("C0RATE")})
+            assert row.lost == 0
+
+
+async def test_discord_rate_limits_lose_nothing(
+    faq_bot: Helpbot, tmp_path: Path, ledger: Ledger, sent: list[Any]
+) -> None:
+    feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+    await feedback.start()
+    settings = settings_with_secrets(discord_guild_id=int(GUILD_ID), discord_cooldown_s=0)
+    with ledger.case("5. platform rate limits (429)", tried=QUESTIONS) as row:
+        async with DiscordStandIn(token=SECRETS["discord_token"]) as api:
+            with api.patch_discord():
+                api.fail_with("followup.create", retry_after=0.05, times=2)
+                client = DiscordBot(settings, faq_bot.service, feedback, guild_ready_timeout=0.01)
+                async with api.running(client, token=SECRETS["discord_token"]):
+                    for _ in range(QUESTIONS):
+                        await api.slash_command("ask", {"question": "How is data stored?"})
+                    await api.wait_until(
+                        lambda: (
+                            sum(
+                                1
+                                for m in api.messages(CHANNEL_ID)
+                                if any(c.get("components") for c in m.get("components", []))
+                            )
+                            >= QUESTIONS
+                        ),
+                        timeout=60,
+                        what="every answer with its vote buttons",
+                    )
+            answered = [m for m in api.messages(CHANNEL_ID) if m.get("components")]
+            row.lost = QUESTIONS - len(answered)
+            sent.extend(call.json for call in api.calls)
+        await feedback.stop()
+        assert row.lost == 0
