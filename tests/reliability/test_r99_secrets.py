@@ -17,7 +17,7 @@ def test_no_secret_in_any_log_line_or_message_and_no_traceback_shown(
 ) -> None:
     messages = [json.dumps(item, default=str) for item in sent]
     places = every_log_line + messages
-    with ledger.case("9. secrets in logs and messages", tried=len(places)) as row:
+    with ledger.case("9. secrets in logs and messages", tried=1) as row:
         found = [
             (name, place[:80])
             for place in places
