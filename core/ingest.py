@@ -77,9 +77,16 @@ class IngestReport:
 
 
 def chunk_id(kb: str, source: str, position: int, text: str) -> str:
-    """Stable id from content: the same text at the same place is the same row."""
+    """Stable id from content: the same content at the same place is the same row, and any
+    change to what is stored (text, title, heading, link) is a new row."""
     digest = hashlib.sha256(f"{kb}\0{source}\0{position}\0{text}".encode()).hexdigest()
     return digest[:32]
+
+
+def _stored_content(chunk: Chunk, url: str) -> str:
+    """Everything a row stores from its document: a changed document title or link template
+    must replace the rows, not only a changed text."""
+    return "\0".join((chunk.title, chunk.heading, chunk.text, chunk.indexed_text(), url))
 
 
 def source_url(template: str | None, source: str) -> str:
@@ -155,7 +162,10 @@ class Ingestor:
         for source, chunks in documents:
             old = {ref.id: ref for ref in stored_by_source.get(source, [])}
             old_positions = {ref.position for ref in old.values()}
-            ids = [chunk_id(options.knowledge_base, source, c.position, c.text) for c, _ in chunks]
+            ids = [
+                chunk_id(options.knowledge_base, source, c.position, _stored_content(c, url))
+                for c, url in chunks
+            ]
             for (chunk, url), cid in zip(chunks, ids, strict=True):
                 if cid in old:
                     report.chunks_unchanged += 1

@@ -205,7 +205,32 @@ class MilvusStore:
                     "re-ingest with `helpbot ingest --recreate PATH...`"
                 )
         # A reopened Milvus Lite file has its collections released.
-        await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+        try:
+            await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+        except RetrievalError:
+            if not self._remove_lite_indexes():
+                raise
+            await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+
+    def _remove_lite_indexes(self) -> bool:
+        """After a crash (kill -9 while an index was written), a Milvus Lite index file can be
+        truncated and every later load fails on it. Indexes are derived data: delete the
+        collection's index files, and the load rebuilds them from the rows. True when there
+        were any to delete."""
+        if self.is_server:
+            return False
+        partitions = Path(self._uri) / "collections" / self.collection / "partitions"
+        files = [f for f in partitions.glob("*/indexes/*") if f.is_file()]
+        for file in files:
+            file.unlink()
+        if files:
+            log.warning(
+                "Milvus Lite could not load %r (a damaged index file after a crash?): "
+                "removed its %d index files, which are rebuilt from the stored rows",
+                self.collection,
+                len(files),
+            )
+        return bool(files)
 
     @property
     def layout(self) -> Literal["hybrid", "dense-only"] | None:

@@ -78,6 +78,24 @@ async def test_changed_file_replaces_only_its_stale_chunks(make_settings, docs) 
     assert "nightly" not in answer.text
 
 
+async def test_a_new_document_title_or_link_updates_every_chunk_that_shows_it(
+    make_settings, docs
+) -> None:
+    async with Helpbot(make_settings()) as bot:
+        await ingest(bot, docs)
+        storage = docs / "storage.md"
+        storage.write_text(storage.read_text().replace("Storage guide", "Storage handbook"))
+        renamed = await ingest(bot, docs)
+        relinked = await bot.ingestor.sync(
+            [docs], bot.ingest_options(url_template="https://new.example/{stem}")
+        )
+        answer = await bot.service.answer(Query("Where is data kept, MinIO or S3?"))
+    assert renamed.chunks_updated == 3 and renamed.chunks_unchanged == 2
+    assert relinked.chunks_updated == 5
+    top = answer.sources[0]
+    assert (top.title, top.url) == ("Storage handbook", "https://new.example/storage")
+
+
 async def test_removed_file_has_its_chunks_deleted(make_settings, docs) -> None:
     async with Helpbot(make_settings()) as bot:
         await ingest(bot, docs)
