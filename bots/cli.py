@@ -348,8 +348,8 @@ async def _health_server(
 ) -> AsyncIterator[None]:
     """/healthz, /readyz and /metrics on --health-port (or HEALTH_PORT) while the block runs."""
     port = args.health_port if args.health_port is not None else settings.health_port
-    if port is None:
-        yield
+    if port is None or (getattr(args, "http", False) and port == args.port):
+        yield  # none asked for, or the Slack HTTP port already serves the routes
         return
     server = HealthServer(bot.service.readiness, metrics)
     bound = await server.start(args.health_host, port)

@@ -207,8 +207,8 @@ class MilvusStore:
         # A reopened Milvus Lite file has its collections released.
         try:
             await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
-        except RetrievalError:
-            if not self._remove_lite_indexes():
+        except RetrievalError as exc:
+            if not _damaged_index(exc) or not self._remove_lite_indexes():
                 raise
             await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
 
@@ -467,6 +467,13 @@ class MilvusStore:
             self.client.get_collection_stats, self.collection, timeout=self._timeout
         )
         return int(stats.get("row_count", 0))
+
+
+def _damaged_index(error: RetrievalError) -> bool:
+    """A load that failed reading an index file (FAISS's read error names the file; numpy's
+    refusal of a damaged file mentions pickled data)."""
+    text = str(error)
+    return "/indexes/" in text or ".idx" in text or "pickled" in text
 
 
 def _not_loaded(error: RetrievalError) -> bool:
