@@ -28,9 +28,7 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +45,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 from bots.slack_bot import SlackBot  # noqa: E402
 from core.container import Helpbot  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from milvus_servers.servers import MilvusServer  # noqa: E402
 from standins import slack_payloads as payloads  # noqa: E402
 from standins.openai_server import OpenAIStandIn  # noqa: E402
 from standins.slack_server import SlackStandIn  # noqa: E402
@@ -177,42 +176,18 @@ class LoopLag:
             self.samples.append(loop.time() - before - self.interval_s)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def milvus_uri(kind: str, workdir: Path) -> AsyncIterator[str]:
     """A Milvus Lite file, or `milvus-lite server` on a free port in a process of its own."""
     if kind == "lite":
         yield str(workdir / "milvus.db")
         return
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "milvus-lite"),
-            "server",
-            "--data-dir",
-            str(workdir / "milvus-server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = MilvusServer("milvus-lite", workdir / "milvus-server")
+    await asyncio.to_thread(server.start)
     try:
-        for _ in range(300):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
-                break
-            await asyncio.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield server.uri
     finally:
-        server.terminate()
-        server.wait(10)
+        await asyncio.to_thread(server.stop)
 
 
 def _cpu_s() -> float:

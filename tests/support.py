@@ -86,6 +86,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def post_event(
+    base: str, body: bytes, headers: dict[str, str], content_type: str = "application/json"
+) -> int:
+    """POST a (signed) delivery to a Slack bot's /slack/events at `base`; the HTTP status."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{base}/slack/events", data=body, headers={"Content-Type": content_type, **headers}
+        ) as response,
+    ):
+        await response.read()
+        return response.status
+
+
 async def http_get(url: str) -> tuple[int, str]:
     """Status and body of a GET, retried while the server is still coming up."""
     async with aiohttp.ClientSession() as session:

@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -24,7 +23,7 @@ from core.settings import Settings
 from standins import slack_payloads as payloads
 from standins.openai_server import OpenAIStandIn
 from standins.slack_server import SlackStandIn
-from support import generative, http_get
+from support import generative, http_get, post_event
 
 CHANNEL, USER = "C0OPS", "U0OPS"
 SECRET = "signing-secret-5ecr3t"
@@ -47,12 +46,7 @@ class SlackOverHttp:
         body = json.dumps(
             payloads.app_mention(f"<@U0BOT> {question}", channel=CHANNEL, user=USER, ts=ts)
         ).encode()
-        headers = {"Content-Type": "application/json", **payloads.signed_headers(body, SECRET)}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{self.base}/slack/events", data=body, headers=headers) as response,
-        ):
-            assert response.status == 200
+        assert await post_event(self.base, body, payloads.signed_headers(body, SECRET)) == 200
         return ts
 
     async def counted(self, outcome: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

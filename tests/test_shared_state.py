@@ -13,7 +13,6 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,7 +25,7 @@ from core.redis_client import connect
 from milvus_servers.servers import MilvusServer
 from standins import slack_payloads as payloads
 from standins.slack_server import SlackStandIn
-from support import PROJECT_ROOT, free_port, http_get, running_redis
+from support import PROJECT_ROOT, free_port, http_get, post_event, running_redis
 
 SECRET = "two-process-signing-secret"
 HELPBOT = str(Path(sys.executable).with_name("helpbot"))
@@ -173,12 +172,7 @@ def _processes(commands: list[list[str]], env: dict[str, str], cwd: Path) -> Ite
 
 
 async def _post(url: str, body: bytes, content_type: str = "application/json") -> int:
-    headers = {"Content-Type": content_type, **payloads.signed_headers(body, SECRET)}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{url}/slack/events", data=body, headers=headers) as response,
-    ):
-        return response.status
+    return await post_event(url, body, payloads.signed_headers(body, SECRET), content_type)
 
 
 async def _count(urls: list[str], name: str) -> float:

@@ -26,7 +26,7 @@ from core.settings import Settings
 from standins import slack_payloads as payloads
 from standins.openai_server import OpenAIStandIn
 from standins.slack_server import SlackStandIn
-from support import free_port, generative, http_get
+from support import free_port, generative, http_get, post_event
 
 CHANNEL, USER = "C0HELP", "U0ASKER"
 SECRET = "signing-secret"
@@ -380,18 +380,6 @@ async def http_bot(
         await feedback.stop()
 
 
-async def post_event(base: str, body: bytes, headers: dict[str, str]) -> int:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{base}/slack/events",
-            data=body,
-            headers={"Content-Type": "application/json", **headers},
-        ) as response,
-    ):
-        return response.status
-
-
 def mention_body(ts: str) -> bytes:
     return json.dumps(
         payloads.app_mention(STORAGE_QUESTION, channel=CHANNEL, user=USER, ts=ts)
@@ -506,18 +494,8 @@ async def test_http_vote_button_is_recorded(http_bot) -> None:
             thread_ts="1700000500.000001",
         )
     )
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{base}/slack/events",
-            data=click,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                **payloads.signed_headers(click, SECRET),
-            },
-        ) as response,
-    ):
-        assert response.status == 200
+    signed = payloads.signed_headers(click, SECRET)
+    assert await post_event(base, click, signed, "application/x-www-form-urlencoded") == 200
     [thanks] = await slack.wait_for("chat.postEphemeral")
     assert thanks.params["user"] == "U0V" and thanks.params["text"] == "Thanks, noted."
     [record] = await feedback.recent()

@@ -14,18 +14,13 @@ import time
 from pathlib import Path
 
 from core.pymilvus_import import MilvusClient
+from support import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MILVUS_2_3_5_PYTHON = Path(
     os.environ.get("HELPBOT_MILVUS_2_3_5_PYTHON", PROJECT_ROOT / ".venv-milvus-2.3.5/bin/python")
 )
 _LAUNCHER = Path(__file__).with_name("launch_2_3_5.py")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class MilvusServer:

@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from fake_secrets import SECRETS
 
+from bots.discord_bot import DiscordBot
 from bots.slack_bot import SlackBot
 from core.feedback import FeedbackStore
 from core.service import RagService
 from core.settings import Settings
 from standins import slack_payloads as payloads
+from standins.discord_payloads import GUILD_ID
+from standins.discord_server import DiscordStandIn
 from standins.slack_server import SlackStandIn
+from support import post_event
 
 QUESTION = "How is data stored in milvus?"
 ANSWER_METHODS = ("chat.startStream", "chat.postMessage", "chat.postEphemeral")
@@ -36,16 +39,24 @@ class HttpSlack:
     async def post(
         self, body: bytes, headers: dict[str, str], content_type: str = "application/json"
     ) -> int:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                f"{self.base}/slack/events",
-                data=body,
-                headers={"Content-Type": content_type, **headers},
-            ) as response,
-        ):
-            await response.read()
-            return response.status
+        return await post_event(self.base, body, headers, content_type)
+
+    async def reply_in(self, channel: str) -> str:
+        """Wait for the reply in `channel`: "answer" when an answer stream ended there, else
+        the text of the message posted instead (an apology)."""
+        await self.slack.wait_until(
+            lambda: any(
+                call.params.get("channel") == channel
+                for call in self.slack.calls
+                if call.method in ("chat.stopStream", "chat.postMessage")
+            ),
+            timeout=60,
+            what=f"a reply in {channel}",
+        )
+        posts = [call for call in self.slack.calls if call.params.get("channel") == channel]
+        if any(call.method == "chat.stopStream" for call in posts):
+            return "answer"
+        return str(next(c for c in posts if c.method == "chat.postMessage").params["text"])
 
     def answers(self, channel: str | None = None) -> list[Any]:
         """Replies posted (streams started, messages, ephemerals), in one channel or all."""
@@ -85,3 +96,31 @@ async def http_slack(
             await bot.stop()
             await feedback.stop()
             sent.extend(call.params for call in slack.calls)
+
+
+@contextlib.asynccontextmanager
+async def discord_api(sent: list[Any]) -> AsyncIterator[DiscordStandIn]:
+    """The Discord stand-in with the suite's bot token, patched into discord.py; on exit its
+    calls join `sent` for the secrets case."""
+    async with DiscordStandIn(token=SECRETS["discord_token"]) as api:
+        with api.patch_discord():
+            try:
+                yield api
+            finally:
+                sent.extend(call.json for call in api.calls)
+
+
+@contextlib.asynccontextmanager
+async def discord_bot(
+    api: DiscordStandIn, service: RagService, tmp_path: Path
+) -> AsyncIterator[DiscordBot]:
+    """A DiscordBot logged in to the stand-in (no cooldown), with a feedback file."""
+    feedback = FeedbackStore(tmp_path / "discord-feedback.sqlite")
+    await feedback.start()
+    settings = settings_with_secrets(discord_guild_id=int(GUILD_ID), discord_cooldown_s=0)
+    client = DiscordBot(settings, service, feedback, guild_ready_timeout=0.01)
+    try:
+        async with api.running(client, token=SECRETS["discord_token"]):
+            yield client
+    finally:
+        await feedback.stop()

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fake_secrets import SECRETS
-from harness import http_slack, mention_body, settings_with_secrets, signed
+from harness import (
+    discord_api,
+    discord_bot,
+    http_slack,
+    mention_body,
+    signed,
+)
 from ledger import Ledger
 
-from bots.discord_bot import DiscordBot
 from core.container import Helpbot
-from core.feedback import FeedbackStore
-from standins.discord_payloads import CHANNEL_ID, GUILD_ID
-from standins.discord_server import DiscordStandIn
+from standins.discord_payloads import CHANNEL_ID
 
 QUESTIONS = 3
 
@@ -49,31 +51,24 @@ async def test_slack_rate_limits_lose_nothing(
 async def test_discord_rate_limits_lose_nothing(
     faq_bot: Helpbot, tmp_path: Path, ledger: Ledger, sent: list[Any]
 ) -> None:
-    feedback = FeedbackStore(tmp_path / "feedback.sqlite")
-    await feedback.start()
-    settings = settings_with_secrets(discord_guild_id=int(GUILD_ID), discord_cooldown_s=0)
     with ledger.case("5. platform rate limits (429)", tried=QUESTIONS) as row:
-        async with DiscordStandIn(token=SECRETS["discord_token"]) as api:
-            with api.patch_discord():
-                api.fail_with("followup.create", retry_after=0.05, times=2)
-                client = DiscordBot(settings, faq_bot.service, feedback, guild_ready_timeout=0.01)
-                async with api.running(client, token=SECRETS["discord_token"]):
-                    for _ in range(QUESTIONS):
-                        await api.slash_command("ask", {"question": "How is data stored?"})
-                    await api.wait_until(
-                        lambda: (
-                            sum(
-                                1
-                                for m in api.messages(CHANNEL_ID)
-                                if any(c.get("components") for c in m.get("components", []))
-                            )
-                            >= QUESTIONS
-                        ),
-                        timeout=60,
-                        what="every answer with its vote buttons",
-                    )
+        async with discord_api(sent) as api:
+            api.fail_with("followup.create", retry_after=0.05, times=2)
+            async with discord_bot(api, faq_bot.service, tmp_path):
+                for _ in range(QUESTIONS):
+                    await api.slash_command("ask", {"question": "How is data stored?"})
+                await api.wait_until(
+                    lambda: (
+                        sum(
+                            1
+                            for m in api.messages(CHANNEL_ID)
+                            if any(c.get("components") for c in m.get("components", []))
+                        )
+                        >= QUESTIONS
+                    ),
+                    timeout=60,
+                    what="every answer with its vote buttons",
+                )
             answered = [m for m in api.messages(CHANNEL_ID) if m.get("components")]
             row.lost = QUESTIONS - len(answered)
-            sent.extend(call.json for call in api.calls)
-        await feedback.stop()
         assert row.lost == 0

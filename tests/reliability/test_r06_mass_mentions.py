@@ -10,14 +10,17 @@ from typing import Any
 
 import pytest
 from fake_secrets import SECRETS
-from harness import http_slack, mention_body, settings_with_secrets, signed
+from harness import (
+    discord_api,
+    discord_bot,
+    http_slack,
+    mention_body,
+    signed,
+)
 from ledger import Ledger
 
-from bots.discord_bot import DiscordBot
 from core.container import Helpbot
-from core.feedback import FeedbackStore
-from standins.discord_payloads import CHANNEL_ID, GUILD_ID
-from standins.discord_server import DiscordStandIn
+from standins.discord_payloads import CHANNEL_ID
 from standins.openai_server import OpenAIStandIn
 from support import generative, write
 
@@ -65,20 +68,15 @@ async def test_no_one_is_pinged_on_slack(
 async def test_no_one_is_pinged_on_discord(
     planted: Helpbot, tmp_path: Path, ledger: Ledger, sent: list[Any]
 ) -> None:
-    feedback = FeedbackStore(tmp_path / "feedback.sqlite")
-    await feedback.start()
-    settings = settings_with_secrets(discord_guild_id=int(GUILD_ID), discord_cooldown_s=0)
     with ledger.case("6. mass mentions", tried=2) as row:
-        async with DiscordStandIn(token=SECRETS["discord_token"]) as api, OpenAIStandIn() as llm:
+        async with discord_api(sent) as api, OpenAIStandIn() as llm:
             llm.default_reply = f"Page the on-call engineer [1]. {PINGS}"
-            with api.patch_discord():
-                generated = generative(planted, llm, api_key=SECRETS["llm_api_key"])
-                for service in (planted.service, generated):
-                    client = DiscordBot(settings, service, feedback, guild_ready_timeout=0.01)
-                    async with api.running(client, token=SECRETS["discord_token"]):
-                        before = len(api.calls_to("followup.create"))
-                        await api.slash_command("ask", {"question": f"Who do I page? {PINGS}"})
-                        await api.wait_for("followup.create", count=before + 1, timeout=15)
+            generated = generative(planted, llm, api_key=SECRETS["llm_api_key"])
+            for service in (planted.service, generated):
+                async with discord_bot(api, service, tmp_path):
+                    before = len(api.calls_to("followup.create"))
+                    await api.slash_command("ask", {"question": f"Who do I page? {PINGS}"})
+                    await api.wait_for("followup.create", count=before + 1, timeout=15)
         messages = api.messages(CHANNEL_ID)
         pinged = [
             m
@@ -86,6 +84,4 @@ async def test_no_one_is_pinged_on_discord(
             if m.get("mention_everyone") or m.get("mentions") or m.get("mention_roles")
         ]
         row.leaks = len(pinged)
-        sent.extend(call.json for call in api.calls)
-        await feedback.stop()
         assert messages and pinged == []

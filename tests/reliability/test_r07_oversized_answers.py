@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from fake_secrets import SECRETS
-from harness import http_slack, mention_body, settings_with_secrets, signed
+from harness import (
+    discord_api,
+    discord_bot,
+    http_slack,
+    mention_body,
+    signed,
+)
 from ledger import Ledger
 
-from bots.discord_bot import DiscordBot
 from core.container import Helpbot
-from core.feedback import FeedbackStore
-from standins.discord_payloads import CHANNEL_ID, GUILD_ID
-from standins.discord_server import DiscordStandIn
+from standins.discord_payloads import CHANNEL_ID
 from standins.openai_server import OpenAIStandIn
 from support import generative
 
@@ -48,27 +51,20 @@ async def test_a_long_answer_with_many_sources_meets_slack_limits(
 async def test_a_long_answer_with_many_sources_meets_discord_limits(
     faq_bot: Helpbot, tmp_path: Path, ledger: Ledger, sent: list[Any]
 ) -> None:
-    feedback = FeedbackStore(tmp_path / "feedback.sqlite")
-    await feedback.start()
-    settings = settings_with_secrets(discord_guild_id=int(GUILD_ID), discord_cooldown_s=0)
     with ledger.case("7. oversized answers, many sources", tried=1) as row:
-        async with DiscordStandIn(token=SECRETS["discord_token"]) as api, OpenAIStandIn() as llm:
+        async with discord_api(sent) as api, OpenAIStandIn() as llm:
             llm.default_reply = REPLY
             service = generative(faq_bot, llm, top_k=20, relevance_threshold=0.0)
-            with api.patch_discord():
-                client = DiscordBot(settings, service, feedback, guild_ready_timeout=0.01)
-                async with api.running(client, token=SECRETS["discord_token"]):
-                    await api.slash_command("ask", {"question": "How is data stored?"})
-                    await api.wait_until(
-                        lambda: any(m.get("components") for m in api.messages(CHANNEL_ID)),
-                        timeout=60,
-                        what="the answer with its buttons",
-                    )
+            async with discord_bot(api, service, tmp_path):
+                await api.slash_command("ask", {"question": "How is data stored?"})
+                await api.wait_until(
+                    lambda: any(m.get("components") for m in api.messages(CHANNEL_ID)),
+                    timeout=60,
+                    what="the answer with its buttons",
+                )
             refused = [
                 call for call in api.calls if 400 <= call.status < 500 and call.status != 429
             ]
             shown = json.dumps(api.messages(CHANNEL_ID))
             row.lost = len(refused) + (0 if LAST_POINT in shown else 1)
-            sent.extend(call.json for call in api.calls)
-        await feedback.stop()
         assert refused == [] and LAST_POINT in shown
