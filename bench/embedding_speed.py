@@ -20,13 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CORPUS_DIR = "corpus/milvus-docs-2.4.x"
-
-
-def shared_dir() -> Path:
-    """`../shared` beside the project, or wherever HELPBOT_SHARED_DIR points (as the tests do)."""
-    return Path(os.environ.get("HELPBOT_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
+from corpus_paths import milvus_docs
 
 
 def corpus_texts(name: str, count: int) -> list[str]:
@@ -34,7 +28,7 @@ def corpus_texts(name: str, count: int) -> list[str]:
     with the default settings (1500 chars, 200 overlap)."""
     from core.chunking import chunk_markdown
 
-    root = shared_dir() / CORPUS_DIR
+    root = milvus_docs()
     path = {"faq": root / "faq", "full": root}.get(name, Path(name))
     texts: list[str] = []
     for file in sorted(path.rglob("*.md")):

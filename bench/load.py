@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -38,17 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from corpus_paths import PROJECT_ROOT, dev_set, milvus_docs
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 
-from bots.slack_bot import SlackBot  # noqa: E402
-from core.container import Helpbot  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from milvus_servers.servers import MilvusServer  # noqa: E402
-from standins import slack_payloads as payloads  # noqa: E402
-from standins.openai_server import OpenAIStandIn  # noqa: E402
-from standins.slack_server import SlackStandIn  # noqa: E402
+from bots.slack_bot import SlackBot
+from core.container import Helpbot
+from core.settings import Settings
+from milvus_servers.servers import MilvusServer
+from standins import slack_payloads as payloads
+from standins.openai_server import OpenAIStandIn
+from standins.slack_server import SlackStandIn
 
 SECRET = "bench-signing-secret"
 REPLY = (
@@ -60,12 +59,8 @@ TEXT_METHODS = ("chat.startStream", "chat.appendStream", "chat.postMessage", "ch
 DONE_METHODS = ("chat.stopStream", "chat.postMessage")
 
 
-def shared_dir() -> Path:
-    return Path(os.environ.get("HELPBOT_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
-
-
 def answerable_questions() -> list[str]:
-    path = shared_dir() / "corpus" / "eval" / "milvus_faq_dev.jsonl"
+    path = dev_set()
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     return [item["question"] for item in items if item.get("source")]
 
@@ -239,9 +234,7 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 slack_api_url=urls["slack"],
             )
             async with Helpbot(settings) as bot:
-                await bot.ingestor.sync(
-                    [shared_dir() / "corpus" / "milvus-docs-2.4.x" / "faq"], bot.ingest_options()
-                )
+                await bot.ingestor.sync([milvus_docs() / "faq"], bot.ingest_options())
                 slack = SlackBot(settings, bot.service, bot.feedback)
                 port = await slack.start_http("127.0.0.1", 0)
                 url = f"http://127.0.0.1:{port}/slack/events"

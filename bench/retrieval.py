@@ -32,14 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from corpus_paths import milvus_docs
 
 from core.container import Helpbot
 from core.milvus_store import MilvusStore, SearchConfig, StoredChunk
 from core.pymilvus_import import AnnSearchRequest, DataType, RRFRanker
 from core.settings import Settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CORPUS_DIR = "corpus/milvus-docs-2.4.x"
 KB = "default"
 LIMIT = 5
 FILTER = f'kb in ["{KB}"]'
@@ -91,13 +90,8 @@ QUESTIONS = [
 ]
 
 
-def shared_dir() -> Path:
-    """`../shared` beside the project, or wherever HELPBOT_SHARED_DIR points (as the tests do)."""
-    return Path(os.environ.get("HELPBOT_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
-
-
 def corpus_path(name: str) -> Path:
-    root = shared_dir() / CORPUS_DIR
+    root = milvus_docs()
     return {"faq": root / "faq", "full": root}.get(name, Path(name))
 
 

@@ -139,6 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", type=int, default=3, help="cut-off for recall@k (default 3)")
     _add_kb_option(evaluate, "knowledge base to search")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.add_argument(
+        "--answers",
+        action="store_true",
+        help="count \"I don't know\" from full answers, the language model's refusals included "
+        "(needs LLM_BASE_URL or LLM_API_KEY; one model call a question)",
+    )
     evaluate.set_defaults(handler=_eval)
 
     slack = commands.add_parser("slack", help="run the Slack bot (Socket Mode, or --http)")
@@ -281,16 +287,24 @@ async def _print_stream(bot: Helpbot, query: Query) -> Answer:
 async def _eval(settings: Settings, args: argparse.Namespace) -> int:
     if args.k < 1:
         raise BadInputError("--k must be at least 1")
+    if args.answers and not settings.llm_configured:
+        raise BadInputError(
+            "--answers needs a language model (set LLM_BASE_URL or LLM_API_KEY); without one, "
+            '"I don\'t know" comes from the relevance threshold alone, which plain '
+            "`helpbot eval` measures"
+        )
     items = load_eval_items(args.file)
     knowledge_bases = _scope(args)
     limit = max(args.k, settings.top_k)
     async with Helpbot(settings) as bot:
 
         async def retrieve(query: Query) -> tuple[Sequence[Hit], bool]:
-            found = await bot.service.retrieve(
-                replace(query, knowledge_bases=knowledge_bases), limit
-            )
-            return found.hits, not found.relevant
+            scoped = replace(query, knowledge_bases=knowledge_bases)
+            found = await bot.service.retrieve(scoped, limit)
+            if not args.answers:
+                return found.hits, not found.relevant
+            answer = await bot.service.answer(scoped)
+            return found.hits, not answer.answered
 
         with _Progress(enabled=not args.json) as progress:
             outcomes = await evaluate(items, retrieve, progress.update)
@@ -305,9 +319,11 @@ async def _eval(settings: Settings, args: argparse.Namespace) -> int:
             f"{row[f'recall@{args.k}']:>10.3f}{row['mrr']:>8.3f}"
         )
     unanswerable = figures["unanswerable"]
+    decided_by = f"model {settings.llm_model} and threshold" if args.answers else "threshold"
     print(
         f"unanswerable: {unanswerable['abstained']}/{unanswerable['n']} answered "
-        f'"I don\'t know"; answerable wrongly abstained: {figures["answerable_abstained"]}'
+        f'"I don\'t know"; answerable wrongly abstained: {figures["answerable_abstained"]} '
+        f"(decided by the {decided_by})"
     )
     return EXIT_OK
 

@@ -42,6 +42,7 @@ class Helpbot:
             ServiceConfig(
                 top_k=settings.top_k,
                 relevance_threshold=settings.relevance_threshold,
+                relevance_min_gap=settings.relevance_min_gap,
                 max_context_chars=settings.max_context_chars,
                 history_turns=settings.history_turns,
                 max_question_chars=settings.max_question_chars,

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TypeVar
@@ -36,6 +36,7 @@ _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SNIPPET_CHARS = 300
 _EXTRACTIVE_PASSAGES = 3
 _EXTRACTIVE_CHARS = 600
+_GAP_RANK = 5
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ServiceConfig:
 
     top_k: int = 5
     relevance_threshold: float = 0.84
+    relevance_min_gap: float = 0.0
     max_context_chars: int = 8000
     history_turns: int = 3
     max_question_chars: int = 2000
@@ -179,11 +181,16 @@ class RagService:
         )
         search_end = time.perf_counter()
         relevant = tuple(h for h in hits if h.similarity >= self._config.relevance_threshold)
+        gap = _gap(hits)
+        if relevant and gap is not None and gap < self._config.relevance_min_gap:
+            relevant = ()
         log.info(
-            "retrieved %d chunks, %d relevant, best similarity %s",
+            "retrieved %d chunks, %d relevant, best similarity %s, gap to the %dth %s",
             len(hits),
             len(relevant),
-            f"{hits[0].similarity:.3f}" if hits else "-",
+            f"{max(h.similarity for h in hits):.3f}" if hits else "-",
+            _GAP_RANK,
+            f"{gap:.3f}" if gap is not None else "-",
         )
         return Retrieval(
             search_text=search_text,
@@ -287,6 +294,18 @@ async def _before(deadline: float, awaitable: Awaitable[T]) -> T:
             return await awaitable
     except TimeoutError as exc:
         raise AnswerTimeoutError("the answer deadline passed") from exc
+
+
+def _gap(hits: Sequence[Hit]) -> float | None:
+    """How much closer the best chunk is than the 5th best; None with fewer than 5 hits.
+
+    A question the docs answer usually has one chunk that stands out; one they do not
+    answer, but that sounds like them, lands near several chunks about equally.
+    """
+    if len(hits) < _GAP_RANK:
+        return None
+    similarities = sorted((h.similarity for h in hits), reverse=True)
+    return similarities[0] - similarities[_GAP_RANK - 1]
 
 
 def _ms(start: float, end: float) -> float:

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.7, ge=0, le=1)
     relevance_threshold: float = Field(default=0.84, ge=-1, le=1)
+    relevance_min_gap: float = Field(default=0.0, ge=0, le=2)
     max_context_chars: int = Field(default=8000, ge=500)
     history_turns: int = Field(default=3, ge=0, le=20)
 
@@ -144,6 +145,8 @@ class Settings(BaseSettings):
             raise ValueError("CHUNK_OVERLAP_CHARS must be smaller than CHUNK_MAX_CHARS")
         if self.embedding_provider == "openai" and not self.embedding_base_url:
             raise ValueError("EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=openai")
+        if self.relevance_min_gap and self.top_k < 5:
+            raise ValueError("RELEVANCE_MIN_GAP compares the best chunk with the 5th: TOP_K >= 5")
         return self
 
     @property

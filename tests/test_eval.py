@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from bots.cli import main
+from core.chunking import chunk_markdown, collapse_whitespace
 from core.evaluation import EvalItem, is_match, load_eval_items
 from core.milvus_store import Hit
-from support import write
+from core.prompts import NO_ANSWER
+from standins.openai_server import OpenAIStandIn
+from support import faq_dir, write
+
+HELD_OUT = Path(__file__).resolve().parents[1] / "bench" / "questions" / "milvus_faq_heldout.jsonl"
 
 
 def hit(source: str, heading: str) -> Hit:
@@ -101,3 +107,55 @@ def test_eval_of_a_missing_file_exits_2(monkeypatch, tmp_path, capsys) -> None:
     monkeypatch.setenv("MILVUS_URI", str(tmp_path / "eval.db"))
     assert main(["eval", str(tmp_path / "nope.jsonl")]) == 2
     assert "cannot read eval file" in capsys.readouterr().err
+
+
+async def test_eval_with_answers_counts_the_models_refusals(
+    monkeypatch, tmp_path, embedding_cache, docs, eval_file, capsys
+) -> None:
+    """With --answers, a question the model refuses counts as "I don't know"; a question under
+    the relevance threshold still never reaches the model; recall is unchanged."""
+    monkeypatch.setenv("MILVUS_URI", str(tmp_path / "eval.db"))
+    monkeypatch.setenv("EMBEDDING_CACHE_PATH", str(embedding_cache))
+    assert await asyncio.to_thread(main, ["ingest", str(docs)]) == 0
+    capsys.readouterr()
+    async with OpenAIStandIn() as llm:
+        monkeypatch.setenv("LLM_BASE_URL", llm.base_url)
+        monkeypatch.setenv("LLM_API_KEY", "test-key")
+        llm.reply_with(NO_ANSWER, "You need 8 GB of memory [1].", NO_ANSWER)
+        code = await asyncio.to_thread(main, ["eval", str(eval_file), "--json", "--answers"])
+        asked = [call.json["messages"][-1]["content"] for call in llm.chat_calls()]
+    assert code == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["answerable_abstained"] == 2
+    assert figures["unanswerable"] == {"n": 1, "abstained": 1}
+    assert figures["by_lang"]["en"]["recall@1"] == 1.0
+    assert len(asked) == 3 and not any("banana" in text for text in asked)
+
+
+def test_eval_with_answers_but_no_model_says_what_to_set(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setenv("MILVUS_URI", str(tmp_path / "eval.db"))
+    monkeypatch.delenv("LLM_BASE_URL", raising=False)
+    monkeypatch.delenv("LLM_API_KEY", raising=False)
+    assert main(["eval", str(tmp_path / "any.jsonl"), "--answers"]) == 2
+    err = capsys.readouterr().err
+    assert "LLM_BASE_URL" in err and err.count("\n") == 1
+
+
+def test_every_held_out_label_names_a_section_of_the_faq() -> None:
+    """The held-out set's answers are real sections, as helpbot chunks them: a label that
+    drifted from the docs would count as a miss and understate recall."""
+    faq = faq_dir()
+    sections = {
+        (f"faq/{path.name}", collapse_whitespace(chunk.heading))
+        for path in faq.glob("*.md")
+        for chunk in chunk_markdown(path.read_text(encoding="utf-8"), path.stem, 10_000, 0)
+    }
+    items = load_eval_items(HELD_OUT)
+    answerable = [item for item in items if item.answerable]
+    assert len(answerable) == 45 and len(items) - len(answerable) == 30
+    missing = [
+        (item.source, item.heading)
+        for item in answerable
+        if (item.source, collapse_whitespace(item.heading or "")) not in sections
+    ]
+    assert missing == []

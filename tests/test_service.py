@@ -267,3 +267,30 @@ async def test_concurrent_first_questions_share_one_opening(make_settings, docs)
             *(bot.service.answer(Query("How often are backups taken?")) for _ in range(4))
         )
     assert all(a.answered and a.sources[0].heading == "Backups" for a in answers)
+
+
+async def test_min_gap_says_i_dont_know_when_no_chunk_stands_out(make_settings, tmp_path) -> None:
+    """RELEVANCE_MIN_GAP (opt-in): five near-identical sections match the question about
+    equally, none better than the others, so the answer becomes "I don't know"; a question
+    with one clearly matching section is still answered. Off, the same question is answered
+    from the passages, which is why the rule is not the default: repeated text (several
+    versions of the same docs) looks exactly like this."""
+    sections = "".join(
+        f"## Version 2.{n}\n\nThe nightly job compacts segments of the {part}.\n\n"
+        for n, part in enumerate(["query node", "data node", "index node", "proxy", "gateway"])
+    )
+    docs = write(
+        tmp_path / "docs" / "notes.md",
+        f"# Release notes\n\n{sections}## Contact\n\nMail ops@example.com when the cluster is "
+        "down.\n",
+    ).parent
+    near_equal = Query("how often does the nightly job compact segments?")
+    async with Helpbot(make_settings(relevance_min_gap=0.008)) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        refused = await bot.service.answer(near_equal)
+        distinct = await bot.service.answer(Query("who do I email when the cluster is down?"))
+    async with Helpbot(make_settings()) as bot:
+        by_default = await bot.service.answer(near_equal)
+    assert not refused.answered and refused.sources == ()
+    assert distinct.answered and "ops@example.com" in distinct.text
+    assert by_default.answered and len(by_default.sources) >= 2

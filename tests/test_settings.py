@@ -53,6 +53,16 @@ def test_invalid_setting_is_one_line_naming_the_variable(monkeypatch, name, valu
     assert "\n" not in str(caught.value) and ":pw@" not in str(caught.value)
 
 
+def test_min_gap_with_fewer_than_five_chunks_is_refused(monkeypatch) -> None:
+    """The rule needs a 5th chunk to compare with; silently doing nothing would mislead."""
+    monkeypatch.setenv("RELEVANCE_MIN_GAP", "0.008")
+    monkeypatch.setenv("TOP_K", "3")
+    with pytest.raises(ConfigError, match="RELEVANCE_MIN_GAP compares the best chunk"):
+        load_settings()
+    monkeypatch.setenv("TOP_K", "5")
+    assert load_settings().relevance_min_gap == 0.008
+
+
 def test_every_setting_is_documented_in_env_example() -> None:
     example = (PROJECT_ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.M))
