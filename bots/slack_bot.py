@@ -48,8 +48,8 @@ _MENTION = re.compile(r"<@[A-Z0-9]+>")
 # Message subtypes that are still someone asking: none, a file shared with text, a thread
 # reply also sent to the channel.
 _QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}
-# Slack allows about one chat.update a second per message; the stream helper buffers this
-# many characters between chat.appendStream calls.
+# Slack allows about one chat.update a second per message. A stream sends what it has
+# buffered once this many characters are waiting or a second has passed, whichever is first.
 _UPDATE_INTERVAL_S = 1.0
 _STREAM_BUFFER_CHARS = 256
 _FALLBACK_TEXT_LIMIT = 3000
@@ -407,6 +407,7 @@ class _ThreadReply:
         self._streaming = True
         self._ts: str | None = None
         self._updated_at = 0.0
+        self._flushed_at = 0.0
 
     async def add(self, delta: str) -> None:
         piece = escape(delta)
@@ -422,9 +423,13 @@ class _ThreadReply:
                         buffer_size=_STREAM_BUFFER_CHARS,
                     )
                 # The first piece is sent at once (chunks=[] forces a flush) so the user sees
-                # the answer begin; later pieces are buffered to stay inside rate limits.
-                first = self._stream.ts is None
-                await self._stream.append(markdown_text=piece, chunks=[] if first else None)
+                # the answer begin; later ones are buffered to stay inside rate limits, but
+                # for no more than a second, so a slow model's answer still moves.
+                now = time.monotonic()
+                due = self._stream.ts is None or now - self._flushed_at >= _UPDATE_INTERVAL_S
+                sent = await self._stream.append(markdown_text=piece, chunks=[] if due else None)
+                if sent is not None:
+                    self._flushed_at = now
                 return
             except SlackApiError as exc:
                 await self._stop_streaming(exc)

@@ -137,6 +137,34 @@ async def test_answer_lands_in_the_thread_with_its_sources(harness: Harness) -> 
     assert reaction.params["timestamp"] == ts
 
 
+async def test_a_slow_models_short_answer_still_appears_about_once_a_second(
+    faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
+) -> None:
+    """A local model on a CPU streams a few words at a time; an answer shorter than the
+    stream buffer must not sit in it until the end. It shows up piece by piece, but never
+    more often than once a second (Slack's update rate)."""
+    reply = (
+        "Milvus keeps inserted data in object storage such as MinIO or S3, its metadata "
+        "in etcd, and the log of changes in Pulsar or Kafka, so a node can fail without "
+        "losing anything [1]."
+    )
+    llm.reply_with(reply)
+    llm.delta_interval_s = 0.3
+    async with SlackStandIn() as slack:
+        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
+        try:
+            await harness.mention()
+            await slack.wait_for("chat.stopStream", timeout=20)
+        finally:
+            await bot.stop()
+            await harness.feedback.stop()
+    appends = slack.calls_to("chat.appendStream")
+    assert len(appends) >= 2
+    flushes = [call.at for call in slack.calls_to("chat.startStream") + appends]
+    assert all(later - earlier >= 0.9 for earlier, later in zip(flushes, flushes[1:]))
+    assert reply in streamed_text(slack)
+
+
 async def test_event_is_acknowledged_before_the_llm_releases_its_first_token(
     faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
 ) -> None:

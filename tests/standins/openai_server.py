@@ -87,6 +87,8 @@ class OpenAIStandIn:
     model_ids: tuple[str, ...] = ("stand-in",)
     # Every chat request waits this long before answering, unless hang() says otherwise.
     time_to_first_token_s: float = 0.0
+    # A streamed reply waits this long between content deltas (a slow model on a CPU).
+    delta_interval_s: float = 0.0
 
     def __init__(self) -> None:
         self.calls = []
@@ -189,7 +191,7 @@ class OpenAIStandIn:
         stall, self._stall = self._stall, None
         # The stall goes after the role chunk and `deltas` content chunks.
         pause_at = None if stall is None else (1 + min(stall[0], len(pieces)), stall[1])
-        return await _stream(request, events, pause_at)
+        return await _stream(request, events, pause_at, self.delta_interval_s)
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         """Deterministic unit vectors from a hash of each input, as float32 (so the client's
@@ -237,10 +239,13 @@ def _error_response(failure: _Failure) -> web.Response:
 
 
 async def _stream(
-    request: web.Request, events: list[dict[str, Any]], pause_at: tuple[int, float] | None
+    request: web.Request,
+    events: list[dict[str, Any]],
+    pause_at: tuple[int, float] | None,
+    interval_s: float,
 ) -> web.StreamResponse:
     """Send `events` as OpenAI does (SSE `data: {json}` lines, then `data: [DONE]`), pausing
-    `pause_at[1]` seconds before event number `pause_at[0]`."""
+    `pause_at[1]` seconds before event number `pause_at[0]` and `interval_s` between events."""
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
@@ -248,6 +253,8 @@ async def _stream(
     for index, event in enumerate(events):
         if pause_at is not None and index == pause_at[0]:
             await asyncio.sleep(pause_at[1])
+        elif index and interval_s:
+            await asyncio.sleep(interval_s)
         await response.write(f"data: {json.dumps(event)}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
