@@ -175,6 +175,25 @@ async def test_long_answers_are_split_within_the_content_limit(
     assert "".join(shown.split()) == "".join(reply.split())  # nothing lost at the cuts
 
 
+async def test_streaming_stops_editing_before_the_content_limit(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+) -> None:
+    """The model pauses once more than 2000 characters have arrived: the preview is not
+    edited past Discord's limit (which would be refused), and the complete answer still
+    arrives split into messages at the end."""
+    reply = "\n\n".join(f"Part {n}: object storage holds the segments [1]. " * 12 for n in range(6))
+    llm.reply_with(reply)
+    llm.stall_stream_after(deltas=130, seconds=1.2)  # about 2300 characters, then a pause
+    async with running(discord_api, generative(faq_bot, llm), feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    sent = [c for c in discord_api.calls if c.route.startswith(("followup", "messages"))]
+    assert all(c.status < 400 for c in discord_api.calls)
+    assert all(len(c.content or "") <= 2000 for c in sent)
+    shown = "".join(m["content"] for m in discord_api.messages())
+    assert "".join(shown.split()) == "".join(reply.split())
+
+
 async def test_vote_button_records_feedback_and_metrics_count_both(
     discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
 ) -> None:

@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,7 @@ async def test_a_slow_models_short_answer_still_appears_about_once_a_second(
     appends = slack.calls_to("chat.appendStream")
     assert len(appends) >= 2
     flushes = [call.at for call in slack.calls_to("chat.startStream") + appends]
-    assert all(later - earlier >= 0.9 for earlier, later in zip(flushes, flushes[1:]))
+    assert all(later - earlier >= 0.9 for earlier, later in pairwise(flushes))
     assert reply in streamed_text(slack)
 
 
