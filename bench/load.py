@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
 from corpus_paths import PROJECT_ROOT, dev_set, milvus_docs
 
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))

@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from corpus_paths import milvus_docs
 
 from core.container import Helpbot
 from core.milvus_store import MilvusStore, SearchConfig, StoredChunk
 from core.pymilvus_import import AnnSearchRequest, DataType, RRFRanker
 from core.settings import Settings
+from corpus_paths import milvus_docs
 
 KB = "default"
 LIMIT = 5

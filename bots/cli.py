@@ -319,7 +319,7 @@ async def _eval(settings: Settings, args: argparse.Namespace) -> int:
             f"{row[f'recall@{args.k}']:>10.3f}{row['mrr']:>8.3f}"
         )
     unanswerable = figures["unanswerable"]
-    decided_by = f"model {settings.llm_model} and threshold" if args.answers else "threshold"
+    decided_by = f"model {settings.llm_model} and retrieval" if args.answers else "retrieval"
     print(
         f"unanswerable: {unanswerable['abstained']}/{unanswerable['n']} answered "
         f'"I don\'t know"; answerable wrongly abstained: {figures["answerable_abstained"]} '

@@ -49,7 +49,8 @@ _MENTION = re.compile(r"<@[A-Z0-9]+>")
 # reply also sent to the channel.
 _QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}
 # Slack allows about one chat.update a second per message. A stream sends what it has
-# buffered once this many characters are waiting or a second has passed, whichever is first.
+# buffered once this many characters are waiting, or with the first piece that arrives a
+# second or more after the last send.
 _UPDATE_INTERVAL_S = 1.0
 _STREAM_BUFFER_CHARS = 256
 _FALLBACK_TEXT_LIMIT = 3000
@@ -423,8 +424,9 @@ class _ThreadReply:
                         buffer_size=_STREAM_BUFFER_CHARS,
                     )
                 # The first piece is sent at once (chunks=[] forces a flush) so the user sees
-                # the answer begin; later ones are buffered to stay inside rate limits, but
-                # for no more than a second, so a slow model's answer still moves.
+                # the answer begin; later ones are buffered to stay inside rate limits, and a
+                # piece arriving a second after the last send goes out with the buffer, so a
+                # slow model's short answer still moves.
                 now = time.monotonic()
                 due = self._stream.ts is None or now - self._flushed_at >= _UPDATE_INTERVAL_S
                 sent = await self._stream.append(markdown_text=piece, chunks=[] if due else None)
