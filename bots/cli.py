@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -38,6 +39,7 @@ from core.models import Answer, Query, Turn
 from core.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for `... | head`
 
 
 _WATCH_DEBOUNCE_MS = 1500
@@ -64,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped reading (`helpbot ask ... | head`): no error to report. stdout
+        # goes to devnull so Python's final flush does not fail again (Python's own recipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # the last resort: one line, the traceback only with -v
         logging.getLogger("helpbot").debug("unexpected error", exc_info=True)
         _fail(f"unexpected {type(exc).__name__}: {exc} (run with -v for details)")

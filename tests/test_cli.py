@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,24 @@ def test_console_script_accepts_a_lite_path_in_milvus_uri(tmp_path, embedding_ca
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["milvus_uri"] == "./lite/bot.db"
     assert (tmp_path / "lite").is_dir()
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_error(env, docs) -> None:
+    """`helpbot ask ... | head -1`: once the reader is gone, helpbot stops quietly with the
+    shell's code for a closed pipe instead of a one-line "unexpected error"."""
+    script = Path(sys.executable).parent / "helpbot"
+    # In a process of its own: Milvus Lite keeps its file locked until its process ends.
+    subprocess.run([str(script), "ingest", str(docs)], capture_output=True, check=True)
+    process = subprocess.Popen(
+        [str(script), "ask", "Where is data kept, MinIO or S3?"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the answer is written
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 128 + signal.SIGPIPE, err
+    assert "error" not in err.lower() and "Traceback" not in err
 
 
 def test_a_bad_knowledge_base_name_is_refused(env, docs, capsys) -> None:
