@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -84,14 +85,24 @@ async def llm() -> AsyncIterator[OpenAIStandIn]:
         yield server
 
 
+@asynccontextmanager
+async def running(
+    slack: SlackStandIn, service: RagService, tmp_path: Path, **overrides: object
+) -> AsyncIterator[Harness]:
+    """The bot on Socket Mode against `slack`; stopped, with its feedback store, on exit."""
+    harness, bot = await start_harness(slack, service, tmp_path, **overrides)
+    try:
+        yield harness
+    finally:
+        await bot.stop()
+        await harness.feedback.stop()
+
+
 @pytest.fixture
 async def harness(faq_bot: Helpbot, tmp_path: Path) -> AsyncIterator[Harness]:
     """Socket Mode, extractive answers (no LLM), every channel allowed."""
-    async with SlackStandIn() as slack:
-        harness, bot = await start_harness(slack, faq_bot.service, tmp_path)
+    async with SlackStandIn() as slack, running(slack, faq_bot.service, tmp_path) as harness:
         yield harness
-        await bot.stop()
-        await harness.feedback.stop()
 
 
 def streamed_text(slack: SlackStandIn) -> str:
@@ -151,14 +162,12 @@ async def test_a_slow_models_short_answer_still_appears_about_once_a_second(
     )
     llm.reply_with(reply)
     llm.delta_interval_s = 0.3
-    async with SlackStandIn() as slack:
-        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
-        try:
-            await harness.mention()
-            await slack.wait_for("chat.stopStream", timeout=20)
-        finally:
-            await bot.stop()
-            await harness.feedback.stop()
+    async with (
+        SlackStandIn() as slack,
+        running(slack, generative(faq_bot, llm), tmp_path) as harness,
+    ):
+        await harness.mention()
+        await slack.wait_for("chat.stopStream", timeout=20)
     appends = slack.calls_to("chat.appendStream")
     assert len(appends) >= 2
     flushes = [call.at for call in slack.calls_to("chat.startStream") + appends]
@@ -171,15 +180,13 @@ async def test_event_is_acknowledged_before_the_llm_releases_its_first_token(
 ) -> None:
     llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
     llm.hang(0.5)  # the first token is held back until well after any ack
-    async with SlackStandIn() as slack:
-        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
-        try:
-            _, envelope = await harness.mention()
-            await slack.wait_for_ack(envelope)
-            await slack.wait_for("chat.stopStream", timeout=10)
-        finally:
-            await bot.stop()
-            await harness.feedback.stop()
+    async with (
+        SlackStandIn() as slack,
+        running(slack, generative(faq_bot, llm), tmp_path) as harness,
+    ):
+        _, envelope = await harness.mention()
+        await slack.wait_for_ack(envelope)
+        await slack.wait_for("chat.stopStream", timeout=10)
     timeline = slack.timeline
     assert timeline.index(f"ack:{envelope}") < timeline.index("call:chat.startStream")
     assert "object storage" in streamed_text(slack)
@@ -295,16 +302,12 @@ async def test_question_the_docs_do_not_cover_gets_a_plain_dont_know(harness: Ha
 async def test_channel_outside_the_allow_list_gets_only_an_ephemeral_note(
     faq_bot: Helpbot, tmp_path: Path
 ) -> None:
-    async with SlackStandIn() as slack:
-        harness, bot = await start_harness(
-            slack, faq_bot.service, tmp_path, slack_allowed_channels=("C0OTHER",)
-        )
-        try:
-            await harness.mention()
-            [note] = await slack.wait_for("chat.postEphemeral")
-        finally:
-            await bot.stop()
-            await harness.feedback.stop()
+    async with (
+        SlackStandIn() as slack,
+        running(slack, faq_bot.service, tmp_path, slack_allowed_channels=("C0OTHER",)) as harness,
+    ):
+        await harness.mention()
+        [note] = await slack.wait_for("chat.postEphemeral")
     assert "not enabled" in note.params["text"] and note.params["user"] == USER
     posting = {"chat.postMessage", "chat.startStream", "chat.update", "reactions.add"}
     assert not [c for c in slack.calls if c.method in posting]
@@ -314,14 +317,12 @@ async def test_llm_failure_gives_a_friendly_message_in_the_thread(
     faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
 ) -> None:
     llm.fail_with(500, times=2, retry_after=0.01)
-    async with SlackStandIn() as slack:
-        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
-        try:
-            ts, _ = await harness.mention()
-            [post] = await slack.wait_for("chat.postMessage", timeout=10)
-        finally:
-            await bot.stop()
-            await harness.feedback.stop()
+    async with (
+        SlackStandIn() as slack,
+        running(slack, generative(faq_bot, llm), tmp_path) as harness,
+    ):
+        ts, _ = await harness.mention()
+        [post] = await slack.wait_for("chat.postMessage", timeout=10)
     assert post.params["thread_ts"] == ts
     assert post.params["text"].startswith("Sorry, the language model did not answer")
     assert "Traceback" not in post.params["text"]
@@ -331,14 +332,12 @@ async def test_mentions_from_the_model_never_reach_the_channel(
     faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
 ) -> None:
     llm.reply_with("<!channel> <@U0BOSS> data lives in <https://evil.example|the docs> [1].")
-    async with SlackStandIn() as slack:
-        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
-        try:
-            await harness.mention()
-            await slack.wait_for("chat.stopStream", timeout=10)
-        finally:
-            await bot.stop()
-            await harness.feedback.stop()
+    async with (
+        SlackStandIn() as slack,
+        running(slack, generative(faq_bot, llm), tmp_path) as harness,
+    ):
+        await harness.mention()
+        await slack.wait_for("chat.stopStream", timeout=10)
     text = streamed_text(slack)
     assert "<!channel>" not in text and "<@U0BOSS>" not in text and "<https://evil" not in text
     assert "&lt;!channel&gt;" in text
@@ -348,15 +347,13 @@ async def test_without_streaming_the_answer_is_posted_then_updated(
     faq_bot: Helpbot, llm: OpenAIStandIn, tmp_path: Path
 ) -> None:
     llm.reply_with("Inserted data goes to object storage such as MinIO or S3 [1]. " * 3)
-    async with SlackStandIn(streaming_available=False) as slack:
-        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
-        try:
-            ts, _ = await harness.mention()
-            await slack.wait_for("chat.update", timeout=10)
-            await _until_final_update(slack)
-        finally:
-            await bot.stop()
-            await harness.feedback.stop()
+    async with (
+        SlackStandIn(streaming_available=False) as slack,
+        running(slack, generative(faq_bot, llm), tmp_path) as harness,
+    ):
+        ts, _ = await harness.mention()
+        await slack.wait_for("chat.update", timeout=10)
+        await _until_final_update(slack)
     [post] = slack.calls_to("chat.postMessage")
     assert post.params["thread_ts"] == ts
     final = slack.calls_to("chat.update")[-1]
@@ -381,14 +378,10 @@ async def test_rate_limited_post_is_retried_and_nothing_is_lost(
     llm.reply_with("Object storage such as MinIO or S3 [1].")
     async with SlackStandIn(streaming_available=False) as slack:
         slack.fail_with("chat.postMessage", status=429, retry_after=0)
-        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
-        try:
+        async with running(slack, generative(faq_bot, llm), tmp_path) as harness:
             ts, _ = await harness.mention()
             await slack.wait_for("chat.postMessage", count=2, timeout=10)
             await _until_final_update(slack)
-        finally:
-            await bot.stop()
-            await harness.feedback.stop()
     assert "object storage" in harness.final_texts(ts)[-1].lower()
 
 
@@ -482,14 +475,12 @@ async def test_answer_updates_are_throttled_without_streaming(
 ) -> None:
     reply = "Inserted data goes to object storage such as MinIO or S3 [1]. " * 20
     llm.reply_with(reply)
-    async with SlackStandIn(streaming_available=False) as slack:
-        harness, bot = await start_harness(slack, generative(faq_bot, llm), tmp_path)
-        try:
-            await harness.mention()
-            await _until_final_update(slack)
-        finally:
-            await bot.stop()
-            await harness.feedback.stop()
+    async with (
+        SlackStandIn(streaming_available=False) as slack,
+        running(slack, generative(faq_bot, llm), tmp_path) as harness,
+    ):
+        await harness.mention()
+        await _until_final_update(slack)
     deltas = len(reply.split()) // 3  # the stand-in streams about three words a delta
     updates = slack.calls_to("chat.update")
     assert len(updates) <= deltas // 4  # one edit per delta would hit Slack's rate limit
