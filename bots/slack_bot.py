@@ -407,8 +407,7 @@ class _ThreadReply:
         self._stream: AsyncChatStream | None = None
         self._streaming = True
         self._ts: str | None = None
-        self._updated_at = 0.0
-        self._flushed_at = 0.0
+        self._sent_at = 0.0  # when text last went to Slack, streamed or posted
 
     async def add(self, delta: str) -> None:
         piece = escape(delta)
@@ -428,10 +427,10 @@ class _ThreadReply:
                 # piece arriving a second after the last send goes out with the buffer, so a
                 # slow model's short answer still moves.
                 now = time.monotonic()
-                due = self._stream.ts is None or now - self._flushed_at >= _UPDATE_INTERVAL_S
+                due = self._stream.ts is None or now - self._sent_at >= _UPDATE_INTERVAL_S
                 sent = await self._stream.append(markdown_text=piece, chunks=[] if due else None)
                 if sent is not None:
-                    self._flushed_at = now
+                    self._sent_at = now
                 return
             except SlackApiError as exc:
                 await self._stop_streaming(exc)
@@ -487,13 +486,13 @@ class _ThreadReply:
                 unfurl_media=False,
             )
             self._ts = response["ts"]
-        elif final or now - self._updated_at >= _UPDATE_INTERVAL_S:
+        elif final or now - self._sent_at >= _UPDATE_INTERVAL_S:
             await self._client.chat_update(
                 channel=self._channel, ts=self._ts, text=text, blocks=blocks
             )
         else:
             return
-        self._updated_at = now
+        self._sent_at = now
 
 
 def _with_header(header: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
