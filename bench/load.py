@@ -40,15 +40,16 @@ import aiohttp
 
 from corpus_paths import PROJECT_ROOT, dev_set, milvus_docs
 
-sys.path.insert(0, str(PROJECT_ROOT / "tests"))
+sys.path.insert(0, str(PROJECT_ROOT))  # the stand-ins are the test package's
 
-from bots.slack_bot import SlackBot
+from bots.slack.app import SlackBot
+from bots.slack.settings import SlackSettings
 from core.container import Helpbot
 from core.settings import Settings
-from milvus_servers.servers import MilvusServer
-from standins import slack_payloads as payloads
-from standins.openai_server import OpenAIStandIn
-from standins.slack_server import SlackStandIn
+from tests.milvus_servers.servers import MilvusServer
+from tests.standins import slack_payloads as payloads
+from tests.standins.openai_server import OpenAIStandIn
+from tests.standins.slack_server import SlackStandIn
 
 SECRET = "bench-signing-secret"
 REPLY = (
@@ -230,13 +231,16 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 feedback_path=workdir / "feedback.sqlite",
                 llm_base_url=urls["llm"],
                 llm_api_key="bench-key",
+            )
+            slack_settings = SlackSettings(  # type: ignore[call-arg]
+                _env_file=None,
                 slack_bot_token="xoxb-bench",
                 slack_signing_secret=SECRET,
                 slack_api_url=urls["slack"],
             )
             async with Helpbot(settings) as bot:
                 await bot.ingestor.sync([milvus_docs() / "faq"], bot.ingest_options())
-                slack = SlackBot(settings, bot.service, bot.feedback)
+                slack = SlackBot(slack_settings, bot.service, bot.answer_log)
                 port = await slack.start_http("127.0.0.1", 0)
                 url = f"http://127.0.0.1:{port}/slack/events"
                 lag = LoopLag()

@@ -34,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from core.container import Helpbot
-from core.milvus_store import MilvusStore, SearchConfig, StoredChunk
-from core.pymilvus_import import AnnSearchRequest, DataType, RRFRanker
+from core.search.milvus.pymilvus_import import AnnSearchRequest, DataType, RRFRanker
+from core.search.milvus.store import MilvusStore
+from core.search.types import SearchConfig, StoredChunk
 from core.settings import Settings
 from corpus_paths import milvus_docs
 

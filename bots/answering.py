@@ -10,13 +10,9 @@ import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from bots.logs import request_scope
-from bots.metrics import Metrics, Outcome
-from core.errors import HelpbotError
-from core.feedback import Feedback
-from core.messages import detect_language, message
-from core.models import Answer, Query
-from core.service import RagService
+from bots.ops.logs import request_scope
+from bots.ops.metrics import Metrics, Outcome
+from core import Answer, AnswerLog, HelpbotError, Query, RagService, detect_language, message
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +28,13 @@ class ReplySink(Protocol):
 
 
 async def answer_into(
-    service: RagService, feedback: Feedback, query: Query, sink: ReplySink, metrics: Metrics
+    service: RagService, answer_log: AnswerLog, query: Query, sink: ReplySink, metrics: Metrics
 ) -> None:
     """Stream the answer to `query` into `sink`; never raises, so a listener never dies
     silently: a core error becomes its friendly message, anything else a generic one. Every
     line logged meanwhile carries one request id; no question or answer text is logged."""
-    platform = query.origin.platform or "cli"
+    platform = query.origin.platform
+    assert platform is not None, "chat adapters always say which platform a question came from"
     language = detect_language(query.text)
     started = time.perf_counter()
     first_shown: float | None = None
@@ -59,7 +56,7 @@ async def answer_into(
                     first_shown = time.perf_counter() - started
             if answer is None:
                 raise RuntimeError("the answer stream ended without an Answer")
-            answer_id = await feedback.save_answer(query, answer)
+            answer_id = await answer_log.save_answer(query, answer)
             await sink.finish(answer, answer_id)
         except HelpbotError as exc:
             metrics.question(platform, "error")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.models import Source
+from core import Source
 
 
 def split_text(text: str, limit: int) -> list[str]:

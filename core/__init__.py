@@ -1,0 +1,72 @@
+"""helpbot's core: a RAG service that knows no chat platform.
+
+This is the API the adapters in `bots` use; a test checks that they import nothing else.
+"""
+
+from core.answering.excerpts import *
+from core.answering.service import *
+from core.container import *
+from core.errors import *
+from core.evaluation import *
+from core.ingest.sync import *
+from core.learning.answer_log import *
+from core.messages import *
+from core.models import *
+from core.redis_client import *
+from core.routing import *
+from core.search.types import *
+from core.settings import *
+
+__all__ = [
+    "FUSIONS",
+    "KNOWLEDGE_BASE_NAME",
+    "SETTINGS_CONFIG",
+    "Answer",
+    "AnswerLog",
+    "AnswerRecord",
+    "AnswerTimeoutError",
+    "BadInputError",
+    "ConfigError",
+    "EmbeddingMismatchError",
+    "EvalItem",
+    "EvalOutcome",
+    "Fusion",
+    "Helpbot",
+    "HelpbotError",
+    "Hit",
+    "IngestReport",
+    "Language",
+    "Mode",
+    "ModelError",
+    "NotIngestedError",
+    "Origin",
+    "Place",
+    "Query",
+    "RagService",
+    "Readiness",
+    "Retention",
+    "Retrieval",
+    "RetrievalError",
+    "Role",
+    "Routing",
+    "ServiceConfig",
+    "Settings",
+    "SharedStateError",
+    "Source",
+    "StreamEvent",
+    "Timings",
+    "Turn",
+    "Vote",
+    "build_answer_log",
+    "connect_redis",
+    "detect_language",
+    "evaluate",
+    "load_eval_items",
+    "load_routing",
+    "load_settings",
+    "message",
+    "read_settings",
+    "separated",
+    "shorten",
+    "summarize",
+]

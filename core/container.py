@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from core.embedding_cache import EmbeddingCache
-from core.embeddings import Embedder, build_embedder
-from core.feedback import Feedback, FeedbackStore, Retention
-from core.ingest import IngestOptions, Ingestor
-from core.llm import OpenAIChatModel, build_chat_model
-from core.milvus_store import MilvusStore, SearchConfig
-from core.redis_feedback import RedisFeedbackStore
+from core.answering.llm import OpenAIChatModel, build_chat_model
+from core.answering.service import RagService, ServiceConfig
+from core.ingest.sync import IngestOptions, Ingestor
+from core.learning.answer_log import AnswerLog, Retention
+from core.learning.redis_answer_log import RedisAnswerLog
+from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.routing import load_routing
-from core.service import RagService, ServiceConfig
+from core.search.embedding_cache import EmbeddingCache
+from core.search.embeddings import Embedder, build_embedder
+from core.search.milvus.store import MilvusStore
+from core.search.types import SearchConfig
 from core.settings import Settings
+
+__all__ = ["Helpbot", "build_answer_log"]
 
 
 class Helpbot:
@@ -51,7 +55,7 @@ class Helpbot:
             ),
         )
         self.ingestor = Ingestor(self.store, self.embedder, self.cache)
-        self.feedback = build_feedback(settings)
+        self.answer_log = build_answer_log(settings)
         # Read now, so a broken routing file stops the bot at start, not at a question.
         self.routing = load_routing(settings)
 
@@ -69,16 +73,16 @@ class Helpbot:
         )
 
     async def start(self) -> None:
-        """Connect to Milvus and open the feedback store."""
+        """Connect to Milvus and open the answer log."""
         await self.store.start()
-        await self.feedback.start()
+        await self.answer_log.start()
 
     async def stop(self) -> None:
         """Close the model client, Milvus and the local stores."""
         if self.chat is not None:
             await self.chat.close()
         await self.store.stop()
-        await self.feedback.stop()
+        await self.answer_log.stop()
         if self.cache is not None:
             self.cache.close()
 
@@ -95,9 +99,9 @@ class Helpbot:
         await self.stop()
 
 
-def build_feedback(settings: Settings) -> Feedback:
+def build_answer_log(settings: Settings) -> AnswerLog:
     """Redis when REDIS_URL is set (shared by every bot process), else the SQLite file."""
     retention = Retention(settings.feedback_retention_days or None)
     if settings.redis_url is not None:
-        return RedisFeedbackStore(settings.redis_url.get_secret_value(), retention)
-    return FeedbackStore(settings.feedback_path, retention)
+        return RedisAnswerLog(settings.redis_url.get_secret_value(), retention)
+    return SqliteAnswerLog(settings.feedback_path, retention)

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from core.messages import Language, message
 
+__all__ = [
+    "AnswerTimeoutError",
+    "BadInputError",
+    "ConfigError",
+    "EmbeddingMismatchError",
+    "HelpbotError",
+    "ModelError",
+    "NotIngestedError",
+    "RetrievalError",
+    "SharedStateError",
+]
+
 
 class HelpbotError(Exception):
     """Base of every error the core raises on purpose.

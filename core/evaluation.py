@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.chunking import collapse_whitespace
 from core.errors import BadInputError
-from core.milvus_store import Hit
+from core.ingest.chunking import collapse_whitespace
 from core.models import Query
+from core.search.types import Hit
+
+__all__ = ["EvalItem", "EvalOutcome", "evaluate", "load_eval_items", "summarize"]
 
 
 @dataclass(frozen=True)

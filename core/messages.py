@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+__all__ = ["Language", "detect_language", "message"]
+
 Language = Literal["en", "ja"]
 
 # Hiragana, Katakana, CJK ideographs and the half-width Katakana block.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+__all__ = ["Answer", "Mode", "Origin", "Query", "Readiness", "Role", "Source", "Timings", "Turn"]
+
 Role = Literal["user", "assistant"]
 Mode = Literal["generative", "extractive"]
 

@@ -8,11 +8,13 @@ from redis.exceptions import RedisError
 
 from core.errors import SharedStateError
 
+__all__ = ["connect_redis"]
+
 _TIMEOUT_S = 2.0
 _MAX_CONNECTIONS = 32
 
 
-async def connect(url: str) -> Redis:
+async def connect_redis(url: str) -> Redis:
     """A client for `url` (str replies), after a PING; create it in the event loop that will
     use it, since its connections belong to that loop."""
     # A burst of events waits for a free connection instead of failing "Too many connections".

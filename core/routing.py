@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
-from core.settings import Settings
+from core.settings import KNOWLEDGE_BASE_NAME, Settings
 
-_KNOWLEDGE_BASE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+__all__ = ["Place", "Routing", "load_routing"]
+
+_KNOWLEDGE_BASE = re.compile(KNOWLEDGE_BASE_NAME)
 _PLATFORMS = ("slack", "discord")
 
 

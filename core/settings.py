@@ -3,20 +3,57 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.search.types import Fusion
+
+# Every settings class reads the environment and `.env` the same way; unknown names are left
+# to the other classes (each adapter keeps its own settings beside it).
+SETTINGS_CONFIG = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+)
+
+__all__ = [
+    "KNOWLEDGE_BASE_NAME",
+    "SETTINGS_CONFIG",
+    "Settings",
+    "load_settings",
+    "read_settings",
+    "separated",
+]
+KNOWLEDGE_BASE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+"""What a knowledge base may be called (routing files and KNOWLEDGE_BASE both check it)."""
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def separated(separator: str) -> BeforeValidator:
+    """A list setting written as one string, `a,b,c`: split, stripped, empties dropped."""
+
+    def split(value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(separator) if part.strip())
+        return value
+
+    return BeforeValidator(split)
 
 
 class Settings(BaseSettings):
-    """Everything helpbot can be configured with; `.env.example` documents each field."""
+    """The core's settings (Milvus, models, retrieval, ingestion, answer log, operations);
+    `.env.example` documents each field. Slack and Discord settings live beside their adapters."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
-    )
+    model_config = SETTINGS_CONFIG
 
     # Milvus: a Milvus Lite file by default, or http(s):// for a server or Zilliz Cloud.
     milvus_uri: str = "./data/helpbot.db"
@@ -47,7 +84,7 @@ class Settings(BaseSettings):
 
     # Retrieval knobs.
     top_k: int = Field(default=5, ge=1, le=50)
-    fusion: Literal["rrf", "weighted", "dense"] = "dense"
+    fusion: Fusion = "dense"
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.7, ge=0, le=1)
     relevance_threshold: float = Field(default=0.84, ge=-1, le=1)
@@ -60,7 +97,7 @@ class Settings(BaseSettings):
     routing_file: Path | None = None
 
     # Ingestion and input limits.
-    knowledge_base: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    knowledge_base: str = Field(default="default", pattern=KNOWLEDGE_BASE_NAME)
     chunk_max_chars: int = Field(default=1500, ge=200, le=8000)
     chunk_overlap_chars: int = Field(default=200, ge=0)
     max_file_bytes: int = Field(default=5_000_000, ge=1)
@@ -79,49 +116,6 @@ class Settings(BaseSettings):
     # in every long-running mode (unset: none, except the Slack HTTP port's own routes).
     log_format: Literal["text", "json"] = "text"
     health_port: int | None = Field(default=None, ge=0, le=65535)
-
-    # Slack: Socket Mode needs the bot and app tokens, HTTP mode the bot token and signing
-    # secret. SLACK_API_URL overrides the Web API base URL (GovSlack, proxies).
-    slack_bot_token: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_api_url: str | None = None
-    slack_allowed_channels: Annotated[tuple[str, ...], NoDecode] = ()
-    slack_thread_followups: bool = True
-    slack_suggested_prompts: Annotated[tuple[str, ...], NoDecode] = (
-        "How do I get started?",
-        "Where do I find the troubleshooting guide?",
-    )
-
-    # Discord: the bot token; DISCORD_GUILD_ID syncs /ask to one guild at once (development),
-    # otherwise commands sync globally.
-    discord_token: SecretStr | None = None
-    discord_guild_id: int | None = None
-    discord_allowed_guilds: Annotated[tuple[int, ...], NoDecode] = ()
-    discord_allowed_channels: Annotated[tuple[int, ...], NoDecode] = ()
-    discord_allow_dms: bool = True
-    discord_answer_in_thread: bool = False
-    discord_message_content_intent: bool = False
-    discord_cooldown_s: float = Field(default=10.0, ge=0)
-
-    @field_validator(
-        "slack_allowed_channels",
-        "discord_allowed_guilds",
-        "discord_allowed_channels",
-        mode="before",
-    )
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("slack_suggested_prompts", mode="before")
-    @classmethod
-    def _bar_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split("|") if part.strip())
-        return value
 
     @field_validator("embedding_cache_path", "routing_file", mode="before")
     @classmethod
@@ -156,9 +150,15 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings, turning a validation failure into one line that names the variable."""
+    """Read the core's settings (see `read_settings`)."""
+    return read_settings(Settings, **overrides)
+
+
+def read_settings(settings_class: type[S], **overrides: object) -> S:
+    """Read one settings class, turning a validation failure into one line that names the
+    variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return settings_class(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "settings"

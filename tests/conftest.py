@@ -11,18 +11,19 @@ import pytest
 import redis
 
 from core.container import Helpbot
-from core.pymilvus_import import MilvusClient
+from core.search.milvus.pymilvus_import import MilvusClient
 from core.settings import Settings
-from milvus_servers.servers import MILVUS_2_3_5_PYTHON, MilvusServer
-from support import BACKENDS, faq_dir, running_redis, write
+from tests.milvus_servers.servers import MILVUS_2_3_5_PYTHON, MilvusServer
+from tests.support import BACKENDS, SETTINGS_CLASSES, faq_dir, running_redis, write
 
 
 @pytest.fixture(scope="session", autouse=True)
 def clean_environment() -> Iterator[None]:
     """No test reads the developer's settings: helpbot's variables are cleared for the session."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in Settings.model_fields:
-            patch.delenv(name.upper(), raising=False)
+        for settings_class in SETTINGS_CLASSES:
+            for name in settings_class.model_fields:
+                patch.delenv(name.upper(), raising=False)
         yield
 
 

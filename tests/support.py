@@ -14,14 +14,20 @@ import aiohttp
 import openai
 import pytest
 import redis
+from pydantic_settings import BaseSettings
 
+from bots.discord.settings import DiscordSettings
+from bots.slack.settings import SlackSettings
+from core.answering.llm import OpenAIChatModel
+from core.answering.service import RagService, ServiceConfig
 from core.container import Helpbot
-from core.llm import OpenAIChatModel
 from core.models import Source
-from core.service import RagService, ServiceConfig
-from standins.openai_server import OpenAIStandIn
+from core.settings import Settings
+from tests.standins.openai_server import OpenAIStandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Every settings class helpbot reads from the environment and `.env`.
+SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (Settings, SlackSettings, DiscordSettings)
 
 # Where the Milvus tests run: the embedded Lite file (the default), `milvus-lite server`, and
 # the real Milvus 2.3.5 standalone (dense-only: it has no BM25 or hybrid search).

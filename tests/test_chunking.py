@@ -2,7 +2,7 @@
 
 import itertools
 
-from core.chunking import chunk_markdown, chunk_plain_text, split_long_text
+from core.ingest.chunking import chunk_markdown, chunk_plain_text, split_long_text
 
 
 def headings_of(text: str) -> list[tuple[str, ...]]:

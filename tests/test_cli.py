@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
-from support import write
+from tests.support import write
 
 ASK_KEYS = {"answer", "answered", "mode", "sources", "timings"}
 SOURCE_KEYS = {"source", "title", "heading", "snippet", "score", "url"}
@@ -198,7 +198,7 @@ def test_a_lite_file_held_by_another_process_names_the_fix(env, capsys) -> None:
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from core.pymilvus_import import MilvusClient\n"
+            "from core.search.milvus.pymilvus_import import MilvusClient\n"
             "MilvusClient(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
             os.environ["MILVUS_URI"],
         ],

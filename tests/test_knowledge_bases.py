@@ -11,19 +11,20 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
-from bots.discord_bot import DiscordBot
-from bots.slack_bot import SlackBot
+from bots.discord.client import DiscordBot
+from bots.discord.settings import DiscordSettings
+from bots.slack.app import SlackBot
+from bots.slack.settings import SlackSettings
 from core.container import Helpbot
 from core.errors import ConfigError
-from core.feedback import FeedbackStore
+from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.models import Answer, Query
 from core.routing import Place, Routing
-from core.settings import Settings
-from standins import slack_payloads
-from standins.discord_payloads import CHANNEL_ID, GUILD_ID
-from standins.discord_server import DiscordStandIn
-from standins.slack_server import SlackStandIn
-from support import BACKENDS, write
+from tests.standins import slack_payloads
+from tests.standins.discord_payloads import CHANNEL_ID, GUILD_ID
+from tests.standins.discord_server import DiscordStandIn
+from tests.standins.slack_server import SlackStandIn
+from tests.support import BACKENDS, write
 
 MARKERS = {"eng": "ENGMARK-5b1f", "hr": "HRMARK-77c2", "handbook": "PUBMARK-3d9e"}
 ROUTING = f"""
@@ -151,9 +152,9 @@ async def scoped_bot(make_settings, tmp_path: Path) -> AsyncIterator[Helpbot]:
 
 @contextlib.asynccontextmanager
 async def slack_bot(bot: Helpbot, slack: SlackStandIn, tmp_path: Path) -> AsyncIterator[None]:
-    feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+    feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
     await feedback.start()
-    settings = Settings(  # type: ignore[call-arg]
+    settings = SlackSettings(  # type: ignore[call-arg]
         _env_file=None,
         slack_bot_token="xoxb-test",  # type: ignore[arg-type]
         slack_app_token="xapp-1-test",  # type: ignore[arg-type]
@@ -223,9 +224,9 @@ async def test_slack_channels_dms_guests_and_shared_channels_see_only_their_scop
 async def test_discord_ask_in_a_mapped_channel_and_in_a_dm_sees_only_its_scope(
     scoped_bot: Helpbot, tmp_path: Path
 ) -> None:
-    feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+    feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
     await feedback.start()
-    settings = Settings(  # type: ignore[call-arg]
+    settings = DiscordSettings(  # type: ignore[call-arg]
         _env_file=None,
         discord_token="bot-token",
         discord_guild_id=int(GUILD_ID),

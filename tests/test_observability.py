@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bots.logs import configure_logging
-from bots.metrics import Metrics
-from bots.slack_bot import SlackBot
+from bots.ops.logs import configure_logging
+from bots.ops.metrics import Metrics
+from bots.slack.app import SlackBot
+from bots.slack.settings import SlackSettings
+from core.answering.service import RagService
 from core.container import Helpbot
-from core.feedback import FeedbackStore
-from core.service import RagService
-from core.settings import Settings
-from standins import slack_payloads as payloads
-from standins.openai_server import OpenAIStandIn
-from standins.slack_server import SlackStandIn
-from support import generative, http_get, post_event
+from core.learning.sqlite_answer_log import SqliteAnswerLog
+from tests.standins import slack_payloads as payloads
+from tests.standins.openai_server import OpenAIStandIn
+from tests.standins.slack_server import SlackStandIn
+from tests.support import generative, http_get, post_event
 
 CHANNEL, USER = "C0OPS", "U0OPS"
 SECRET = "signing-secret-5ecr3t"
@@ -33,7 +33,7 @@ BOT_TOKEN = "xoxb-observability-t0ken"
 class SlackOverHttp:
     """A SlackBot on its HTTP port, with the stand-in it posts to."""
 
-    def __init__(self, slack: SlackStandIn, base: str, feedback: FeedbackStore) -> None:
+    def __init__(self, slack: SlackStandIn, base: str, feedback: SqliteAnswerLog) -> None:
         self.slack = slack
         self.base = base
         self.feedback = feedback
@@ -69,9 +69,9 @@ class SlackOverHttp:
 @contextlib.asynccontextmanager
 async def slack_over_http(service: RagService, tmp_path: Path) -> AsyncIterator[SlackOverHttp]:
     async with SlackStandIn() as slack:
-        feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+        feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
         await feedback.start()
-        settings = Settings(
+        settings = SlackSettings(
             _env_file=None,  # type: ignore[call-arg]
             slack_bot_token=BOT_TOKEN,  # type: ignore[arg-type]
             slack_signing_secret=SECRET,  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import pytest
 from core.container import Helpbot
 from core.errors import EmbeddingMismatchError, RetrievalError
 from core.models import Query
-from standins.openai_server import OpenAIStandIn
+from tests.standins.openai_server import OpenAIStandIn
 
 
 async def test_ingest_and_answer_with_an_openai_compatible_embedder(

@@ -10,7 +10,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from standins.openai_server import OpenAIStandIn
+from tests.standins.openai_server import OpenAIStandIn
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is Milvus?"}]
 

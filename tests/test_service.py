@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from core.answering.excerpts import excerpt
+from core.answering.prompts import NO_ANSWER
+from core.answering.service import RagService
 from core.container import Helpbot
 from core.errors import AnswerTimeoutError, BadInputError, ModelError
 from core.messages import message
 from core.models import Answer, Query, Turn
-from core.prompts import NO_ANSWER
-from core.service import RagService, excerpt
-from standins.openai_server import OpenAIStandIn
-from support import generative, write
+from tests.standins.openai_server import OpenAIStandIn
+from tests.support import generative, write
 
 WHERE_STORED = "Where does Milvus store data?"
 

@@ -6,9 +6,11 @@ import re
 
 import pytest
 
+from bots.discord.settings import DiscordSettings
+from bots.slack.settings import SlackSettings
 from core.errors import ConfigError
-from core.settings import Settings, load_settings
-from support import PROJECT_ROOT, write
+from core.settings import load_settings, read_settings
+from tests.support import PROJECT_ROOT, SETTINGS_CLASSES, write
 
 
 def test_defaults_run_offline_on_milvus_lite_with_extractive_answers() -> None:
@@ -66,4 +68,25 @@ def test_min_gap_with_fewer_than_five_chunks_is_refused(monkeypatch) -> None:
 def test_every_setting_is_documented_in_env_example() -> None:
     example = (PROJECT_ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.M))
-    assert documented == {name.upper() for name in Settings.model_fields}
+    fields = {name.upper() for cls in SETTINGS_CLASSES for name in cls.model_fields}
+    assert documented == fields
+
+
+def test_adapter_settings_read_their_lists_and_leave_the_core_alone(monkeypatch) -> None:
+    """Slack and Discord settings live beside their adapters but read the same environment
+    and `.env`; a list is one comma- (or, for prompts, bar-) separated variable."""
+    monkeypatch.setenv("SLACK_ALLOWED_CHANNELS", "C01, C02,")
+    monkeypatch.setenv("SLACK_SUGGESTED_PROMPTS", "How do I start?|Where are the runbooks?")
+    monkeypatch.setenv("DISCORD_ALLOWED_GUILDS", "123,456")
+    slack = read_settings(SlackSettings)
+    discord = read_settings(DiscordSettings)
+    assert slack.slack_allowed_channels == ("C01", "C02")
+    assert slack.slack_suggested_prompts == ("How do I start?", "Where are the runbooks?")
+    assert discord.discord_allowed_guilds == (123, 456)
+    assert not hasattr(load_settings(), "slack_allowed_channels")
+
+
+def test_a_bad_adapter_setting_is_one_line_naming_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("DISCORD_COOLDOWN_S", "-1")
+    with pytest.raises(ConfigError, match=r"^invalid DISCORD_COOLDOWN_S: "):
+        read_settings(DiscordSettings)

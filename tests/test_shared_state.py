@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bots.cooldown import RedisCooldown
-from bots.dedup import RedisRecentKeys
-from bots.shared_state import SharedState
-from bots.slack_format import VOTE_UP
+from bots.slack.format import VOTE_UP
+from bots.state.event_dedup import RedisEventDeduplicator
+from bots.state.rate_limits import RedisRateLimiter
+from bots.state.shared import SharedState
 from core.errors import SharedStateError
-from core.redis_client import connect
-from milvus_servers.servers import MilvusServer
-from standins import slack_payloads as payloads
-from standins.slack_server import SlackStandIn
-from support import PROJECT_ROOT, free_port, http_get, post_event, running_redis
+from core.redis_client import connect_redis
+from tests.milvus_servers.servers import MilvusServer
+from tests.standins import slack_payloads as payloads
+from tests.standins.slack_server import SlackStandIn
+from tests.support import PROJECT_ROOT, free_port, http_get, post_event, running_redis
 
 SECRET = "two-process-signing-secret"
 HELPBOT = str(Path(sys.executable).with_name("helpbot"))
@@ -34,10 +34,10 @@ HELPBOT = str(Path(sys.executable).with_name("helpbot"))
 async def test_of_two_processes_racing_for_the_same_events_exactly_one_claims_each(
     redis_url: str,
 ) -> None:
-    first, second = await connect(redis_url), await connect(redis_url)
+    first, second = await connect_redis(redis_url), await connect_redis(redis_url)
     try:
-        mine = RedisRecentKeys(first, "helpbot:slack:seen:")
-        theirs = RedisRecentKeys(second, "helpbot:slack:seen:")
+        mine = RedisEventDeduplicator(first, "helpbot:slack:seen:")
+        theirs = RedisEventDeduplicator(second, "helpbot:slack:seen:")
         events = [(f"event:E{i}", f"message:C1:{i}.0") for i in range(200)]
         claims = await asyncio.gather(
             *(bot.claim(*keys) for keys in events for bot in (mine, theirs))
@@ -55,10 +55,10 @@ async def test_of_two_processes_racing_for_the_same_events_exactly_one_claims_ea
 async def test_the_rate_limit_holds_across_processes_and_a_refusal_does_not_extend_it(
     redis_url: str,
 ) -> None:
-    first, second = await connect(redis_url), await connect(redis_url)
+    first, second = await connect_redis(redis_url), await connect_redis(redis_url)
     try:
-        here = RedisCooldown(first, "helpbot:discord:cooldown:", per_s=0.5)
-        there = RedisCooldown(second, "helpbot:discord:cooldown:", per_s=0.5)
+        here = RedisRateLimiter(first, "helpbot:discord:cooldown:", per_s=0.5)
+        there = RedisRateLimiter(second, "helpbot:discord:cooldown:", per_s=0.5)
         assert await here.retry_after("u1") == 0
         assert await there.retry_after("u2") == 0  # other users are not slowed down
         wait = await there.retry_after("u1")
@@ -74,9 +74,9 @@ async def test_the_rate_limit_holds_across_processes_and_a_refusal_does_not_exte
 
 async def test_while_redis_is_down_questions_are_still_answered(tmp_path: Path) -> None:
     with running_redis(tmp_path) as url:
-        client = await connect(url)
-        memory = RedisRecentKeys(client, "helpbot:slack:seen:")
-        limit = RedisCooldown(client, "helpbot:slack:cooldown:", per_s=60)
+        client = await connect_redis(url)
+        memory = RedisEventDeduplicator(client, "helpbot:slack:seen:")
+        limit = RedisRateLimiter(client, "helpbot:slack:cooldown:", per_s=60)
         assert await memory.claim("event:E1") and await limit.retry_after("u1") == 0
     try:  # the server is gone now
         assert await memory.claim("event:E1") and await memory.claim("event:E1")

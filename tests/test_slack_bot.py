@@ -3,7 +3,6 @@ stand-in, over Socket Mode and HTTP, with the real core on the FAQ collection.""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -18,17 +17,19 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bots import cli
-from bots.slack_bot import SlackBot
-from bots.slack_format import VOTE_UP
+from bots.cli import Listening, SlackCommand, run_slack
+from bots.cli.running import HealthOptions
+from bots.slack.app import SlackBot
+from bots.slack.format import VOTE_UP
+from bots.slack.settings import SlackSettings
+from core.answering.service import RagService
 from core.container import Helpbot
-from core.feedback import FeedbackStore
-from core.service import RagService
+from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.settings import Settings
-from standins import slack_payloads as payloads
-from standins.openai_server import OpenAIStandIn
-from standins.slack_server import SlackStandIn
-from support import free_port, generative, http_get, post_event
+from tests.standins import slack_payloads as payloads
+from tests.standins.openai_server import OpenAIStandIn
+from tests.standins.slack_server import SlackStandIn
+from tests.support import generative, http_get, post_event
 
 CHANNEL, USER = "C0HELP", "U0ASKER"
 SECRET = "signing-secret"
@@ -38,7 +39,7 @@ STORAGE_QUESTION = "<@U0BOT> How is data stored in milvus?"
 class Harness:
     """A SlackBot wired to the stand-ins, with the handles tests assert on."""
 
-    def __init__(self, slack: SlackStandIn, bot: SlackBot, feedback: FeedbackStore) -> None:
+    def __init__(self, slack: SlackStandIn, bot: SlackBot, feedback: SqliteAnswerLog) -> None:
         self.slack = slack
         self.bot = bot
         self.feedback = feedback
@@ -57,7 +58,7 @@ class Harness:
         return [m.get("text", "") for m in self.slack.thread(CHANNEL, thread_ts)[1:]]
 
 
-def slack_settings(slack: SlackStandIn, **overrides: object) -> Settings:
+def slack_settings(slack: SlackStandIn, **overrides: object) -> SlackSettings:
     values: dict[str, object] = {
         "slack_bot_token": "xoxb-test",
         "slack_app_token": "xapp-1-test",
@@ -65,13 +66,13 @@ def slack_settings(slack: SlackStandIn, **overrides: object) -> Settings:
         "slack_api_url": slack.api_url,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    return SlackSettings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 async def start_harness(
     slack: SlackStandIn, service: RagService, tmp_path: Path, **overrides: object
 ) -> tuple[Harness, SlackBot]:
-    feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+    feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
     await feedback.start()
     bot = SlackBot(slack_settings(slack, **overrides), service, feedback)
     await bot.start_socket_mode()
@@ -391,9 +392,9 @@ async def test_rate_limited_post_is_retried_and_nothing_is_lost(
 @pytest.fixture
 async def http_bot(
     faq_bot: Helpbot, tmp_path: Path
-) -> AsyncIterator[tuple[SlackStandIn, str, FeedbackStore]]:
+) -> AsyncIterator[tuple[SlackStandIn, str, SqliteAnswerLog]]:
     async with SlackStandIn() as slack:
-        feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+        feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
         await feedback.start()
         bot = SlackBot(slack_settings(slack), faq_bot.service, feedback)
         port = await bot.start_http("127.0.0.1", 0)
@@ -567,7 +568,7 @@ async def test_signed_http_event_is_acknowledged_before_the_first_token(
     llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
     llm.hang(0.5)  # the LLM releases its first token only after this
     async with SlackStandIn() as slack:
-        feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+        feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
         await feedback.start()
         bot = SlackBot(slack_settings(slack), generative(faq_bot, llm), feedback)
         port = await bot.start_http("127.0.0.1", 0)
@@ -593,22 +594,18 @@ async def test_helpbot_slack_runs_the_bot_until_sigterm(
     """`helpbot slack --health-port`: connects over Socket Mode, serves health, readiness
     (not ready: nothing ingested yet) and metrics, then stops cleanly on SIGTERM."""
     async with SlackStandIn() as slack:
-        settings = slack_settings(
-            slack,
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
             milvus_uri=str(tmp_path / "m.db"),
             embedding_cache_path=embedding_cache,
             feedback_path=tmp_path / "feedback.sqlite",
         )
-        health = f"http://127.0.0.1:{free_port()}"
-        args = argparse.Namespace(
-            http=False,
-            host="127.0.0.1",
-            port=0,
-            health_port=int(health.rsplit(":", 1)[1]),
-            health_host="127.0.0.1",
-        )
-        run = asyncio.create_task(cli._slack(settings, args))
+        command = SlackCommand(health=HealthOptions(port=0, host="127.0.0.1"))
+        listening = Listening()
+        run = asyncio.create_task(run_slack(settings, slack_settings(slack), command, listening))
         await slack.wait_connected(timeout=30)
+        await asyncio.wait_for(listening.ready.wait(), 30)
+        health = f"http://127.0.0.1:{listening.ports['health']}"
         assert (await http_get(f"{health}/healthz"))[0] == 200
         ready_status, ready = await http_get(f"{health}/readyz")
         metrics_status, metrics = await http_get(f"{health}/metrics")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from bots.dedup import RecentKeys
-from bots.slack_format import MAX_BLOCKS, SECTION_LIMIT, escape, full_message
+from bots.slack.format import MAX_BLOCKS, SECTION_LIMIT, escape, full_message
+from bots.state.event_dedup import LocalEventDeduplicator
 from core.models import Answer
-from support import source
+from tests.support import source
 
 PINGS = "<!channel> <!here> <@U123> <!subteam^S1> <https://evil.example|the docs>"
 
@@ -51,7 +51,7 @@ def test_dont_know_has_no_sources_block() -> None:
 
 async def test_a_key_is_claimed_once_until_it_expires() -> None:
     now = [0.0]
-    recent = RecentKeys(ttl_s=10, clock=lambda: now[0])
+    recent = LocalEventDeduplicator(ttl_s=10, clock=lambda: now[0])
     assert await recent.claim("event:E1", "message:C1:1.0")
     assert not await recent.claim("message:C1:1.0")  # same message as app_mention and message
     assert not await recent.claim("event:E1")

@@ -16,7 +16,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from standins.slack_payloads import (
+from tests.standins.slack_payloads import (
     app_mention,
     block_actions,
     bot_message,
@@ -27,7 +27,7 @@ from standins.slack_payloads import (
     slash_command_body,
     thread_reply,
 )
-from standins.slack_server import SlackStandIn
+from tests.standins.slack_server import SlackStandIn
 
 CHANNEL = "C0DOCS"
 USER = "U0ALICE"

@@ -17,9 +17,9 @@ from fpdf import FPDF
 
 from core.container import Helpbot
 from core.errors import BadInputError
-from core.ingest import IngestReport
+from core.ingest.sync import IngestReport
 from core.models import Query
-from support import write
+from tests.support import write
 
 STORAGE_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <title>Storage | Example Docs</title></head><body>

@@ -3,7 +3,6 @@ operator would, through /metrics, and then through the answers."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -12,24 +11,16 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bots import cli
+from bots.cli import IngestCommand, Listening, run_ingest
+from bots.cli.running import HealthOptions
 from core.container import Helpbot
 from core.errors import BadInputError
 from core.models import Query
-from support import free_port, http_get, write
+from tests.support import http_get, write
 
 
-def watch_args(docs: Path, health_port: int) -> argparse.Namespace:
-    return argparse.Namespace(
-        paths=[str(docs)],
-        kb=None,
-        url=None,
-        recreate=False,
-        json=False,
-        watch=True,
-        health_port=health_port,
-        health_host="127.0.0.1",
-    )
+def watch_command(docs: Path) -> IngestCommand:
+    return IngestCommand((str(docs),), watch=True, health=HealthOptions(0, "127.0.0.1"))
 
 
 async def ingest_runs(health: str) -> dict[str, float]:
@@ -50,9 +41,10 @@ async def until_runs(health: str, ok: int) -> None:
 
 async def test_watch_syncs_every_change_until_stopped(docs: Path, make_settings) -> None:
     settings = make_settings()
-    port = free_port()
-    health = f"http://127.0.0.1:{port}"
-    watcher = asyncio.create_task(cli._ingest(settings, watch_args(docs, port)))
+    listening = Listening()
+    watcher = asyncio.create_task(run_ingest(settings, watch_command(docs), listening))
+    await asyncio.wait_for(listening.ready.wait(), 30)
+    health = f"http://127.0.0.1:{listening.ports['health']}"
     await until_runs(health, 1)
 
     write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rotation is set in Opsgenie.\n")
@@ -69,7 +61,6 @@ async def test_watch_syncs_every_change_until_stopped(docs: Path, make_settings)
 
 
 async def test_watch_refuses_urls(docs: Path, make_settings) -> None:
-    args = watch_args(docs, 0)
-    args.paths = ["https://example.test/docs.zip"]
+    command = IngestCommand(("https://example.test/docs.zip",), watch=True)
     with pytest.raises(BadInputError, match="local files and folders"):
-        await cli._ingest(make_settings(), args)
+        await run_ingest(make_settings(), command)

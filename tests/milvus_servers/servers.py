@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.pymilvus_import import MilvusClient
-from support import free_port
+from core.search.milvus.pymilvus_import import MilvusClient
+from tests.support import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MILVUS_2_3_5_PYTHON = Path(

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger import Ledger
+
+from tests.reliability.ledger import Ledger
 
 _LEDGER = Ledger()
 _LOG_LINES: list[str] = []

@@ -7,27 +7,32 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from fake_secrets import SECRETS
+from pydantic_settings import BaseSettings
 
-from bots.discord_bot import DiscordBot
-from bots.slack_bot import SlackBot
-from core.feedback import FeedbackStore
-from core.service import RagService
-from core.settings import Settings
-from standins import slack_payloads as payloads
-from standins.discord_payloads import GUILD_ID
-from standins.discord_server import DiscordStandIn
-from standins.slack_server import SlackStandIn
-from support import post_event
+from bots.discord.client import DiscordBot
+from bots.discord.settings import DiscordSettings
+from bots.slack.app import SlackBot
+from bots.slack.settings import SlackSettings
+from core.answering.service import RagService
+from core.learning.sqlite_answer_log import SqliteAnswerLog
+from tests.reliability.fake_secrets import SECRETS
+from tests.standins import slack_payloads as payloads
+from tests.standins.discord_payloads import GUILD_ID
+from tests.standins.discord_server import DiscordStandIn
+from tests.standins.slack_server import SlackStandIn
+from tests.support import post_event
+
+S = TypeVar("S", bound=BaseSettings)
 
 QUESTION = "How is data stored in milvus?"
 ANSWER_METHODS = ("chat.startStream", "chat.postMessage", "chat.postEphemeral")
 
 
-def settings_with_secrets(**values: object) -> Settings:
-    return Settings(_env_file=None, **{**SECRETS, **values})  # type: ignore[arg-type]
+def settings_with_secrets(settings_class: type[S], **values: object) -> S:
+    """Settings of any class, with every fake secret the class has a field for."""
+    return settings_class(_env_file=None, **{**SECRETS, **values})  # type: ignore[arg-type]
 
 
 @dataclass
@@ -84,10 +89,12 @@ async def http_slack(
 ) -> AsyncIterator[HttpSlack]:
     """The bot on a free port; on exit its Slack calls join `sent` for the secrets case."""
     async with SlackStandIn() as slack:
-        feedback = FeedbackStore(tmp_path / "feedback.sqlite")
+        feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
         await feedback.start()
         bot = SlackBot(
-            settings_with_secrets(slack_api_url=slack.api_url, **overrides), service, feedback
+            settings_with_secrets(SlackSettings, slack_api_url=slack.api_url, **overrides),
+            service,
+            feedback,
         )
         port = await bot.start_http("127.0.0.1", 0)
         try:
@@ -115,9 +122,11 @@ async def discord_bot(
     api: DiscordStandIn, service: RagService, tmp_path: Path
 ) -> AsyncIterator[DiscordBot]:
     """A DiscordBot logged in to the stand-in (no cooldown), with a feedback file."""
-    feedback = FeedbackStore(tmp_path / "discord-feedback.sqlite")
+    feedback = SqliteAnswerLog(tmp_path / "discord-feedback.sqlite")
     await feedback.start()
-    settings = settings_with_secrets(discord_guild_id=int(GUILD_ID), discord_cooldown_s=0)
+    settings = settings_with_secrets(
+        DiscordSettings, discord_guild_id=int(GUILD_ID), discord_cooldown_s=0
+    )
     client = DiscordBot(settings, service, feedback, guild_ready_timeout=0.01)
     try:
         async with api.running(client, token=SECRETS["discord_token"]):

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import http_slack, mention_body, signed
-from ledger import Ledger
-
 from core.container import Helpbot
+from tests.reliability.harness import http_slack, mention_body, signed
+from tests.reliability.ledger import Ledger
 
 
 async def test_forged_requests_are_refused_and_reach_no_listener(

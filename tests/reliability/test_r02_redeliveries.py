@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness import http_slack, mention_body, signed
-from ledger import Ledger
-
 from core.container import Helpbot
-from standins import slack_payloads as payloads
+from tests.reliability.harness import http_slack, mention_body, signed
+from tests.reliability.ledger import Ledger
+from tests.standins import slack_payloads as payloads
 
 QUESTIONS = 8
 

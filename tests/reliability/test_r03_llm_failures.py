@@ -6,13 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fake_secrets import SECRETS
-from harness import http_slack, mention_body, signed
-from ledger import Ledger
-
 from core.container import Helpbot
-from standins.openai_server import OpenAIStandIn
-from support import generative
+from tests.reliability.fake_secrets import SECRETS
+from tests.reliability.harness import http_slack, mention_body, signed
+from tests.reliability.ledger import Ledger
+from tests.standins.openai_server import OpenAIStandIn
+from tests.support import generative
 
 MAX_RETRIES = 1  # what support.generative gives the openai client
 

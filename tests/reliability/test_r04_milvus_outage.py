@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import HttpSlack, http_slack, mention_body, signed
-from ledger import Ledger
-
 from core.container import Helpbot
-from milvus_servers.servers import MilvusServer
-from support import faq_dir
+from tests.milvus_servers.servers import MilvusServer
+from tests.reliability.harness import HttpSlack, http_slack, mention_body, signed
+from tests.reliability.ledger import Ledger
+from tests.support import faq_dir
 
 
 async def ask(bot: HttpSlack, n: int) -> str:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import (
+from core.container import Helpbot
+from tests.reliability.harness import (
     discord_api,
     discord_bot,
     http_slack,
     mention_body,
     signed,
 )
-from ledger import Ledger
-
-from core.container import Helpbot
-from standins.discord_payloads import CHANNEL_ID
+from tests.reliability.ledger import Ledger
+from tests.standins.discord_payloads import CHANNEL_ID
 
 QUESTIONS = 3
 

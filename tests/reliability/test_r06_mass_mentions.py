@@ -9,20 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_secrets import SECRETS
-from harness import (
+
+from core.container import Helpbot
+from tests.reliability.fake_secrets import SECRETS
+from tests.reliability.harness import (
     discord_api,
     discord_bot,
     http_slack,
     mention_body,
     signed,
 )
-from ledger import Ledger
-
-from core.container import Helpbot
-from standins.discord_payloads import CHANNEL_ID
-from standins.openai_server import OpenAIStandIn
-from support import generative, write
+from tests.reliability.ledger import Ledger
+from tests.standins.discord_payloads import CHANNEL_ID
+from tests.standins.openai_server import OpenAIStandIn
+from tests.support import generative, write
 
 PINGS = "@everyone @here <!channel> <!here> <!everyone> <!subteam^S0TEAM> <@U0VIP> <@&1234> <@99>"
 # What would notify people if it reached Slack unescaped.

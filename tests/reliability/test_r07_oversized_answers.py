@@ -6,20 +6,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fake_secrets import SECRETS
-from harness import (
+from core.container import Helpbot
+from tests.reliability.fake_secrets import SECRETS
+from tests.reliability.harness import (
     discord_api,
     discord_bot,
     http_slack,
     mention_body,
     signed,
 )
-from ledger import Ledger
-
-from core.container import Helpbot
-from standins.discord_payloads import CHANNEL_ID
-from standins.openai_server import OpenAIStandIn
-from support import generative
+from tests.reliability.ledger import Ledger
+from tests.standins.discord_payloads import CHANNEL_ID
+from tests.standins.openai_server import OpenAIStandIn
+from tests.support import generative
 
 # About 45,000 characters, citing twenty sources: over Slack's 40,000 and Discord's 2,000.
 REPLY = " ".join(f"Point {i}: data is kept in object storage [{i % 20 + 1}]." for i in range(900))

@@ -16,9 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from ledger import Ledger
-
-from support import faq_dir, write
+from tests.reliability.ledger import Ledger
+from tests.support import faq_dir, write
 
 HELPBOT = str(Path(sys.executable).with_name("helpbot"))
 ROUNDS = 10
@@ -62,7 +61,7 @@ async def ingest(docs: Path, env: dict[str, str], kill_after: float | None = Non
 # Read in a process of its own: Milvus Lite keeps a file locked until its process ends.
 _READ_CHUNKS = """
 import hashlib, json, sys
-from core.pymilvus_import import MilvusClient
+from core.search.milvus.pymilvus_import import MilvusClient
 client = MilvusClient(sys.argv[1])
 client.load_collection("helpbot")
 rows = client.query("helpbot", filter='id != ""', output_fields=["body", "text"])

@@ -7,11 +7,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ledger import Ledger
-
 from core.container import Helpbot
 from core.models import Query
-from support import write
+from tests.reliability.ledger import Ledger
+from tests.support import write
 
 
 def zip_bomb(path: Path) -> Path:

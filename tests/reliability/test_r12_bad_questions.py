@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import http_slack, mention_body, signed
-from ledger import Ledger
-
 from core.container import Helpbot
+from tests.reliability.harness import http_slack, mention_body, signed
+from tests.reliability.ledger import Ledger
 
 BAD = {
     "only a mention": "",

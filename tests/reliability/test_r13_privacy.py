@@ -7,10 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from ledger import Ledger
-
-from core.feedback import FeedbackStore, Retention
+from core.learning.answer_log import Retention
+from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.models import Answer, Origin, Query
+from tests.reliability.ledger import Ledger
 
 
 async def test_retention_and_purge_delete_questions_and_user_ids(
@@ -19,7 +19,7 @@ async def test_retention_and_purge_delete_questions_and_user_ids(
     now = [1_800_000_000.0]
     path = tmp_path / "feedback.sqlite"
     with ledger.case("13. privacy: retention and purge", tried=2) as row:
-        store = FeedbackStore(path, Retention(7, lambda: now[0]))
+        store = SqliteAnswerLog(path, Retention(7, lambda: now[0]))
         await store.start()
         answer = Answer("Nightly [1].", True, "extractive")
         for n in range(3):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fake_secrets import SECRETS
-from ledger import Ledger
+from tests.reliability.fake_secrets import SECRETS
+from tests.reliability.ledger import Ledger
 
 
 def test_no_secret_in_any_log_line_or_message_and_no_traceback_shown(

@@ -46,7 +46,7 @@ import discord.webhook.async_
 import yarl
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
 
-from standins.discord_payloads import (
+from tests.standins.discord_payloads import (
     APPLICATION_COMMAND,
     APPLICATION_ID,
     BOT_TOKEN,
@@ -87,7 +87,7 @@ from standins.discord_payloads import (
     thread_create,
     user,
 )
-from standins.local_server import serve
+from tests.standins.local_server import serve
 
 API_PREFIX = "/api/v10"
 GATEWAY_PATH = "/gateway"

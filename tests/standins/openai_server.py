@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from standins.local_server import serve
+from tests.standins.local_server import serve
 
 CHAT_PATH = "/v1/chat/completions"
 # How long shutdown waits for a handler still running (a hang, a stall) before cancelling it.

@@ -33,8 +33,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from standins.local_server import serve
-from standins.slack_payloads import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
+from tests.standins.local_server import serve
+from tests.standins.slack_payloads import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
 
 API_PATH = "/api/"
 SOCKET_PATH = "/socket-mode"

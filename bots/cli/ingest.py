@@ -1,0 +1,114 @@
+"""`helpbot ingest`: sync files, folders, zips and URLs into a knowledge base, once or on every
+change (`--watch`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import watchfiles
+
+from bots.cli.output import fail
+from bots.cli.progress import Progress
+from bots.cli.running import HealthOptions, Listening, health_server, stop_on_signals
+from bots.ops.metrics import Metrics
+from core import BadInputError, Helpbot, HelpbotError, IngestReport, Settings
+
+__all__ = ["IngestCommand", "run_ingest"]
+
+_WATCH_DEBOUNCE_MS = 1500
+
+
+@dataclass(frozen=True)
+class IngestCommand:
+    """What to ingest and how: `kb` None is KNOWLEDGE_BASE; `url` a link template."""
+
+    paths: tuple[str, ...]
+    kb: str | None = None
+    url: str | None = None
+    recreate: bool = False
+    json: bool = False
+    watch: bool = False
+    health: HealthOptions = field(default_factory=HealthOptions)
+
+
+async def run_ingest(
+    settings: Settings, command: IngestCommand, listening: Listening | None = None
+) -> int:
+    """Sync once and print a report; with `watch`, keep syncing until SIGINT or SIGTERM."""
+    if command.watch:
+        remote = [path for path in command.paths if "://" in path]
+        if remote:
+            raise BadInputError(f"--watch needs local files and folders, not {remote[0]}")
+        with stop_on_signals() as stop:
+            await _watch(settings, command, stop, listening or Listening())
+        return 0
+    async with Helpbot(settings) as bot:
+        if command.recreate:
+            await bot.store.drop()
+        with Progress(enabled=not command.json) as progress:
+            report = await bot.ingestor.sync(
+                list(command.paths), bot.ingest_options(command.kb, command.url), progress.update
+            )
+    _print_report(report, command.json)
+    return 0
+
+
+async def _watch(
+    settings: Settings, command: IngestCommand, stop: asyncio.Event, listening: Listening
+) -> None:
+    """Sync once, then again after every batch of changes under the paths, until stopped.
+    A failed sync is reported and counted, and the next change tries again."""
+    metrics = Metrics()
+    async with (
+        Helpbot(settings) as bot,
+        health_server(settings, command.health, bot, metrics, listening),
+    ):
+        if command.recreate:
+            await bot.store.drop()
+        options = bot.ingest_options(command.kb, command.url)
+
+        async def sync() -> None:
+            try:
+                report = await bot.ingestor.sync(list(command.paths), options)
+            except HelpbotError as exc:
+                metrics.ingest_run(None)
+                fail(str(exc))
+                return
+            metrics.ingest_run(report)
+            _print_report(report, command.json)
+
+        listening.ready.set()
+        await sync()
+        if not command.json:
+            print(f"watching {', '.join(command.paths)} (Ctrl-C to stop)", flush=True)
+        # Editors save in bursts (temp file, rename, chmod): one sync per quiet period.
+        async for _ in watchfiles.awatch(
+            *command.paths, debounce=_WATCH_DEBOUNCE_MS, stop_event=stop, recursive=True
+        ):
+            await sync()
+
+
+def _print_report(report: IngestReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_report_json(report), ensure_ascii=False), flush=True)
+        return
+    for skipped in report.skipped:
+        print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+    print(report.summary(), flush=True)
+
+
+def _report_json(report: IngestReport) -> dict[str, Any]:
+    return {
+        "files": report.files,
+        "chunks_added": report.chunks_added,
+        "chunks_updated": report.chunks_updated,
+        "chunks_unchanged": report.chunks_unchanged,
+        "chunks_deleted": report.chunks_deleted,
+        "files_deleted": report.files_deleted,
+        "skipped": [{"source": s.source, "reason": s.reason} for s in report.skipped],
+        "seconds": round(report.seconds, 3),
+    }

@@ -1,0 +1,104 @@
+"""`helpbot feedback` and `helpbot stats`: what was answered and voted, what is indexed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from core import BadInputError, Helpbot, Settings, build_answer_log
+
+__all__ = ["FeedbackCommand", "StatsCommand", "redact_uri", "run_feedback", "run_stats"]
+
+
+@dataclass(frozen=True)
+class FeedbackCommand:
+    """How many recent answers, only voted ones, as JSON lines, or purge them all."""
+
+    limit: int = 20
+    voted: bool = False
+    json: bool = False
+    purge: bool = False
+
+
+@dataclass(frozen=True)
+class StatsCommand:
+    json: bool = False
+
+
+async def run_feedback(settings: Settings, command: FeedbackCommand) -> int:
+    """List recent answers with their votes, or delete them all with `purge`."""
+    if command.limit < 1:
+        raise BadInputError("--limit must be at least 1")
+    # Only the answer log: this runs beside a bot that holds the Milvus Lite file.
+    log = build_answer_log(settings)
+    await log.start()
+    try:
+        if command.purge:
+            purged = await log.purge()
+            print(f"deleted {purged} answers and their votes")
+            return 0
+        records = await log.recent(command.limit, only_voted=command.voted)
+    finally:
+        await log.stop()
+    for record in records:
+        if command.json:
+            print(json.dumps(asdict(record), ensure_ascii=False))
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created_at))
+        where = "/".join(part for part in (record.platform, record.channel, record.user) if part)
+        print(f"{when}  +{record.up} -{record.down}  {where or '-'}  {record.question}")
+        for source in record.sources:
+            print(f"    {source}")
+    if not records and not command.json:
+        print("no answers recorded yet")
+    return 0
+
+
+async def run_stats(settings: Settings, command: StatsCommand) -> int:
+    """The collection, its chunk and source counts per knowledge base, and the models."""
+    async with Helpbot(settings) as bot:
+        exists = await bot.store.exists()
+        model, dim, refs = None, None, []
+        if exists:
+            model, dim = await bot.store.embedding_model()
+            await bot.store.open(model, dim)
+            refs = await bot.store.chunk_refs()
+    per_kb = Counter(ref.kb for ref in refs)
+    sources = {(ref.kb, ref.source) for ref in refs}
+    stats = {
+        "milvus_uri": redact_uri(settings.milvus_uri),
+        "collection": settings.milvus_collection,
+        "exists": exists,
+        "chunks": len(refs),
+        "sources": len(sources),
+        "knowledge_bases": {
+            kb: {"chunks": n, "sources": sum(1 for k, _ in sources if k == kb)}
+            for kb, n in sorted(per_kb.items())
+        },
+        "search": bot.store.layout,
+        "embedding_model": model,
+        "embedding_dim": dim,
+        "configured_embedding_model": bot.embedder.model_id,
+        "answer_mode": bot.service.mode,
+        "llm_model": settings.llm_model if settings.llm_configured else None,
+    }
+    if command.json:
+        print(json.dumps(stats, ensure_ascii=False))
+    else:
+        width = max(len(k) for k in stats)
+        for key, value in stats.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def redact_uri(uri: str) -> str:
+    """A URI safe to print: any user:password part is dropped."""
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri

@@ -1,0 +1,166 @@
+"""The `helpbot` command line: each subcommand's arguments become its typed command value,
+and a handler runs it with the settings it needs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bots.cli.ask import AskCommand, ChatCommand, run_ask, run_chat
+from bots.cli.evaluate import EvalCommand, run_eval
+from bots.cli.ingest import IngestCommand, run_ingest
+from bots.cli.inspect import FeedbackCommand, StatsCommand, run_feedback, run_stats
+from bots.cli.platforms import DiscordCommand, SlackCommand, run_discord, run_slack
+from bots.cli.running import HealthOptions
+from bots.discord.settings import DiscordSettings
+from bots.slack.settings import SlackSettings
+from core import KNOWLEDGE_BASE_NAME, Settings, read_settings
+
+__all__ = ["Handler", "build_parser"]
+
+Handler = Callable[[Settings, argparse.Namespace], int | Awaitable[int]]
+"""Runs a parsed subcommand; `main` gives it the core's settings."""
+
+_KNOWLEDGE_BASE = re.compile(KNOWLEDGE_BASE_NAME)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand, each with `handler` set to run it."""
+    parser = argparse.ArgumentParser(
+        prog="helpbot", description="Answers questions from your team's documents, with sources."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    # One-shot commands log warnings and up; long-running ones also each question (INFO).
+    parser.set_defaults(log_level=logging.WARNING)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="add or sync files and folders into the index")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="file, folder, .zip or URL")
+    _add_kb_option(ingest, "knowledge base to write to")
+    ingest.add_argument(
+        "--url", help='link template for sources, e.g. "https://milvus.io/docs/{stem}.md"'
+    )
+    ingest.add_argument(
+        "--recreate",
+        action="store_true",
+        help="drop the whole collection first, every knowledge base in it (after a model change)",
+    )
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--watch",
+        action="store_true",
+        help="after the first sync, keep watching the files and folders and sync every change",
+    )
+    _add_health_options(ingest)
+    ingest.set_defaults(handler=_ingest)
+
+    ask = commands.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    _add_kb_option(ask, "knowledge base to search")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(
+        handler=lambda settings, a: run_ask(settings, AskCommand(a.question, a.kb, a.json))
+    )
+
+    chat = commands.add_parser("chat", help="ask questions interactively, with follow-ups")
+    _add_kb_option(chat, "knowledge base to search")
+    chat.set_defaults(handler=lambda settings, a: run_chat(settings, ChatCommand(a.kb)))
+
+    evaluate = commands.add_parser(
+        "eval", help="measure retrieval quality on a labelled question file (JSONL)"
+    )
+    evaluate.add_argument("file", type=Path, metavar="FILE.jsonl")
+    evaluate.add_argument("--k", type=int, default=3, help="cut-off for recall@k (default 3)")
+    _add_kb_option(evaluate, "knowledge base to search")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.add_argument(
+        "--answers",
+        action="store_true",
+        help="count \"I don't know\" from full answers, the language model's refusals included "
+        "(needs LLM_BASE_URL or LLM_API_KEY; one model call a question)",
+    )
+    evaluate.set_defaults(
+        handler=lambda settings, a: run_eval(
+            settings, EvalCommand(a.file, a.k, a.kb, a.json, a.answers)
+        )
+    )
+
+    slack = commands.add_parser("slack", help="run the Slack bot (Socket Mode, or --http)")
+    slack.add_argument(
+        "--http", action="store_true", help="serve the Events API instead of Socket Mode"
+    )
+    slack.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on")
+    slack.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
+    _add_health_options(slack)
+    slack.set_defaults(handler=_slack, log_level=logging.INFO)
+
+    discord_ = commands.add_parser("discord", help="run the Discord bot")
+    _add_health_options(discord_)
+    discord_.set_defaults(handler=_discord, log_level=logging.INFO)
+
+    feedback = commands.add_parser("feedback", help="list recent answers and their votes")
+    feedback.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    feedback.add_argument("--voted", action="store_true", help="only answers with votes")
+    feedback.add_argument("--json", action="store_true", help="print them as JSON lines")
+    feedback.add_argument(
+        "--purge",
+        action="store_true",
+        help="delete every stored answer and vote now (questions and user ids with them)",
+    )
+    feedback.set_defaults(
+        handler=lambda settings, a: run_feedback(
+            settings, FeedbackCommand(a.limit, a.voted, a.json, a.purge)
+        )
+    )
+
+    stats = commands.add_parser("stats", help="show the collection, its size and its model")
+    stats.add_argument("--json", action="store_true", help="print the stats as JSON")
+    stats.set_defaults(handler=lambda settings, a: run_stats(settings, StatsCommand(a.json)))
+    return parser
+
+
+def _ingest(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
+    command = IngestCommand(
+        tuple(args.paths), args.kb, args.url, args.recreate, args.json, args.watch, _health(args)
+    )
+    return run_ingest(settings, command)
+
+
+def _slack(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
+    command = SlackCommand(args.http, args.host, args.port, _health(args))
+    return run_slack(settings, read_settings(SlackSettings), command)
+
+
+def _discord(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
+    command = DiscordCommand(_health(args))
+    return run_discord(settings, read_settings(DiscordSettings), command)
+
+
+def _health(args: argparse.Namespace) -> HealthOptions:
+    return HealthOptions(args.health_port, args.health_host)
+
+
+def _add_kb_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--kb", type=_knowledge_base, help=f"{what} (default: KNOWLEDGE_BASE)")
+
+
+def _knowledge_base(value: str) -> str:
+    if not _KNOWLEDGE_BASE.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a knowledge base name (letters, digits, _ . -, up to 64)"
+        )
+    return value
+
+
+def _add_health_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        help="serve /healthz, /readyz and /metrics on this port (default: HEALTH_PORT)",
+    )
+    parser.add_argument(
+        "--health-host", default="0.0.0.0", help="address for --health-port (default 0.0.0.0)"
+    )

@@ -1,0 +1,131 @@
+"""`helpbot slack` and `helpbot discord`: run one chat adapter on the core until SIGINT or
+SIGTERM, with health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import discord
+
+from bots.cli.running import (
+    HealthOptions,
+    Listening,
+    health_server,
+    shared_state,
+    stop_on_signals,
+)
+from bots.discord.client import DiscordBot
+from bots.discord.settings import DiscordSettings
+from bots.ops.metrics import Metrics
+from bots.slack.app import SlackBot
+from bots.slack.settings import SlackSettings
+from core import ConfigError, Helpbot, Settings
+
+__all__ = ["DiscordCommand", "SlackCommand", "run_discord", "run_slack"]
+
+
+@dataclass(frozen=True)
+class SlackCommand:
+    """Socket Mode, or the HTTP Events API on host:port (0 picks a free port)."""
+
+    http: bool = False
+    host: str = "0.0.0.0"
+    port: int = 3000
+    health: HealthOptions = field(default_factory=HealthOptions)
+
+
+@dataclass(frozen=True)
+class DiscordCommand:
+    health: HealthOptions = field(default_factory=HealthOptions)
+
+
+async def run_slack(
+    settings: Settings,
+    slack_settings: SlackSettings,
+    command: SlackCommand,
+    listening: Listening | None = None,
+) -> int:
+    """Run the Slack adapter until SIGINT or SIGTERM; `listening` learns the bound ports."""
+    listening = listening or Listening()
+    metrics = Metrics()
+    with stop_on_signals() as stop:
+        async with Helpbot(settings) as bot, shared_state(settings) as state:
+            slack = SlackBot(
+                slack_settings,
+                bot.service,
+                bot.answer_log,
+                metrics=metrics,
+                state=state,
+                routing=bot.routing,
+            )
+            try:
+                if command.http:
+                    port = await slack.start_http(command.host, command.port)
+                    listening.ports["slack"] = port
+                    print(f"Slack Events API on http://{command.host}:{port}/slack/events")
+                else:
+                    await slack.start_socket_mode()
+                    print("Slack bot connected over Socket Mode", flush=True)
+                # The Slack HTTP port serves the health routes itself when it is the one asked.
+                same_port = command.http and command.health.port == command.port
+                async with health_server(
+                    settings, command.health, bot, metrics, listening, served_elsewhere=same_port
+                ):
+                    listening.ready.set()
+                    await stop.wait()
+            finally:
+                await slack.stop()
+    return 0
+
+
+async def run_discord(
+    settings: Settings,
+    discord_settings: DiscordSettings,
+    command: DiscordCommand,
+    listening: Listening | None = None,
+) -> int:
+    """Run the Discord adapter until SIGINT or SIGTERM; `listening` learns the bound ports."""
+    if discord_settings.discord_token is None:
+        raise ConfigError("DISCORD_TOKEN is required to connect to Discord")
+    token = discord_settings.discord_token.get_secret_value()
+    listening = listening or Listening()
+    metrics = Metrics()
+    with stop_on_signals() as stop:
+        async with (
+            Helpbot(settings) as bot,
+            shared_state(settings) as state,
+            DiscordBot(
+                discord_settings,
+                bot.service,
+                bot.answer_log,
+                metrics=metrics,
+                state=state,
+                routing=bot.routing,
+            ) as client,
+            health_server(settings, command.health, bot, metrics, listening),
+        ):
+            listening.ready.set()
+            runner = asyncio.create_task(client.start(token))
+            waiter = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if runner in done:
+                _raise_discord_failure(runner)
+            else:
+                await client.close()
+                await asyncio.gather(runner, return_exceptions=True)
+    return 0
+
+
+def _raise_discord_failure(runner: asyncio.Task[None]) -> None:
+    """A login or connection failure, as one line naming the setting to fix."""
+    try:
+        runner.result()
+    except discord.LoginFailure as exc:
+        raise ConfigError("DISCORD_TOKEN was rejected by Discord") from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise ConfigError(
+            "DISCORD_MESSAGE_CONTENT_INTENT is on but the application was not granted the "
+            "Message Content intent (developer portal > Bot)"
+        ) from exc

@@ -1,0 +1,80 @@
+"""What every long-running command shares: stopping on SIGINT/SIGTERM, the health server on
+its own port, the shared state, and telling the caller which ports it bound."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+from bots.ops.health import HealthServer
+from bots.ops.metrics import Metrics
+from bots.state.shared import SharedState
+from core import Helpbot, Settings
+
+__all__ = ["HealthOptions", "Listening", "health_server", "shared_state", "stop_on_signals"]
+
+
+@dataclass(frozen=True)
+class HealthOptions:
+    """`--health-port` and `--health-host`; port None means HEALTH_PORT, 0 a free port."""
+
+    port: int | None = None
+    host: str = "0.0.0.0"
+
+
+@dataclass
+class Listening:
+    """The ports a running command bound, by name (`health`, `slack`); `ready` is set once
+    they are all bound, so a caller can ask for port 0 and learn the real one."""
+
+    ports: dict[str, int] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs, so long-running modes shut
+    down cleanly; the handlers are removed afterwards."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield stop
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+def shared_state(settings: Settings) -> SharedState:
+    """De-duplication and rate limits in Redis with REDIS_URL, else in this process."""
+    return SharedState(settings.redis_url.get_secret_value() if settings.redis_url else None)
+
+
+@contextlib.asynccontextmanager
+async def health_server(
+    settings: Settings,
+    options: HealthOptions,
+    bot: Helpbot,
+    metrics: Metrics,
+    listening: Listening,
+    served_elsewhere: bool = False,
+) -> AsyncIterator[None]:
+    """/healthz, /readyz and /metrics on the health port (or HEALTH_PORT) while the block
+    runs; nothing when none is set or `served_elsewhere` (the Slack HTTP port has them)."""
+    port = options.port if options.port is not None else settings.health_port
+    if port is None or served_elsewhere:
+        yield
+        return
+    server = HealthServer(bot.service.readiness, metrics)
+    bound = await server.start(options.host, port)
+    listening.ports["health"] = bound
+    print(f"health and metrics on http://{options.host}:{bound}/metrics", flush=True)
+    try:
+        yield
+    finally:
+        await server.stop()

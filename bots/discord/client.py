@@ -1,0 +1,235 @@
+"""The Discord adapter: `/ask`, @mentions and DMs become core calls; the answer streams into
+a message that is edited as text arrives, then gets its sources embed and vote buttons. It
+holds no RAG logic."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bots.answering import InFlight, answer_into
+from bots.discord.access import DiscordAccess
+from bots.discord.format import NO_MENTIONS
+from bots.discord.replies import Send, StreamedReply
+from bots.discord.settings import DiscordSettings
+from bots.discord.votes import VoteButton
+from bots.ops.metrics import Metrics
+from bots.state.shared import SharedState
+from core import AnswerLog, Origin, Query, RagService, Routing, Turn, Vote, detect_language, message
+
+__all__ = ["DiscordBot"]
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@!?\d+>")
+_THREAD_HISTORY_LIMIT = 20
+
+
+class DiscordBot(discord.Client):
+    """A `discord.Client` with the `/ask` command tree and the mention handler."""
+
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        service: RagService,
+        answer_log: AnswerLog,
+        metrics: Metrics | None = None,
+        state: SharedState | None = None,
+        routing: Routing | None = None,
+        **client_options: Any,
+    ) -> None:
+        intents = discord.Intents.default()
+        # Mentions and DMs carry their text without the privileged Message Content intent.
+        intents.message_content = settings.discord_message_content_intent
+        super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **client_options)
+        self.settings = settings
+        self.service = service
+        self.answer_log = answer_log
+        self.metrics = metrics or Metrics()
+        self.tree = app_commands.CommandTree(self)
+        self.tree.error(self._on_command_error)
+        state = state or SharedState()
+        self._rate_limiter = state.rate_limiter("discord", settings.discord_cooldown_s)
+        self._deduplicator = state.event_deduplicator("discord")
+        self._access = DiscordAccess(
+            settings, routing or Routing.everywhere(service.default_knowledge_base)
+        )
+        self._inflight = InFlight()
+        self.tree.add_command(
+            app_commands.Command(
+                name="ask",
+                description="Ask the team's docs a question",
+                callback=self._ask,
+            )
+        )
+
+    async def record_vote(self, answer_id: str, voter: str, vote: Vote) -> bool:
+        """Record a 👍 / 👎 from a button; False when the answer is unknown (purged, or from
+        another answer log)."""
+        recorded = await self.answer_log.vote(answer_id, voter, vote)
+        if recorded:
+            self.metrics.vote("discord", vote)
+        return recorded
+
+    async def close(self) -> None:
+        """Cancel answers in progress, then disconnect."""
+        await self._inflight.cancel_all()
+        await super().close()
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(VoteButton)
+        if self.settings.discord_guild_id:
+            guild = discord.Object(id=self.settings.discord_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    # --- /ask -----------------------------------------------------------------------------
+
+    @app_commands.describe(question="What do you want to know?")
+    async def _ask(self, interaction: discord.Interaction, question: str) -> None:
+        language = detect_language(question)
+        scope = self._access.scope(
+            interaction.guild_id, interaction.channel, interaction.channel_id
+        )
+        if not scope:
+            await interaction.response.send_message(
+                message("not_enabled", language), ephemeral=True
+            )
+            return
+        wait = await self._rate_limiter.retry_after(str(interaction.user.id))
+        if wait:
+            await interaction.response.send_message(
+                message("cooldown", language, seconds=math.ceil(wait)), ephemeral=True
+            )
+            return
+        # Defer first: Discord's 3 s window closes long before retrieval and the model finish.
+        await interaction.response.defer(thinking=True)
+        origin = Origin(
+            "discord",
+            _id(interaction.guild_id),
+            _id(interaction.channel_id),
+            str(interaction.user.id),
+        )
+        followup = interaction.followup
+        reply = StreamedReply(
+            first=lambda **kw: followup.send(wait=True, allowed_mentions=NO_MENTIONS, **kw),
+            more=lambda **kw: followup.send(wait=True, allowed_mentions=NO_MENTIONS, **kw),
+        )
+        await self._inflight.run(
+            answer_into(
+                self.service,
+                self.answer_log,
+                Query(question, origin=origin, knowledge_bases=scope),
+                reply,
+                self.metrics,
+            )
+        )
+
+    async def _on_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error("/ask failed: %s", error, exc_info=error)
+        text = message("internal_error")
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+
+    # --- @mentions and DMs ----------------------------------------------------------------
+
+    async def on_message(self, incoming: discord.Message) -> None:
+        if incoming.author.bot or self.user is None:
+            return
+        guild_id = incoming.guild.id if incoming.guild else None
+        if guild_id is not None and self.user not in incoming.mentions:
+            return  # in guilds only mentions are questions; every DM is one
+        scope = self._access.scope(guild_id, incoming.channel, incoming.channel.id)
+        if not scope:
+            return
+        if not await self._deduplicator.claim(f"message:{incoming.id}"):
+            self.metrics.duplicate_events.labels("discord").inc()
+            return
+        text = _MENTION.sub("", incoming.content).strip()
+        wait = await self._rate_limiter.retry_after(str(incoming.author.id))
+        if wait:
+            await _reply_to(incoming)(
+                content=message("cooldown", detect_language(text), seconds=math.ceil(wait))
+            )
+            return
+        history = await self._thread_history(incoming)
+        target = await self._answer_target(incoming, text)
+        origin = Origin("discord", _id(guild_id), str(incoming.channel.id), str(incoming.author.id))
+        reply = StreamedReply(
+            first=_reply_to(incoming) if target is incoming.channel else target.send,
+            more=target.send,
+        )
+        query = Query(text, history=history, origin=origin, knowledge_bases=scope)
+        await self._inflight.run(
+            answer_into(self.service, self.answer_log, query, reply, self.metrics)
+        )
+
+    async def _answer_target(self, incoming: discord.Message, text: str) -> Any:
+        """Where to answer: a new thread on the question when configured and allowed, else
+        the question's own channel (also when the bot may not create threads there)."""
+        if (
+            not self.settings.discord_answer_in_thread
+            or incoming.guild is None
+            or isinstance(incoming.channel, discord.Thread)
+        ):
+            return incoming.channel
+        try:
+            return await incoming.create_thread(name=(text or "question")[:90])
+        except discord.HTTPException as exc:
+            log.warning("could not open a thread, answering in the channel: %s", exc)
+            return incoming.channel
+
+    async def _thread_history(self, incoming: discord.Message) -> tuple[Turn, ...]:
+        """Earlier messages of the thread the question is in, oldest first. Without the
+        Message Content intent, other people's messages arrive empty and are skipped."""
+        thread = incoming.channel
+        if not isinstance(thread, discord.Thread):
+            return ()
+        try:
+            items = [
+                item async for item in thread.history(limit=_THREAD_HISTORY_LIMIT, before=incoming)
+            ]
+        except discord.HTTPException as exc:  # no Read Message History permission
+            log.warning("could not read the thread's history: %s", exc)
+            items = []
+        # A thread opened on a question starts with that message, which lives in the parent
+        # channel rather than in the thread's own history.
+        starter = thread.starter_message or await self._fetch_starter(thread)
+        if starter is not None and len(items) < _THREAD_HISTORY_LIMIT:
+            items.append(starter)
+        turns = []
+        for item in reversed(items):
+            text = _MENTION.sub("", item.content).strip()
+            if text:
+                turns.append(Turn("assistant" if item.author == self.user else "user", text))
+        return tuple(turns)
+
+    async def _fetch_starter(self, thread: discord.Thread) -> discord.Message | None:
+        if thread.parent is None or not isinstance(thread.parent, discord.TextChannel):
+            return None
+        try:
+            return await thread.parent.fetch_message(thread.id)
+        except discord.HTTPException:
+            return None  # a thread not started from a message, or no permission to read it
+
+
+def _reply_to(incoming: discord.Message) -> Send:
+    """Send as a reply to `incoming` without pinging its author; if it was deleted
+    meanwhile, as a plain message rather than an error."""
+    reference = incoming.to_reference(fail_if_not_exists=False)
+    return lambda **kw: incoming.channel.send(reference=reference, mention_author=False, **kw)
+
+
+def _id(value: int | None) -> str | None:
+    return str(value) if value is not None else None

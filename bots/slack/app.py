@@ -1,0 +1,338 @@
+"""The Slack adapter: bolt listeners turn mentions, DMs, thread replies, `/ask` and votes into
+core calls, and stream the answer back into the thread. It holds no RAG logic."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.answering import InFlight, answer_into
+from bots.ops.health import add_health_routes
+from bots.ops.metrics import Metrics
+from bots.slack.access import SlackAccess
+from bots.slack.format import (
+    VOTE_DOWN,
+    VOTE_UP,
+)
+from bots.slack.replies import CommandReply, ThreadReply
+from bots.slack.settings import SlackSettings
+from bots.state.shared import SharedState
+from core import (
+    AnswerLog,
+    ConfigError,
+    Origin,
+    Query,
+    RagService,
+    Routing,
+    Turn,
+    Vote,
+    detect_language,
+    message,
+)
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@[A-Z0-9]+>")
+# Message subtypes that are still someone asking: none, a file shared with text, a thread
+# reply also sent to the channel.
+_QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}
+_THREAD_HISTORY_LIMIT = 50
+
+
+def build_web_client(settings: SlackSettings) -> AsyncWebClient:
+    """The Web API client: SLACK_API_URL honoured, 429s waited out (Retry-After) and retried."""
+    if settings.slack_bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is required to connect to Slack")
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackBot:
+    """One bolt `AsyncApp` serving both transports (Socket Mode and HTTP Events API)."""
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        service: RagService,
+        answer_log: AnswerLog,
+        client: AsyncWebClient | None = None,
+        metrics: Metrics | None = None,
+        state: SharedState | None = None,
+        routing: Routing | None = None,
+    ) -> None:
+        self._settings = settings
+        self._service = service
+        self._answer_log = answer_log
+        self._metrics = metrics or Metrics()
+        self.client = client or build_web_client(settings)
+        signing_secret = settings.slack_signing_secret
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret.get_secret_value() if signing_secret else "",
+            logger=log,
+        )
+        self._deduplicator = (state or SharedState()).event_deduplicator("slack")
+        self._access = SlackAccess(
+            self.client,
+            routing or Routing.everywhere(service.default_knowledge_base),
+            settings.slack_allowed_channels,
+        )
+        self._inflight = InFlight()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._http: web.AppRunner | None = None
+        self._register()
+
+    # --- transports -----------------------------------------------------------------------
+
+    async def start_socket_mode(self) -> None:
+        """Connect over Socket Mode (no public URL needed)."""
+        if self._settings.slack_app_token is None:
+            raise ConfigError("SLACK_APP_TOKEN (xapp-...) is required for Socket Mode")
+        self._socket = AsyncSocketModeHandler(
+            self.app, self._settings.slack_app_token.get_secret_value(), web_client=self.client
+        )
+        await self._socket.connect_async()
+
+    async def start_http(self, host: str, port: int) -> int:
+        """Serve the Events API on /slack/events, with /healthz, /readyz and /metrics beside
+        it; returns the bound port."""
+        if self._settings.slack_signing_secret is None:
+            raise ConfigError("SLACK_SIGNING_SECRET is required for HTTP mode")
+        web_app = self.app.web_app(path="/slack/events", port=port)
+        web_app.middlewares.append(_malformed_body_is_400)
+        add_health_routes(web_app, self._service.readiness, self._metrics)
+        self._http = web.AppRunner(web_app)
+        await self._http.setup()
+        await web.TCPSite(self._http, host, port).start()
+        return int(self._http.addresses[0][1])
+
+    @property
+    def answers_in_progress(self) -> int:
+        """Questions being answered right now."""
+        return len(self._inflight)
+
+    async def stop(self) -> None:
+        """Cancel answers in progress, then close the transports."""
+        await self._inflight.cancel_all()
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._http is not None:
+            await self._http.cleanup()
+            self._http = None
+
+    # --- listeners ------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        # The assistant side panel (Slack's AI-app surface): DM threads with the app.
+        assistant = AsyncAssistant()
+        assistant.thread_started(self._on_assistant_started)
+        assistant.user_message(self._on_assistant_message)
+        self.app.use(assistant)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+        self.app.action(VOTE_UP)(self._on_vote)
+        self.app.action(VOTE_DOWN)(self._on_vote)
+        self.app.command("/ask")(self._on_ask_command)
+        self.app.error(self._on_error)
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        # Slack re-sends a mention when it is edited; the question was answered already.
+        if event.get("bot_id") or event.get("edited"):
+            return
+        await self._answer_event(event, body, context)
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        # Edits, deletions, joins and bots' posts are not questions; a file shared with a
+        # question is.
+        if event.get("subtype") not in _QUESTION_SUBTYPES or event.get("bot_id"):
+            return
+        if not event.get("user"):
+            return
+        if event.get("channel_type") == "im":
+            # Slack sends no app_mention in DMs, so a DM that mentions the bot comes only here.
+            await self._answer_event(event, body, context)
+            return
+        bot_user = context.bot_user_id
+        if bot_user and f"<@{bot_user}>" in event.get("text", ""):
+            return  # answered through app_mention
+        channel = event["channel"]
+        if (
+            event.get("thread_ts")
+            and self._settings.slack_thread_followups
+            and self._access.allows(channel)
+        ):
+            history = await self._history(channel, event["thread_ts"], event["ts"], context)
+            if any(turn.role == "assistant" for turn in history):
+                await self._answer_event(event, body, context, history)
+
+    async def _on_assistant_started(self, set_suggested_prompts: Any) -> None:
+        prompts = self._settings.slack_suggested_prompts
+        if prompts:
+            await set_suggested_prompts(
+                prompts=[{"title": prompt, "message": prompt} for prompt in prompts]
+            )
+
+    async def _on_assistant_message(
+        self, event: dict[str, Any], body: dict[str, Any], context: Any, set_status: Any
+    ) -> None:
+        language = detect_language(event.get("text", ""))
+        await self._answer_event(
+            event, body, context, status=lambda: set_status(message("searching", language))
+        )
+
+    async def _answer_event(
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: Any,
+        history: tuple[Turn, ...] | None = None,
+        status: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        channel, ts = event["channel"], event["ts"]
+        keys = [f"message:{channel}:{ts}"]
+        if body.get("event_id"):
+            keys.append(f"event:{body['event_id']}")
+        if not await self._deduplicator.claim(*keys):
+            log.info("duplicate delivery of %s ignored", keys[0])
+            self._metrics.duplicate_events.labels("slack").inc()
+            return
+        user = event.get("user", "")
+        direct = event.get("channel_type") in ("im", "mpim") or channel.startswith("D")
+        shared = body.get("is_ext_shared_channel")
+        scope = await self._access.scope(channel, user, direct, shared)
+        if not scope:
+            await self._not_enabled(channel, user, event.get("thread_ts"))
+            return
+        thread_ts = event.get("thread_ts") or ts
+        if history is None:
+            history = (
+                await self._history(channel, thread_ts, ts, context)
+                if event.get("thread_ts")
+                else ()
+            )
+        text = _MENTION.sub("", event.get("text", "")).strip()
+        team = event.get("team") or body.get("team_id") or context.team_id or ""
+        origin = Origin("slack", team, channel, user)
+        query = Query(text, history=history, origin=origin, knowledge_bases=scope)
+        if status is not None:
+            await status()
+        else:
+            await self._react(channel, ts)
+        reply = ThreadReply(self.client, channel, thread_ts, team, user)
+        await self._inflight.run(
+            answer_into(self._service, self._answer_log, query, reply, self._metrics)
+        )
+
+    async def _on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        vote: Vote = "up" if action["action_id"] == VOTE_UP else "down"
+        user = body["user"]["id"]
+        recorded = await self._answer_log.vote(action["value"], user, vote)
+        if recorded:
+            self._metrics.vote("slack", vote)
+        channel = (body.get("channel") or {}).get("id")
+        if channel:
+            container = body.get("container") or {}
+            await self.client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                thread_ts=container.get("thread_ts") or container.get("message_ts"),
+                text=message(f"vote_{vote}" if recorded else "vote_unknown"),
+            )
+
+    async def _on_ask_command(self, ack: Any, command: dict[str, Any]) -> None:
+        """`/ask question` answers in the channel; `/ask private question` only to the asker."""
+        await ack()
+        text = command.get("text", "").strip()
+        private = text.lower().startswith("private ")
+        if private:
+            text = text[len("private ") :]
+        channel, user = command["channel_id"], command["user_id"]
+        direct = channel.startswith("D") or command.get("channel_name") == "directmessage"
+        scope = await self._access.scope(channel, user, direct)
+        if not scope:
+            await self._not_enabled(channel, user, None)
+            return
+        origin = Origin("slack", command.get("team_id"), channel, user)
+        query = Query(text, origin=origin, knowledge_bases=scope)
+        reply = CommandReply(self.client, channel, user, text, private)
+        await self._inflight.run(
+            answer_into(self._service, self._answer_log, query, reply, self._metrics)
+        )
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("Slack listener failed: %s", error, exc_info=error)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    async def _not_enabled(self, channel: str, user: str, thread_ts: str | None) -> None:
+        await self.client.chat_postEphemeral(
+            channel=channel,
+            user=user,
+            thread_ts=thread_ts,
+            text=message("not_enabled"),
+        )
+
+    async def _react(self, channel: str, ts: str) -> None:
+        """The 👀 that says the question was seen, within Slack's 3 s window."""
+        try:
+            await self.client.reactions_add(channel=channel, timestamp=ts, name="eyes")
+        except SlackApiError as exc:
+            log.info("could not add a reaction: %s", exc.response.get("error"))
+
+    async def _history(
+        self, channel: str, thread_ts: str, current_ts: str, context: Any
+    ) -> tuple[Turn, ...]:
+        """The thread so far, read back from Slack (no local conversation state)."""
+        messages: list[dict[str, Any]] = []
+        try:
+            # Replies come oldest first, a page at a time; the latest ones matter most.
+            async for page in await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, limit=200
+            ):
+                messages.extend(page.get("messages") or [])
+        except SlackApiError as exc:
+            log.warning("could not read thread %s: %s", thread_ts, exc.response.get("error"))
+        turns = []
+        for item in messages[-_THREAD_HISTORY_LIMIT:]:
+            if item.get("ts") == current_ts:
+                continue
+            mine = item.get("user") == context.bot_user_id or (
+                item.get("bot_id") is not None and item.get("bot_id") == context.bot_id
+            )
+            text = _MENTION.sub("", item.get("text", "")).strip()
+            if text:
+                turns.append(Turn("assistant" if mine else "user", text))
+        return tuple(turns)
+
+
+@web.middleware
+async def _malformed_body_is_400(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Bolt parses the body before it checks the signature, and a body that is not JSON (or
+    form data) raises there: that is the sender's error (400), not the server's (500)."""
+    try:
+        return await handler(request)
+    except ValueError as exc:
+        log.info("refused a malformed request to %s: %s", request.path, type(exc).__name__)
+        return web.json_response({"error": "malformed request body"}, status=400)

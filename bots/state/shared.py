@@ -1,0 +1,53 @@
+"""What several bot processes must agree on: which events were already answered, and who
+asked how recently. In this process by default; in Redis with REDIS_URL, so any number of
+bot processes (Slack HTTP behind a load balancer, several Socket Mode connections, Discord
+shards) answer each event once and apply one rate limit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from redis.asyncio import Redis
+
+from bots.state.event_dedup import EventDeduplicator, LocalEventDeduplicator, RedisEventDeduplicator
+from bots.state.rate_limits import LocalRateLimiter, RateLimiter, RedisRateLimiter
+from core import connect_redis
+
+
+class SharedState:
+    """Builds the event memory and rate limits an adapter uses; start() connects to Redis."""
+
+    def __init__(self, redis_url: str | None = None) -> None:
+        self._redis_url = redis_url
+        self._redis: Redis | None = None
+
+    async def start(self) -> None:
+        if self._redis_url is not None and self._redis is None:
+            self._redis = await connect_redis(self._redis_url)
+
+    async def stop(self) -> None:
+        if self._redis is not None:
+            redis, self._redis = self._redis, None
+            await redis.aclose()
+
+    def event_deduplicator(self, platform: str) -> EventDeduplicator:
+        if self._redis is None:
+            return LocalEventDeduplicator()
+        return RedisEventDeduplicator(self._redis, f"helpbot:{platform}:seen:")
+
+    def rate_limiter(self, platform: str, per_s: float) -> RateLimiter:
+        if self._redis is None:
+            return LocalRateLimiter(per_s)
+        return RedisRateLimiter(self._redis, f"helpbot:{platform}:cooldown:", per_s)
+
+    async def __aenter__(self) -> SharedState:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

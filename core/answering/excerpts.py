@@ -1,0 +1,62 @@
+"""Passages cut for display: snippets under sources, quoted excerpts in answers without a
+model, and the one rule for shortening text."""
+
+from __future__ import annotations
+
+from core.messages import Language, message
+from core.models import Source
+from core.search.types import Hit
+
+__all__ = ["shorten"]
+
+SNIPPET_CHARS = 300
+EXTRACTIVE_CHARS = 600
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The start of a passage on one line, cut at a word boundary."""
+    return shorten(" ".join(text.split()), limit)
+
+
+def excerpt(text: str, limit: int) -> str:
+    """The start of a passage with its line breaks kept (code stays readable)."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    kept = "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1]))
+    cut = shorten(kept, limit)
+    # A cut inside a code fence would leave the rest of the message rendered as code.
+    return cut + "\n```" if cut.count("```") % 2 else cut
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters: cut at a word boundary (unless that loses more than half)
+    and ended with an ellipsis. The one way text is cut for display, here and in adapters."""
+    if len(text) <= limit:
+        return text
+    room = max(limit - 1, 0)
+    cut = text.rfind(" ", 0, room + 1)
+    return text[: cut if cut > room // 2 else room].rstrip() + "…"
+
+
+def to_source(number: int, hit: Hit) -> Source:
+    """A hit as a numbered source the adapters show."""
+    return Source(
+        number=number,
+        source=hit.source,
+        title=hit.title,
+        heading=hit.heading,
+        snippet=snippet(hit.body),
+        score=round(hit.similarity, 4),
+        url=hit.url or None,
+    )
+
+
+def extractive_answer(hits: list[Hit], language: Language) -> tuple[str, tuple[Source, ...]]:
+    """The answer without a model: the best passages quoted, each with its number."""
+    sources = tuple(to_source(n, hit) for n, hit in enumerate(hits, start=1))
+    lines = [message("extractive_intro", language)]
+    for source, hit in zip(sources, hits, strict=True):
+        quoted = "\n".join(
+            f"> {line}".rstrip() for line in excerpt(hit.body, EXTRACTIVE_CHARS).splitlines()
+        )
+        lines.append(f"\n[{source.number}] **{hit.heading}** ({hit.source})\n{quoted}")
+    return "\n".join(lines), sources

@@ -1,0 +1,329 @@
+"""RagService: question in, answer with numbered sources out, streamed or whole."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from core.answering.excerpts import extractive_answer, to_source
+from core.answering.llm import ChatModel
+from core.answering.prompts import (
+    NO_ANSWER,
+    answer_messages,
+    condense_messages,
+    fit_context,
+    format_documents,
+)
+from core.errors import AnswerTimeoutError, BadInputError, HelpbotError, ModelError
+from core.messages import Language, detect_language, message
+from core.models import Answer, Mode, Query, Readiness, Source, Timings
+from core.search.embeddings import Embedder
+from core.search.milvus.store import MilvusStore
+from core.search.types import Hit
+
+__all__ = ["RagService", "Retrieval", "ServiceConfig", "StreamEvent"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+StreamEvent = str | Answer
+
+_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_EXTRACTIVE_PASSAGES = 3
+_GAP_RANK = 5
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The answering knobs, taken from `Settings` by the composition root."""
+
+    top_k: int = 5
+    relevance_threshold: float = 0.84
+    relevance_min_gap: float = 0.0
+    max_context_chars: int = 8000
+    history_turns: int = 3
+    max_question_chars: int = 2000
+    deadline_s: float = 60.0
+    default_knowledge_base: str = "default"
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What a search found: ranked hits, the relevant ones, and what it cost."""
+
+    hits: tuple[Hit, ...]
+    relevant: tuple[Hit, ...]
+    embed_ms: float
+    search_ms: float
+
+
+class RagService:
+    """Retrieve, decide whether the docs cover the question, then generate or quote."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: MilvusStore,
+        chat: ChatModel | None,
+        config: ServiceConfig,
+    ) -> None:
+        self._embedder = embedder
+        self._store = store
+        self._chat = chat
+        self._config = config
+        self._opened = False
+        self._opening = asyncio.Lock()
+
+    @property
+    def default_knowledge_base(self) -> str:
+        """What a question searches when its query names no knowledge base."""
+        return self._config.default_knowledge_base
+
+    @property
+    def mode(self) -> Mode:
+        """Generative with a chat model, extractive (quoted passages) without."""
+        return "generative" if self._chat else "extractive"
+
+    async def answer(self, query: Query) -> Answer:
+        """The whole answer at once (the stream, consumed)."""
+        async for event in self.stream(query):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream ended without an Answer")
+
+    async def stream(self, query: Query) -> AsyncIterator[StreamEvent]:
+        """Text deltas as they are produced, then exactly one complete `Answer`.
+
+        Raises a `HelpbotError` on bad input, retrieval or model failure, or when the
+        overall deadline passes; adapters turn it into a friendly reply.
+        """
+        started = time.perf_counter()
+        text = self._validate(query.text)
+        language = detect_language(text)
+        deadline = asyncio.get_running_loop().time() + self._config.deadline_s
+        retrieval = await self._retrieve(query, text, self._config.top_k, deadline)
+        relevant = list(retrieval.relevant)
+        generate_start = time.perf_counter()
+
+        sources: tuple[Source, ...] = ()
+        if not relevant:
+            reply, answered = message("dont_know", language), False
+            yield reply
+        elif self._chat is None:
+            reply, sources = extractive_answer(relevant[:_EXTRACTIVE_PASSAGES], language)
+            answered = True
+            yield reply
+        else:
+            included = fit_context(relevant, self._config.max_context_chars)
+            parts: list[str] = []
+            answered = True
+            async for delta in self._generate(
+                self._chat, text, query, included, language, deadline
+            ):
+                if delta is None:
+                    answered = False
+                    parts = [message("dont_know", language)]
+                    yield parts[0]
+                    break
+                parts.append(delta)
+                yield delta
+            reply = "".join(parts)
+            sources = _cited_sources(reply, included) if answered else ()
+
+        finished = time.perf_counter()
+        yield Answer(
+            text=reply,
+            answered=answered,
+            mode="generative" if self._chat else "extractive",
+            sources=sources,
+            timings=Timings(
+                embed_ms=retrieval.embed_ms,
+                search_ms=retrieval.search_ms,
+                generate_ms=_ms(generate_start, finished),
+                total_ms=_ms(started, finished),
+            ),
+            language=language,
+        )
+
+    async def readiness(self) -> Readiness:
+        """Whether a question asked now could be answered: the collection opens (on the
+        first check, as the first question would) and is loaded. Extractive mode needs no
+        LLM, so the model is reported, not probed."""
+        checks: dict[str, str] = {"answers": self.mode}
+        try:
+            await self._open_store()
+            loaded = await self._store.is_loaded()
+        except HelpbotError as exc:
+            checks["milvus"] = str(exc)
+            return Readiness(False, checks)
+        checks["milvus"] = "ok" if loaded else "the collection is not loaded"
+        return Readiness(loaded, checks)
+
+    async def retrieve(self, query: Query, limit: int | None = None) -> Retrieval:
+        """Search only: the ranked chunks and those relevant enough to answer from.
+
+        This is the deterministic half of `stream`; evaluation measures it directly.
+        """
+        text = self._validate(query.text)
+        deadline = asyncio.get_running_loop().time() + self._config.deadline_s
+        return await self._retrieve(query, text, limit or self._config.top_k, deadline)
+
+    async def _retrieve(self, query: Query, text: str, limit: int, deadline: float) -> Retrieval:
+        search_text = await self._search_text(query, text, deadline)
+        embed_start = time.perf_counter()
+        vector = await _before(deadline, self._embed(search_text))
+        search_start = time.perf_counter()
+        knowledge_bases = query.knowledge_bases or (self._config.default_knowledge_base,)
+        hits = await _before(
+            deadline, self._store.search(vector, search_text, knowledge_bases, limit)
+        )
+        search_end = time.perf_counter()
+        relevant = tuple(h for h in hits if h.similarity >= self._config.relevance_threshold)
+        gap = _gap(hits)
+        if relevant and gap is not None and gap < self._config.relevance_min_gap:
+            relevant = ()
+        log.info(
+            "retrieved %d chunks, %d relevant, best similarity %s, gap to the %dth %s",
+            len(hits),
+            len(relevant),
+            f"{max(h.similarity for h in hits):.3f}" if hits else "-",
+            _GAP_RANK,
+            f"{gap:.3f}" if gap is not None else "-",
+        )
+        return Retrieval(
+            hits=tuple(hits),
+            relevant=relevant,
+            embed_ms=_ms(embed_start, search_start),
+            search_ms=_ms(search_start, search_end),
+        )
+
+    def _validate(self, text: str) -> str:
+        stripped = text.strip()
+        if not stripped:
+            raise BadInputError("the question is empty", "empty_question")
+        if not any(character.isalnum() for character in stripped):
+            raise BadInputError("the question has no words", "no_words")
+        limit = self._config.max_question_chars
+        if len(stripped) > limit:
+            raise BadInputError(
+                f"the question is {len(stripped)} characters; the limit is {limit}",
+                "question_too_long",
+                length=len(stripped),
+                limit=limit,
+            )
+        return stripped
+
+    async def _embed(self, text: str) -> np.ndarray:
+        await self._open_store()
+        return await self._embedder.embed_query(text)
+
+    async def _open_store(self) -> None:
+        """Open the collection once, on the first question; concurrent first questions wait
+        for the same opening instead of racing to start Milvus Lite twice."""
+        async with self._opening:
+            if not self._opened:
+                await self._store.start()
+                await self._store.open(self._embedder.model_id, await self._embedder.dimension())
+                self._opened = True
+
+    async def _search_text(self, query: Query, text: str, deadline: float) -> str:
+        """A follow-up ("and on S3?") is searched together with the turns before it."""
+        earlier = [t.text for t in query.history if t.role == "user"]
+        earlier = earlier[-self._config.history_turns :] if self._config.history_turns else []
+        if not earlier:
+            return text
+        if self._chat is not None:
+            try:
+                recent = query.history[-2 * self._config.history_turns :]
+                condensed = await _before(
+                    deadline, self._chat.complete(condense_messages(text, recent))
+                )
+                if condensed:
+                    return condensed
+            except ModelError as exc:
+                log.warning("condensing the follow-up failed, searching the raw turns: %s", exc)
+        return "\n".join([*earlier, text])
+
+    async def _generate(
+        self,
+        chat: ChatModel,
+        text: str,
+        query: Query,
+        hits: list[Hit],
+        language: Language,
+        deadline: float,
+    ) -> AsyncIterator[str | None]:
+        """Stream the model's reply, or yield None when the model says the documents do not
+        answer: the marker is held back until the reply can no longer be it."""
+        history = (
+            query.history[-2 * self._config.history_turns :] if self._config.history_turns else ()
+        )
+        messages = answer_messages(text, history, format_documents(hits), language)
+        held: str | None = ""
+        async with aclosing(chat.stream(messages)) as deltas:
+            while True:
+                try:
+                    delta = await _before(deadline, anext(deltas))
+                except StopAsyncIteration:
+                    break
+                if held is None:
+                    yield delta
+                    continue
+                held += delta
+                start = held.lstrip()
+                if not (start.startswith(NO_ANSWER) or NO_ANSWER.startswith(start)):
+                    yield held
+                    held = None
+        if held is None:
+            return
+        if held.lstrip().startswith(NO_ANSWER):
+            yield None
+        elif held.strip():
+            yield held
+        else:
+            raise ModelError("the model returned an empty reply")
+
+
+async def _before(deadline: float, awaitable: Awaitable[T]) -> T:
+    """Await within the question's overall deadline."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await awaitable
+    except TimeoutError as exc:
+        raise AnswerTimeoutError("the answer deadline passed") from exc
+
+
+def _gap(hits: Sequence[Hit]) -> float | None:
+    """How much closer the best chunk is than the 5th best; None with fewer than 5 hits.
+
+    A question the docs answer usually has one chunk that stands out; one they do not
+    answer, but that sounds like them, lands near several chunks about equally.
+    """
+    if len(hits) < _GAP_RANK:
+        return None
+    similarities = sorted((h.similarity for h in hits), reverse=True)
+    return similarities[0] - similarities[_GAP_RANK - 1]
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)
+
+
+def _cited_sources(reply: str, hits: list[Hit]) -> tuple[Source, ...]:
+    """The documents the reply cites, keeping the numbers it used; all of them if none."""
+    cited: list[int] = []
+    for match in _CITATION.finditer(reply):
+        for number in match.group(1).split(","):
+            n = int(number)
+            if 1 <= n <= len(hits) and n not in cited:
+                cited.append(n)
+    numbers = sorted(cited) or list(range(1, len(hits) + 1))
+    return tuple(to_source(n, hits[n - 1]) for n in numbers)

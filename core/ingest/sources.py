@@ -1,0 +1,143 @@
+"""Turn what a user ingests (folders, files, zips, http(s) URLs) into roots of source files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urldefrag, urlsplit
+
+from core.errors import BadInputError
+from core.ingest.documents import SkippedFile, SourceFile
+from core.ingest.downloads import Download, download_all, is_url
+from core.ingest.zip_archive import ArchiveError, zip_files
+
+ListedFile = SourceFile | SkippedFile
+
+
+@dataclass(frozen=True)
+class SourceLimits:
+    """Caps on what is read: a file or page, a zip (downloaded and uncompressed), a download."""
+
+    max_file_bytes: int
+    max_zip_bytes: int
+    max_zip_files: int
+    download_timeout_s: float
+
+
+@dataclass(frozen=True)
+class IngestRoot:
+    """One input: a folder or zip owns every source under `scope`, a file or page only itself.
+
+    `files()` lists the input's files without reading them (a zip is read whole, in memory);
+    it raises ArchiveError for a zip that cannot be used, and such a root deletes nothing.
+    `label` names the input in a skip report.
+    """
+
+    scope: str
+    label: str
+    is_dir: bool
+    files: Callable[[], list[ListedFile]]
+
+    def owns(self, source: str) -> bool:
+        return source.startswith(self.scope + "/") if self.is_dir else source == self.scope
+
+
+async def resolve_inputs(inputs: Sequence[str | Path], limits: SourceLimits) -> list[IngestRoot]:
+    """Check every local path exists, then download every URL: a typo or a dead link loses nothing.
+
+    URLs must arrive as strings (a Path turns "https://" into "https:/").
+    """
+    urls = [item for item in inputs if isinstance(item, str) and is_url(item)]
+    paths = [Path(item) for item in inputs if not (isinstance(item, str) and is_url(item))]
+    roots = [_local_root(path, limits) for path in paths]
+    downloads = await download_all(
+        urls, limits.max_file_bytes, limits.max_zip_bytes, limits.download_timeout_s
+    )
+    return roots + [_download_root(download, limits) for download in downloads]
+
+
+def url_source(url: str) -> str:
+    """A stable, readable source for a page: host and path, without scheme, query or fragment."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return (host + unquote(parts.path)).rstrip("/")
+
+
+def _local_root(raw: Path, limits: SourceLimits) -> IngestRoot:
+    path = raw.expanduser().resolve()
+    if not path.exists():
+        raise BadInputError(f"no such file or folder: {raw}")
+    if path.is_dir():
+        return IngestRoot(path.name, path.name, True, partial(_folder_files, path))
+    if path.suffix.lower() == ".zip":
+        return IngestRoot(path.stem, path.name, True, partial(_local_zip_files, path, limits))
+    return IngestRoot(path.name, path.name, False, lambda: [_disk_file(path.name, path)])
+
+
+def _download_root(download: Download, limits: SourceLimits) -> IngestRoot:
+    label = url_source(download.url)
+    if download.is_zip:
+        scope = PurePosixPath(unquote(urlsplit(download.url).path)).stem or label
+        files = partial(_downloaded_zip_files, download, scope, limits)
+        return IngestRoot(scope, label, True, files)
+    return IngestRoot(label, label, False, partial(_page_files, download, label))
+
+
+def _folder_files(folder: Path) -> list[ListedFile]:
+    """Files under a folder in a stable order, skipping hidden files and folders."""
+    files = []
+    for parent, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if not name.startswith("."):
+                path = Path(parent) / name
+                files.append(
+                    _disk_file(f"{folder.name}/{path.relative_to(folder).as_posix()}", path)
+                )
+    return files
+
+
+def _disk_file(source: str, path: Path) -> ListedFile:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return SkippedFile(source, f"unreadable ({exc.strerror or exc})")
+    return SourceFile(source, size, path.read_bytes)
+
+
+def _local_zip_files(path: Path, limits: SourceLimits) -> list[ListedFile]:
+    try:
+        size = path.stat().st_size
+        if size > limits.max_zip_bytes:
+            raise ArchiveError(f"larger than the zip limit ({size} > {limits.max_zip_bytes} bytes)")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArchiveError(f"unreadable ({exc.strerror or exc})") from exc
+    return zip_files(data, path.stem, limits.max_zip_files, limits.max_zip_bytes)
+
+
+def _downloaded_zip_files(download: Download, scope: str, limits: SourceLimits) -> list[ListedFile]:
+    if download.data is None:
+        raise ArchiveError(f"download larger than the zip limit ({download.limit} bytes)")
+    return zip_files(download.data, scope, limits.max_zip_files, limits.max_zip_bytes)
+
+
+def _page_files(download: Download, source: str) -> list[ListedFile]:
+    data = download.data
+    if data is None:
+        return [
+            SkippedFile(source, f"download larger than MAX_FILE_BYTES ({download.limit} bytes)")
+        ]
+    return [
+        SourceFile(
+            source,
+            len(data),
+            lambda: data,
+            download.media_type,
+            download.charset,
+            urldefrag(download.url).url,
+        )
+    ]

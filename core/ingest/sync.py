@@ -1,0 +1,314 @@
+"""Sync a knowledge base with files, zips and web pages: add, update and delete chunks by id.
+
+Order makes a crash harmless: a file's new chunks are written before its stale ones are
+deleted, and ids derive from content, so re-running after a crash converges on the state one
+clean run would have left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+from core.errors import BadInputError
+from core.ingest.chunking import Chunk, chunk_markdown, chunk_plain_text
+from core.ingest.documents import Document, PagedDocument, SkippedFile, read_document
+from core.ingest.sources import IngestRoot, ListedFile, SourceLimits, resolve_inputs
+from core.ingest.zip_archive import ArchiveError
+from core.search.embedding_cache import EmbeddingCache, embed_with_cache
+from core.search.embeddings import Embedder
+from core.search.milvus.store import MilvusStore
+from core.search.types import ChunkRef, StoredChunk
+
+__all__ = ["IngestReport"]
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]
+"""Called as (stage, done, total) while files are read and chunks embedded."""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    knowledge_base: str
+    url_template: str | None = None
+    max_chars: int = 1500
+    overlap: int = 200
+    max_file_bytes: int = 5_000_000
+    batch_size: int = 32
+    max_zip_bytes: int = 200_000_000
+    max_zip_files: int = 10_000
+    download_timeout_s: float = 120.0
+
+    def source_limits(self) -> SourceLimits:
+        return SourceLimits(
+            self.max_file_bytes, self.max_zip_bytes, self.max_zip_files, self.download_timeout_s
+        )
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; chunk counts follow the positions in each file."""
+
+    files: int = 0
+    chunks_added: int = 0
+    chunks_updated: int = 0
+    chunks_unchanged: int = 0
+    chunks_deleted: int = 0
+    files_deleted: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """True when Milvus was written to: something was added, updated or deleted."""
+        return bool(self.chunks_added or self.chunks_updated or self.chunks_deleted)
+
+    def summary(self) -> str:
+        return (
+            f"{self.files} files: {self.chunks_added} chunks added, {self.chunks_updated} updated, "
+            f"{self.chunks_unchanged} unchanged, {self.chunks_deleted} deleted "
+            f"({self.files_deleted} files removed); {len(self.skipped)} skipped; "
+            f"{self.seconds:.1f} s"
+        )
+
+
+def chunk_id(kb: str, source: str, position: int, text: str) -> str:
+    """Stable id from content: the same content at the same place is the same row, and any
+    change to what is stored (text, title, heading, link) is a new row."""
+    digest = hashlib.sha256(f"{kb}\0{source}\0{position}\0{text}".encode()).hexdigest()
+    return digest[:32]
+
+
+def _stored_content(chunk: Chunk, url: str) -> str:
+    """Everything a row stores from its document: a changed document title or link template
+    must replace the rows, not only a changed text."""
+    return "\0".join((chunk.title, chunk.heading, chunk.text, chunk.indexed_text(), url))
+
+
+def source_url(template: str | None, source: str) -> str:
+    """Fill an `--url` template: {source} (faq/a.md), {path} (faq/a), {name} (a.md), {stem} (a)."""
+    if not template:
+        return ""
+    path = PurePosixPath(source)
+    try:
+        return template.format(
+            source=source, path=str(path.with_suffix("")), name=path.name, stem=path.stem
+        )
+    except (KeyError, IndexError, ValueError) as exc:
+        raise BadInputError(
+            f"bad --url template {template!r}: use {{source}}, {{path}}, {{name}} or {{stem}}"
+        ) from exc
+
+
+def chunk_document(document: Document, options: IngestOptions) -> list[tuple[Chunk, str]]:
+    """The document's chunks, each with its link: a PDF's chunks are headed and linked by page."""
+    link = source_url(options.url_template, document.source) or document.link
+    if isinstance(document, PagedDocument):
+        chunks: list[tuple[Chunk, str]] = []
+        for number, text in enumerate(document.pages, start=1):
+            for chunk in chunk_plain_text(
+                text.strip(), document.title, options.max_chars, options.overlap
+            ):
+                paged = replace(chunk, headings=(f"Page {number}",), position=len(chunks))
+                chunks.append((paged, link and f"{link}#page={number}"))
+        return chunks
+    split = chunk_markdown if document.markdown else chunk_plain_text
+    return [
+        (c, link) for c in split(document.text, document.title, options.max_chars, options.overlap)
+    ]
+
+
+class Ingestor:
+    """Brings one knowledge base in line with the given folders, files, zips and URLs."""
+
+    def __init__(
+        self, store: MilvusStore, embedder: Embedder, cache: EmbeddingCache | None = None
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._cache = cache
+
+    async def sync(
+        self,
+        inputs: Sequence[str | Path],
+        options: IngestOptions,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Bring the knowledge base in line with folders, files, zips and http(s) URLs.
+
+        Every path is checked and every URL downloaded before anything is written.
+        """
+        started = time.perf_counter()
+        report = IngestReport()
+        notify = progress or (lambda stage, done, total: None)
+        source_url(options.url_template, "a/b.md")  # reject a bad template before any work
+        roots = await resolve_inputs(inputs, options.source_limits())
+        # Reading zips, PDFs and HTML is CPU and disk work: all of it runs here, off the loop.
+        documents, kept, listed = await asyncio.to_thread(
+            self._read, roots, options, report, notify
+        )
+        await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
+
+        stored_by_source: dict[str, list[ChunkRef]] = defaultdict(list)
+        for ref in await self._store.chunk_refs(options.knowledge_base):
+            stored_by_source[ref.source].append(ref)
+
+        new_rows: list[_Row] = []
+        stale: list[str] = []
+        for source, chunks in documents:
+            old = {ref.id: ref for ref in stored_by_source.get(source, [])}
+            old_positions = {ref.position for ref in old.values()}
+            ids = [
+                chunk_id(options.knowledge_base, source, c.position, _stored_content(c, url))
+                for c, url in chunks
+            ]
+            for (chunk, url), cid in zip(chunks, ids, strict=True):
+                if cid in old:
+                    report.chunks_unchanged += 1
+                else:
+                    new_rows.append(_Row(source, chunk, cid, url))
+                    if chunk.position in old_positions:
+                        report.chunks_updated += 1
+                    else:
+                        report.chunks_added += 1
+            keep = set(ids)
+            positions = {c.position for c, _ in chunks}
+            for ref in old.values():
+                if ref.id not in keep:
+                    stale.append(ref.id)
+                    if ref.position not in positions:
+                        report.chunks_deleted += 1
+
+        for source, refs in stored_by_source.items():
+            if source not in kept and any(root.owns(source) for root in listed):
+                report.files_deleted += 1
+                report.chunks_deleted += len(refs)
+                stale.extend(ref.id for ref in refs)
+
+        await self._write(new_rows, options, notify)
+        await self._store.delete(stale)
+        if new_rows or stale:
+            await self._store.flush()
+        report.seconds = time.perf_counter() - started
+        log.info("ingest finished: %s", report.summary())
+        return report
+
+    def _read(
+        self,
+        roots: list[IngestRoot],
+        options: IngestOptions,
+        report: IngestReport,
+        notify: ProgressCallback,
+    ) -> tuple[list[tuple[str, list[tuple[Chunk, str]]]], set[str], list[IngestRoot]]:
+        """Chunks by source, the sources whose stored chunks stay, and the roots listed.
+
+        A skipped file still counts as present when its problem may pass (unreadable,
+        oversized), so it keeps the chunks it had rather than vanishing from answers; a zip that
+        cannot be used at all is left out of the listed roots, so none of its chunks go.
+        """
+        files: list[ListedFile] = []
+        listed: list[IngestRoot] = []
+        for root in roots:
+            try:
+                files += root.files()
+            except ArchiveError as exc:
+                _skip(report, SkippedFile(root.label, str(exc)))
+            else:
+                listed.append(root)
+        documents: list[tuple[str, list[tuple[Chunk, str]]]] = []
+        present: set[str] = set()
+        emptied: set[str] = set()
+        for done, file in enumerate(files, start=1):
+            result: Document | SkippedFile = (
+                file
+                if isinstance(file, SkippedFile)
+                else read_document(file, options.max_file_bytes)
+            )
+            if result.source in present:
+                raise BadInputError(
+                    f"{result.source} comes from more than one of the given paths; "
+                    "ingest paths with the same folder name separately"
+                )
+            present.add(result.source)
+            if isinstance(result, SkippedFile):
+                _skip(report, result)
+                if not result.keeps_old_chunks:
+                    emptied.add(result.source)
+            elif chunks := chunk_document(result, options):
+                report.files += 1
+                documents.append((result.source, chunks))
+            else:
+                _skip(report, SkippedFile(result.source, "no text to index", False))
+                emptied.add(result.source)
+            notify("read", done, len(files))
+        kept = {source for source in present if source not in emptied}
+        return documents, kept, listed
+
+    async def _write(
+        self, rows: list[_Row], options: IngestOptions, notify: ProgressCallback
+    ) -> None:
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            notify("embed", done, len(rows))
+
+        notify("embed", 0, len(rows))
+        step = options.batch_size * 4
+        for start in range(0, len(rows), step):
+            batch = rows[start : start + step]
+            texts = [row.chunk.indexed_text() for row in batch]
+            # Headings are short (and often repeated), so they cost little to embed; the
+            # progress bar counts the chunk texts.
+            heading_vectors = await embed_with_cache(
+                self._embedder,
+                self._cache,
+                [row.chunk.heading for row in batch],
+                options.batch_size,
+            )
+            vectors = await embed_with_cache(
+                self._embedder, self._cache, texts, options.batch_size, advance
+            )
+            await self._store.upsert(
+                [
+                    StoredChunk(
+                        id=row.id,
+                        kb=options.knowledge_base,
+                        source=row.source,
+                        url=row.url,
+                        title=row.chunk.title,
+                        heading=row.chunk.heading,
+                        position=row.chunk.position,
+                        body=row.chunk.text,
+                        text=text,
+                        dense=vector,
+                        heading_dense=heading_vector,
+                    )
+                    for row, text, vector, heading_vector in zip(
+                        batch, texts, vectors, heading_vectors, strict=True
+                    )
+                ]
+            )
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A chunk to write, with its source, content id and link."""
+
+    source: str
+    chunk: Chunk
+    id: str
+    url: str
+
+
+def _skip(report: IngestReport, skipped: SkippedFile) -> None:
+    report.skipped.append(skipped)
+    log.info("skipped %s: %s", skipped.source, skipped.reason)

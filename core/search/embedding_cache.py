@@ -1,0 +1,97 @@
+"""A SQLite cache of passage vectors keyed by model and text hash: unchanged text is never
+embedded twice, across re-ingests and processes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from core.search.embeddings import Embedder
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors by (model id, sha256 of text). Every SQLite call runs in a worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        with self._lock, self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors ("
+                " model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,"
+                " PRIMARY KEY (model, text_hash))"
+            )
+
+    async def get_many(self, model: str, keys: list[str]) -> dict[str, np.ndarray]:
+        return await asyncio.to_thread(self._get_many, model, keys)
+
+    async def put_many(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        await asyncio.to_thread(self._put_many, model, vectors)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _get_many(self, model: str, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                batch = keys[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                rows = self._db.execute(
+                    "SELECT text_hash, vector FROM vectors"
+                    f" WHERE model = ? AND text_hash IN ({marks})",
+                    [model, *batch],
+                )
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def _put_many(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors (model, text_hash, vector) VALUES (?, ?, ?)",
+                [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in vectors.items()],
+            )
+
+
+async def embed_with_cache(
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    texts: list[str],
+    batch_size: int,
+    on_embedded: Callable[[int], None] = lambda n: None,
+) -> list[np.ndarray]:
+    """Vectors for `texts`, embedding only those the cache lacks, in batches.
+
+    `on_embedded(n)` is called after every batch, and once for the cache hits, so a progress
+    bar can count every text (repeats of a text count with the cache hits).
+    """
+    keys = [text_key(t) for t in texts]
+    cached = await cache.get_many(embedder.model_id, keys) if cache else {}
+    missing: dict[str, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key not in cached:
+            missing.setdefault(key, text)
+    on_embedded(len(texts) - len(missing))
+    pending = list(missing.items())
+    for start in range(0, len(pending), batch_size):
+        batch = pending[start : start + batch_size]
+        vectors = await embedder.embed_passages([text for _, text in batch])
+        fresh = {key: vectors[row] for row, (key, _) in enumerate(batch)}
+        if cache:
+            await cache.put_many(embedder.model_id, fresh)
+        cached.update(fresh)
+        on_embedded(len(batch))
+    return [cached[k] for k in keys]

@@ -1,0 +1,372 @@
+"""The chunk collection in Milvus: lifecycle, writes, hybrid search. Every pymilvus call goes
+through `_call`, which runs it in a worker thread with a timeout and maps its errors.
+
+Two layouts: hybrid (text and heading vectors plus BM25, Milvus 2.5+ and Milvus Lite) and,
+on servers without those features (Milvus 2.3), dense-only (the text vector alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+
+from core.errors import EmbeddingMismatchError, NotIngestedError, RetrievalError
+from core.search.milvus.capabilities import probe
+from core.search.milvus.pymilvus_import import (
+    AnnSearchRequest,
+    LoadState,
+    MilvusClient,
+    MilvusException,
+    RRFRanker,
+    WeightedRanker,
+)
+from core.search.milvus.schema import (
+    DENSE_OUTPUT_FIELDS,
+    OUTPUT_FIELDS,
+    built_with_model,
+    create_collection,
+    to_hit,
+    to_row,
+)
+from core.search.types import ChunkRef, Hit, SearchConfig, StoredChunk
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Dense-first fusion re-ranks this many candidates per requested hit.
+_DENSE_FIRST_POOL = 4
+_PAGE = 1000
+_NOT_LOADED = 101  # Milvus's error code for a collection that is not loaded
+
+
+class MilvusStore:
+    """One collection of chunks, on Milvus Lite, a Milvus server or Zilliz Cloud."""
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        token: str | None = None,
+        timeout_s: float = 30.0,
+        search: SearchConfig | None = None,
+    ) -> None:
+        self._uri = uri
+        self._token = token
+        self._timeout = timeout_s
+        self.collection = collection
+        self._search = search or SearchConfig()
+        self._client: MilvusClient | None = None
+        # The open collection's layout: True hybrid, False dense-only, None not opened yet.
+        self._hybrid: bool | None = None
+
+    async def start(self) -> None:
+        """Connect (Milvus Lite starts its engine here, which blocks for a moment)."""
+        if self._client is None:
+            self._client = await self._call(self._connect)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await self._call(client.close)
+
+    def _connect(self) -> MilvusClient:
+        if "://" not in self._uri:
+            Path(self._uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return MilvusClient(uri=self._uri, token=self._token or "", timeout=self._timeout)
+        except MilvusException as exc:
+            if "://" in self._uri or "Open local milvus failed" not in str(exc.message):
+                raise
+            # milvus-lite refuses a second process on the same file (DataDirLockedError
+            # inside), but pymilvus reports only "Open local milvus failed".
+            raise RetrievalError(
+                f"cannot open {self._uri}: Milvus Lite allows one process per file and "
+                "another helpbot process may have it open; stop that process, or run a Milvus "
+                "server and set MILVUS_URI=http://host:19530"
+            ) from exc
+
+    @property
+    def client(self) -> MilvusClient:
+        if self._client is None:
+            raise RuntimeError("MilvusStore.start() was not awaited")
+        return self._client
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except MilvusException as exc:
+            raise RetrievalError(f"Milvus: {exc.message}") from exc
+        except Exception as exc:  # grpc and connection errors have no common base
+            if isinstance(exc, RetrievalError):
+                raise
+            raise RetrievalError(f"Milvus: {type(exc).__name__}: {exc}") from exc
+
+    # --- collection lifecycle -------------------------------------------------------------
+
+    async def exists(self) -> bool:
+        return await self._call(self.client.has_collection, self.collection, timeout=self._timeout)
+
+    @property
+    def is_server(self) -> bool:
+        """A Milvus server or Zilliz Cloud (by URI), not a Milvus Lite file."""
+        return "://" in self._uri
+
+    async def open(self, model_id: str, dim: int, create: bool = False) -> None:
+        """Load the collection for search, checking it was built with this embedding model.
+
+        With `create`, a missing collection is created (hybrid where the server can, else
+        dense-only, with a warning); otherwise it is an error.
+        """
+        if not await self.exists():
+            if not create:
+                raise NotIngestedError(
+                    f"collection {self.collection!r} does not exist yet: "
+                    "ingest documents first (`helpbot ingest PATH`)"
+                )
+            hybrid = await self._server_has_hybrid()
+            await self._call(
+                create_collection,
+                self.client,
+                self.collection,
+                model_id,
+                dim,
+                hybrid,
+                self._timeout,
+            )
+            self._hybrid = hybrid
+        else:
+            info = await self._call(
+                self.client.describe_collection, self.collection, timeout=self._timeout
+            )
+            self._hybrid = any(f.get("name") == "sparse" for f in info.get("fields", []))
+            built_with = built_with_model(info)
+            if built_with != (model_id, dim):
+                raise EmbeddingMismatchError(
+                    f"collection {self.collection!r} was built with {built_with[0]} "
+                    f"(dim {built_with[1]}) but the configured model is {model_id} (dim {dim}); "
+                    "re-ingest with `helpbot ingest --recreate PATH...`"
+                )
+        # A reopened Milvus Lite file has its collections released.
+        try:
+            await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+        except RetrievalError as exc:
+            if not _damaged_index(exc) or not self._remove_lite_indexes():
+                raise
+            await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+
+    def _remove_lite_indexes(self) -> bool:
+        """After a crash (kill -9 while an index was written), a Milvus Lite index file can be
+        truncated and every later load fails on it. Indexes are derived data: delete the
+        collection's index files, and the load rebuilds them from the rows. True when there
+        were any to delete."""
+        if self.is_server:
+            return False
+        partitions = Path(self._uri) / "collections" / self.collection / "partitions"
+        files = [f for f in partitions.glob("*/indexes/*") if f.is_file()]
+        for file in files:
+            file.unlink()
+        if files:
+            log.warning(
+                "Milvus Lite could not load %r (a damaged index file after a crash?): "
+                "removed its %d index files, which are rebuilt from the stored rows",
+                self.collection,
+                len(files),
+            )
+        return bool(files)
+
+    @property
+    def layout(self) -> Literal["hybrid", "dense-only"] | None:
+        """How the open collection is searched: dense vectors and BM25, or dense only (a
+        server without full-text search); None before open()."""
+        if self._hybrid is None:
+            return None
+        return "hybrid" if self._hybrid else "dense-only"
+
+    async def _server_has_hybrid(self) -> bool:
+        if not self.is_server:
+            return True  # Milvus Lite has every feature the hybrid layout needs
+        found = await self._call(probe, self.client, self._timeout)
+        if not found.hybrid:
+            log.warning(
+                "Milvus %s lacks BM25 full-text search, a second vector field or hybrid "
+                "search: collection %r will be dense-only (Milvus 2.5 or later searches both)",
+                found.version,
+                self.collection,
+            )
+        return found.hybrid
+
+    async def is_loaded(self) -> bool:
+        """Whether the collection is loaded for search right now (a server may release it)."""
+        state = await self._call(self.client.get_load_state, self.collection, timeout=self._timeout)
+        return state.get("state") == LoadState.Loaded
+
+    async def embedding_model(self) -> tuple[str, int]:
+        info = await self._call(
+            self.client.describe_collection, self.collection, timeout=self._timeout
+        )
+        return built_with_model(info)
+
+    async def drop(self) -> None:
+        if await self.exists():
+            await self._call(self.client.drop_collection, self.collection, timeout=self._timeout)
+
+    # --- writes ---------------------------------------------------------------------------
+
+    async def upsert(self, chunks: list[StoredChunk]) -> None:
+        if not chunks:
+            return
+        rows = [to_row(c, with_heading_vector=self._hybrid is not False) for c in chunks]
+        await self._call(self.client.upsert, self.collection, rows, timeout=self._timeout)
+
+    async def delete(self, ids: Iterable[str]) -> None:
+        id_list = list(ids)
+        for start in range(0, len(id_list), _PAGE):
+            await self._call(
+                self.client.delete,
+                self.collection,
+                ids=id_list[start : start + _PAGE],
+                timeout=self._timeout,
+            )
+
+    async def flush(self) -> None:
+        """Seal written rows into indexed segments: unflushed rows are searched by brute force."""
+        await self._call(self.client.flush, self.collection, timeout=self._timeout)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def chunk_refs(self, kb: str | None = None) -> list[ChunkRef]:
+        """Every chunk of a knowledge base (or of all), without text or vectors."""
+        return await self._call(self._chunk_refs, kb)
+
+    def _chunk_refs(self, kb: str | None) -> list[ChunkRef]:
+        where = f"kb == {_literal(kb)}" if kb is not None else 'id != ""'
+        fields = ["kb", "source", "position"]
+        if self.is_server:
+            # A server returns at most 16384 rows per query: page through them.
+            iterator = self.client.query_iterator(
+                self.collection,
+                batch_size=_PAGE,
+                filter=where,
+                output_fields=fields,
+                timeout=self._timeout,
+            )
+            rows: list[dict[str, Any]] = []
+            try:
+                while page := iterator.next():
+                    rows += page
+            finally:
+                iterator.close()
+        else:
+            # Milvus Lite returns every match, and lacks the AllocTimestamp query_iterator needs.
+            rows = self.client.query(
+                self.collection, filter=where, output_fields=fields, timeout=self._timeout
+            )
+        return [ChunkRef(r["id"], r["kb"], r["source"], int(r["position"])) for r in rows]
+
+    async def search(
+        self, vector: np.ndarray, text: str, kbs: tuple[str, ...], limit: int
+    ) -> list[Hit]:
+        """The best chunks for a question in the given knowledge bases, best first.
+
+        A server that restarted has the collection released (Milvus Lite's server) or still
+        loading (Milvus): it is loaded again and the search retried once, so the bot recovers
+        without a restart of its own.
+        """
+        try:
+            return await self._search_once(vector, text, kbs, limit)
+        except RetrievalError as exc:
+            if not _not_loaded(exc):
+                raise
+            log.warning(
+                "collection %r is not loaded (did Milvus restart?); loading it", self.collection
+            )
+            await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+            return await self._search_once(vector, text, kbs, limit)
+
+    async def _search_once(
+        self, vector: np.ndarray, text: str, kbs: tuple[str, ...], limit: int
+    ) -> list[Hit]:
+        if self._hybrid is False:
+            return await self._call(self._dense_search, vector, list(kbs), limit)
+        return await self._call(self._hybrid_search, vector, text, list(kbs), limit)
+
+    def _dense_search(self, vector: np.ndarray, kbs: list[str], limit: int) -> list[Hit]:
+        """The dense-only layout: nearest text vectors, no BM25 or heading vectors."""
+        query = np.asarray(vector, dtype=np.float32)
+        results = self.client.search(
+            self.collection,
+            data=[query.tolist()],
+            anns_field="dense",
+            search_params={"metric_type": "COSINE", "params": {"ef": max(self._search.ef, limit)}},
+            filter=_kb_filter(kbs),
+            limit=limit,
+            output_fields=DENSE_OUTPUT_FIELDS,
+            timeout=self._timeout,
+        )
+        return [to_hit(row, query) for row in results[0]]
+
+    def _hybrid_search(
+        self, vector: np.ndarray, text: str, kbs: list[str], limit: int
+    ) -> list[Hit]:
+        query = np.asarray(vector, dtype=np.float32)
+        fusion = self._search.fusion
+        pool = limit * _DENSE_FIRST_POOL if fusion == "dense" else limit
+        expr = _kb_filter(kbs)
+        dense_params = {"metric_type": "COSINE", "params": {"ef": max(self._search.ef, pool)}}
+        requests = [
+            AnnSearchRequest([query.tolist()], field, dense_params, pool, expr=expr)
+            for field in ("dense", "heading_dense")
+        ]
+        requests.append(
+            AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, pool, expr=expr)
+        )
+        dense_weight = self._search.dense_weight / 2
+        ranker = (
+            WeightedRanker(dense_weight, dense_weight, 1 - self._search.dense_weight)
+            if fusion == "weighted"
+            else RRFRanker(self._search.rrf_k)
+        )
+        results = self.client.hybrid_search(
+            self.collection,
+            requests,
+            ranker,
+            limit=pool,
+            output_fields=OUTPUT_FIELDS,
+            timeout=self._timeout,
+        )
+        hits = [to_hit(row, query) for row in results[0]]
+        if fusion == "dense":
+            # Stable sort: equal similarities keep their fused (BM25-informed) order.
+            hits.sort(key=lambda hit: -round(hit.similarity, 3))
+        return hits[:limit]
+
+
+def _damaged_index(error: RetrievalError) -> bool:
+    """A load that failed reading an index file (FAISS's read error names the file; numpy's
+    refusal of a damaged file mentions pickled data)."""
+    text = str(error)
+    return "/indexes/" in text or ".idx" in text or "pickled" in text
+
+
+def _not_loaded(error: RetrievalError) -> bool:
+    """Milvus's "collection not loaded" (code 101), as each server words it."""
+    cause = error.__cause__
+    if isinstance(cause, MilvusException) and cause.code == _NOT_LOADED:
+        return True
+    text = str(error).lower()
+    return "not loaded" in text or "state 'released'" in text
+
+
+def _kb_filter(kbs: list[str]) -> str:
+    return f"kb in [{', '.join(_literal(kb) for kb in kbs)}]"
+
+
+def _literal(value: str) -> str:
+    """A Milvus filter string literal (Milvus Lite does not support filter templates)."""
+    return json.dumps(value, ensure_ascii=False)
