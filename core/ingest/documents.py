@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from core.ingest.files import SkippedFile, SourceFile
 from core.ingest.html_markdown import html_to_markdown
 from core.ingest.pdf_text import UnreadablePdfError, pdf_pages
 
@@ -31,22 +31,6 @@ _FORMAT_BY_MEDIA_TYPE: dict[str, Format] = {
     "application/pdf": "pdf",
 }
 _SNIFF_BYTES = 8192
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A file to ingest from a folder, a zip or a download: its source name, size and bytes.
-
-    `load` raises OSError when the bytes cannot be read. A download also carries what its
-    response said (`media_type`, `charset`) and its own address (`link`).
-    """
-
-    source: str
-    size: int
-    load: Callable[[], bytes]
-    media_type: str = ""
-    charset: str | None = None
-    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,19 +59,6 @@ class PagedDocument:
 
 
 Document = TextDocument | PagedDocument
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file that was not ingested, and why.
-
-    `keeps_old_chunks` is true when the problem may pass (unreadable, too large): chunks
-    stored from an earlier version stay. An emptied file has nothing left to answer from.
-    """
-
-    source: str
-    reason: str
-    keeps_old_chunks: bool = True
 
 
 def _file_format(file: SourceFile) -> Format | None:

@@ -10,8 +10,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urldefrag, urlsplit
 
 from core.errors import BadInputError
-from core.ingest.documents import SkippedFile, SourceFile
 from core.ingest.downloads import Download, download_all, is_url
+from core.ingest.files import SkippedFile, SourceFile
 from core.ingest.zip_archive import ArchiveError, zip_files
 
 ListedFile = SourceFile | SkippedFile

@@ -18,7 +18,8 @@ from pathlib import Path, PurePosixPath
 
 from core.errors import BadInputError
 from core.ingest.chunking import Chunk, chunk_markdown, chunk_plain_text
-from core.ingest.documents import Document, PagedDocument, SkippedFile, read_document
+from core.ingest.documents import Document, PagedDocument, read_document
+from core.ingest.files import SkippedFile
 from core.ingest.sources import IngestRoot, ListedFile, SourceLimits, resolve_inputs
 from core.ingest.zip_archive import ArchiveError
 from core.search.embedding_cache import EmbeddingCache, embed_with_cache

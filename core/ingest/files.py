@@ -1,0 +1,36 @@
+"""The files ingestion reads (from a folder, a zip or a download) and the ones it skips. Kept
+apart from document parsing, so listing files needs no HTML or PDF parser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to ingest from a folder, a zip or a download: its source name, size and bytes.
+
+    `load` raises OSError when the bytes cannot be read. A download also carries what its
+    response said (`media_type`, `charset`) and its own address (`link`).
+    """
+
+    source: str
+    size: int
+    load: Callable[[], bytes]
+    media_type: str = ""
+    charset: str | None = None
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was not ingested, and why.
+
+    `keeps_old_chunks` is true when the problem may pass (unreadable, too large): chunks
+    stored from an earlier version stay. An emptied file has nothing left to answer from.
+    """
+
+    source: str
+    reason: str
+    keeps_old_chunks: bool = True
