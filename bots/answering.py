@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from bots.ops.logs import request_scope
-from bots.ops.metrics import Metrics, Outcome
+from bots.ops.metrics import Metrics, QuestionOutcome
 from core import Answer, AnswerLog, HelpbotError, Query, RagService, detect_language, message
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ async def answer_into(
             await _fail(sink, message("internal_error", language))
         else:
             total = time.perf_counter() - started
-            outcome: Outcome = "answered" if answer.answered else "dont_know"
+            outcome: QuestionOutcome = answer.outcome
             metrics.question(platform, outcome, answer, first_shown, total)
             log.info(
                 "%s in %.0f ms (embed %.0f, search %.0f, generate %.0f), %d sources, answer %s",

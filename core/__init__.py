@@ -9,6 +9,7 @@ from core.container import *
 from core.errors import *
 from core.evaluation import *
 from core.ingest.sync import *
+from core.language import *
 from core.learning.answer_log import *
 from core.messages import *
 from core.models import *
@@ -18,7 +19,6 @@ from core.search.types import *
 from core.settings import *
 
 __all__ = [
-    "FUSIONS",
     "KNOWLEDGE_BASE_NAME",
     "SETTINGS_CONFIG",
     "Answer",
@@ -35,11 +35,13 @@ __all__ = [
     "HelpbotError",
     "Hit",
     "IngestReport",
+    "Label",
     "Language",
     "Mode",
     "ModelError",
     "NotIngestedError",
     "Origin",
+    "Outcome",
     "Place",
     "Query",
     "RagService",
@@ -53,6 +55,7 @@ __all__ = [
     "Settings",
     "SharedStateError",
     "Source",
+    "StaleChunkingError",
     "StreamEvent",
     "Timings",
     "Turn",

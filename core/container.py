@@ -6,6 +6,7 @@ from types import TracebackType
 
 from core.answering.llm import OpenAIChatModel, build_chat_model
 from core.answering.service import RagService, ServiceConfig
+from core.ingest.chunking import CHUNKING_VERSION
 from core.ingest.sync import IngestOptions, Ingestor
 from core.learning.answer_log import AnswerLog, Retention
 from core.learning.redis_answer_log import RedisAnswerLog
@@ -31,8 +32,12 @@ class Helpbot:
             collection=settings.milvus_collection,
             token=settings.milvus_token.get_secret_value() if settings.milvus_token else None,
             timeout_s=settings.milvus_timeout_s,
+            chunking_version=CHUNKING_VERSION,
             search=SearchConfig(
-                fusion=settings.fusion, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight
+                fusion=settings.fusion,
+                rrf_k=settings.rrf_k,
+                dense_weight=settings.dense_weight,
+                hub_penalty=settings.hub_penalty,
             ),
         )
         self.cache = (
@@ -47,6 +52,7 @@ class Helpbot:
                 top_k=settings.top_k,
                 relevance_threshold=settings.relevance_threshold,
                 relevance_min_gap=settings.relevance_min_gap,
+                unsure_below=settings.relevance_unsure_below,
                 max_context_chars=settings.max_context_chars,
                 history_turns=settings.history_turns,
                 max_question_chars=settings.max_question_chars,
@@ -68,6 +74,7 @@ class Helpbot:
             url_template=url_template,
             max_chars=s.chunk_max_chars,
             overlap=s.chunk_overlap_chars,
+            min_chars=s.chunk_min_chars,
             max_file_bytes=s.max_file_bytes,
             batch_size=s.embedding_batch_size,
         )

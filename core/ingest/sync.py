@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from core.errors import BadInputError
-from core.ingest.chunking import Chunk, chunk_markdown, chunk_plain_text
+from core.ingest.chunking import Chunk, chunk_markdown, chunk_plain_text, is_question
 from core.ingest.documents import Document, PagedDocument, read_document
 from core.ingest.files import SkippedFile
 from core.ingest.sources import IngestRoot, ListedFile, SourceLimits, resolve_inputs
@@ -41,6 +41,7 @@ class IngestOptions:
     url_template: str | None = None
     max_chars: int = 1500
     overlap: int = 200
+    min_chars: int = 0
     max_file_bytes: int = 5_000_000
     batch_size: int = 32
     max_zip_bytes: int = 200_000_000
@@ -90,7 +91,8 @@ def chunk_id(kb: str, source: str, position: int, text: str) -> str:
 def _stored_content(chunk: Chunk, url: str) -> str:
     """Everything a row stores from its document: a changed document title or link template
     must replace the rows, not only a changed text."""
-    return "\0".join((chunk.title, chunk.heading, chunk.text, chunk.indexed_text(), url))
+    parts = (chunk.title, chunk.heading, chunk.text, chunk.indexed_text(), url, *chunk.sections)
+    return "\0".join(parts)
 
 
 def source_url(template: str | None, source: str) -> str:
@@ -117,13 +119,17 @@ def chunk_document(document: Document, options: IngestOptions) -> list[tuple[Chu
             for chunk in chunk_plain_text(
                 text.strip(), document.title, options.max_chars, options.overlap
             ):
-                paged = replace(chunk, headings=(f"Page {number}",), position=len(chunks))
+                page = (f"Page {number}",)
+                paged = replace(chunk, headings=page, sections=page, position=len(chunks))
                 chunks.append((paged, link and f"{link}#page={number}"))
         return chunks
-    split = chunk_markdown if document.markdown else chunk_plain_text
-    return [
-        (c, link) for c in split(document.text, document.title, options.max_chars, options.overlap)
-    ]
+    if document.markdown:
+        pieces = chunk_markdown(
+            document.text, document.title, options.max_chars, options.overlap, options.min_chars
+        )
+    else:
+        pieces = chunk_plain_text(document.text, document.title, options.max_chars, options.overlap)
+    return [(c, link) for c in pieces]
 
 
 class Ingestor:
@@ -267,17 +273,25 @@ class Ingestor:
         for start in range(0, len(rows), step):
             batch = rows[start : start + step]
             texts = [row.chunk.indexed_text() for row in batch]
-            # Headings are short (and often repeated), so they cost little to embed; the
-            # progress bar counts the chunk texts.
-            heading_vectors = await embed_with_cache(
-                self._embedder,
-                self._cache,
-                [row.chunk.heading for row in batch],
-                options.batch_size,
-            )
             vectors = await embed_with_cache(
                 self._embedder, self._cache, texts, options.batch_size, advance
             )
+            # A question heading (an FAQ entry) gets a vector of its own; any other heading's
+            # vector is the text's, so a terse heading never outscores the text it heads.
+            questions = [row.chunk.heading for row in batch if is_question(row.chunk.heading)]
+            asked = dict(
+                zip(
+                    questions,
+                    await embed_with_cache(
+                        self._embedder, self._cache, questions, options.batch_size
+                    ),
+                    strict=True,
+                )
+            )
+            heading_vectors = [
+                asked.get(row.chunk.heading, vector)
+                for row, vector in zip(batch, vectors, strict=True)
+            ]
             await self._store.upsert(
                 [
                     StoredChunk(
@@ -290,6 +304,7 @@ class Ingestor:
                         position=row.chunk.position,
                         body=row.chunk.text,
                         text=text,
+                        sections=row.chunk.sections,
                         dense=vector,
                         heading_dense=heading_vector,
                     )

@@ -9,10 +9,9 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["FUSIONS", "Fusion", "Hit"]
+__all__ = ["Fusion", "Hit"]
 
 Fusion = Literal["rrf", "weighted", "dense"]
-FUSIONS: tuple[Fusion, ...] = ("rrf", "weighted", "dense")
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,7 @@ class StoredChunk:
     text: str
     dense: np.ndarray
     heading_dense: np.ndarray
+    sections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class ChunkRef:
 
 @dataclass(frozen=True)
 class Hit:
-    """A search result: the chunk and its cosine similarity to the question."""
+    """A search result: the chunk, its cosine similarity to the question, and the headings
+    of the sections it overlaps (its path, and any small sections merged into it)."""
 
     id: str
     source: str
@@ -54,6 +55,7 @@ class Hit:
     position: int
     body: str
     similarity: float
+    sections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,14 @@ class SearchConfig:
 
     `rrf` and `weighted` are Milvus's rankers; `dense` takes the candidates of an RRF search
     and orders them by their best cosine similarity (text or heading), so BM25 finds
-    candidates and breaks near ties but cannot outvote a clearly closer meaning.
+    candidates and breaks near ties but cannot outvote a clearly closer meaning. With
+    `hub_penalty`, a candidate's order (not its similarity) is lowered by its hubness: its
+    mean similarity to its `hub_neighbours` nearest chunks.
     """
 
     fusion: Fusion = "dense"
     rrf_k: int = 60
     dense_weight: float = 0.7
     ef: int = 512
+    hub_penalty: float = 0.1
+    hub_neighbours: int = 10

@@ -14,23 +14,31 @@ from core.search.types import Hit, StoredChunk
 
 MODEL_PROPERTY = "helpbot.embedding_model"
 DIM_PROPERTY = "helpbot.embedding_dim"
-DENSE_OUTPUT_FIELDS = ["source", "url", "title", "heading", "body", "position", "dense"]
+DENSE_OUTPUT_FIELDS = ["source", "url", "title", "heading", "sections", "body", "position", "dense"]
 OUTPUT_FIELDS = [*DENSE_OUTPUT_FIELDS, "heading_dense"]
 # VARCHAR limits; a Milvus server counts bytes, so display fields are cut to fit.
-MAX_BYTES = {"source": 4096, "url": 4096, "title": 1024, "heading": 1024}
+MAX_BYTES = {"source": 4096, "url": 4096, "title": 1024, "heading": 1024, "sections": 8192}
+CHUNKING_PROPERTY = "helpbot.chunking"
+_SECTION_SEPARATOR = "\n"  # headings are whitespace-collapsed: they hold no line breaks
 _HNSW_BUILD = {"M": 16, "efConstruction": 200}
 
 
 def create_collection(
-    client: MilvusClient, collection: str, model_id: str, dim: int, hybrid: bool, timeout: float
+    client: MilvusClient,
+    collection: str,
+    built_with: tuple[str, int, int],
+    hybrid: bool,
+    timeout: float,
 ) -> None:
-    """Create the chunk collection and its indexes, recording the embedding model."""
+    """Create the chunk collection and its indexes, recording the embedding model, its
+    dimension and the chunking version (`built_with`)."""
+    model_id, dim, chunking = built_with
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
     # One collection for every knowledge base; a question's scope is a filter on `kb` that
     # Milvus applies inside the search (docs/knowledge-bases.md says why).
     schema.add_field("kb", DataType.VARCHAR, max_length=64)
-    for field in ("source", "url", "title", "heading"):
+    for field in ("source", "url", "title", "heading", "sections"):
         schema.add_field(field, DataType.VARCHAR, max_length=MAX_BYTES[field])
     schema.add_field("position", DataType.INT64)
     schema.add_field("body", DataType.VARCHAR, max_length=65535)
@@ -57,7 +65,11 @@ def create_collection(
     client.create_collection(
         collection,
         schema=schema,
-        properties={MODEL_PROPERTY: model_id, DIM_PROPERTY: str(dim)},
+        properties={
+            MODEL_PROPERTY: model_id,
+            DIM_PROPERTY: str(dim),
+            CHUNKING_PROPERTY: str(chunking),
+        },
         # A sync reads back what it just wrote; servers default to Bounded staleness.
         consistency_level="Strong",
         timeout=timeout,
@@ -65,6 +77,12 @@ def create_collection(
     # sync=False: waiting for the build needs AllocTimestamp, which Milvus Lite lacks
     # (it logs three tracebacks and stalls); loading the collection waits for it anyway.
     client.create_index(collection, index, timeout=timeout, sync=False)
+
+
+def built_with_chunking(info: dict[str, Any]) -> int:
+    """The chunking version a described collection was built with (1: before it was kept)."""
+    properties = info.get("properties") or {}
+    return int(properties.get(CHUNKING_PROPERTY, 1))
 
 
 def built_with_model(info: dict[str, Any]) -> tuple[str, int]:
@@ -82,6 +100,7 @@ def to_row(c: StoredChunk, with_heading_vector: bool) -> dict[str, Any]:
         "url": _fit(c.url, MAX_BYTES["url"]),
         "title": _fit(c.title, MAX_BYTES["title"]),
         "heading": _fit(c.heading, MAX_BYTES["heading"]),
+        "sections": _fit(_SECTION_SEPARATOR.join(c.sections), MAX_BYTES["sections"]),
         "position": c.position,
         "body": c.body,
         "text": c.text,
@@ -109,6 +128,7 @@ def to_hit(row: dict[str, Any], query: np.ndarray) -> Hit:
         heading=entity["heading"],
         position=int(entity["position"]),
         body=entity["body"],
+        sections=tuple(entity["sections"].split(_SECTION_SEPARATOR)) if entity["sections"] else (),
         similarity=similarity,
     )
 

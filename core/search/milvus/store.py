@@ -15,7 +15,12 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from core.errors import EmbeddingMismatchError, NotIngestedError, RetrievalError
+from core.errors import (
+    EmbeddingMismatchError,
+    NotIngestedError,
+    RetrievalError,
+    StaleChunkingError,
+)
 from core.search.milvus.capabilities import probe
 from core.search.milvus.pymilvus_import import (
     AnnSearchRequest,
@@ -28,6 +33,7 @@ from core.search.milvus.pymilvus_import import (
 from core.search.milvus.schema import (
     DENSE_OUTPUT_FIELDS,
     OUTPUT_FIELDS,
+    built_with_chunking,
     built_with_model,
     create_collection,
     to_hit,
@@ -55,12 +61,16 @@ class MilvusStore:
         token: str | None = None,
         timeout_s: float = 30.0,
         search: SearchConfig | None = None,
+        chunking_version: int = 1,
     ) -> None:
+        """`chunking_version`: the ingest rules' version; a collection built with another
+        one is refused until it is re-ingested."""
         self._uri = uri
         self._token = token
         self._timeout = timeout_s
         self.collection = collection
         self._search = search or SearchConfig()
+        self._chunking_version = chunking_version
         self._client: MilvusClient | None = None
         # The open collection's layout: True hybrid, False dense-only, None not opened yet.
         self._hybrid: bool | None = None
@@ -130,14 +140,9 @@ class MilvusStore:
                     "ingest documents first (`helpbot ingest PATH`)"
                 )
             hybrid = await self._server_has_hybrid()
+            built = (model_id, dim, self._chunking_version)
             await self._call(
-                create_collection,
-                self.client,
-                self.collection,
-                model_id,
-                dim,
-                hybrid,
-                self._timeout,
+                create_collection, self.client, self.collection, built, hybrid, self._timeout
             )
             self._hybrid = hybrid
         else:
@@ -151,6 +156,13 @@ class MilvusStore:
                     f"collection {self.collection!r} was built with {built_with[0]} "
                     f"(dim {built_with[1]}) but the configured model is {model_id} (dim {dim}); "
                     "re-ingest with `helpbot ingest --recreate PATH...`"
+                )
+            chunking = built_with_chunking(info)
+            if chunking != self._chunking_version:
+                raise StaleChunkingError(
+                    f"collection {self.collection!r} was built with older chunking rules "
+                    f"(version {chunking}, now {self._chunking_version}): re-ingest to apply the "
+                    "new chunking (`helpbot ingest --recreate PATH...`)"
                 )
         # A reopened Milvus Lite file has its collections released.
         try:
@@ -299,17 +311,53 @@ class MilvusStore:
     def _dense_search(self, vector: np.ndarray, kbs: list[str], limit: int) -> list[Hit]:
         """The dense-only layout: nearest text vectors, no BM25 or heading vectors."""
         query = np.asarray(vector, dtype=np.float32)
+        pool = limit * _DENSE_FIRST_POOL if self._search.hub_penalty else limit
         results = self.client.search(
             self.collection,
             data=[query.tolist()],
             anns_field="dense",
-            search_params={"metric_type": "COSINE", "params": {"ef": max(self._search.ef, limit)}},
+            search_params={"metric_type": "COSINE", "params": {"ef": max(self._search.ef, pool)}},
             filter=_kb_filter(kbs),
-            limit=limit,
+            limit=pool,
             output_fields=DENSE_OUTPUT_FIELDS,
             timeout=self._timeout,
         )
-        return [to_hit(row, query) for row in results[0]]
+        return self._closest_first(results[0], query, kbs)[:limit]
+
+    def _closest_first(
+        self, rows: list[dict[str, Any]], query: np.ndarray, kbs: list[str]
+    ) -> list[Hit]:
+        """Candidates ordered by similarity, less each one's hubness times `hub_penalty`.
+
+        A hub is a chunk close to everything (a page of code, a list of release notes): it
+        outscores the answer for many questions, worst across languages. Its hubness is its
+        mean similarity to its nearest chunks in the same knowledge bases (as in CSLS, Conneau
+        et al. 2018); the similarity shown and thresholded stays the raw one.
+        """
+        hits = [to_hit(row, query) for row in rows]
+        if not hits or not self._search.hub_penalty:
+            hits.sort(key=lambda hit: -round(hit.similarity, 3))
+            return hits
+        vectors = [np.asarray(row["entity"]["dense"], dtype=np.float32).tolist() for row in rows]
+        neighbours = self._search.hub_neighbours
+        found = self.client.search(
+            self.collection,
+            data=vectors,
+            anns_field="dense",
+            search_params={"metric_type": "COSINE", "params": {"ef": self._search.ef}},
+            filter=_kb_filter(kbs),
+            limit=neighbours + 1,
+            output_fields=[],
+            timeout=self._timeout,
+        )
+        hubness = {
+            hit.id: _mean([n["distance"] for n in near if n["id"] != hit.id][:neighbours])
+            for hit, near in zip(hits, found, strict=True)
+        }
+        # Stable sort: equal scores keep their fused (BM25-informed) order.
+        penalty = self._search.hub_penalty
+        hits.sort(key=lambda hit: -round(hit.similarity - penalty * hubness[hit.id], 3))
+        return hits
 
     def _hybrid_search(
         self, vector: np.ndarray, text: str, kbs: list[str], limit: int
@@ -319,16 +367,19 @@ class MilvusStore:
         pool = limit * _DENSE_FIRST_POOL if fusion == "dense" else limit
         expr = _kb_filter(kbs)
         dense_params = {"metric_type": "COSINE", "params": {"ef": max(self._search.ef, pool)}}
+        # Only question headings have vectors of their own (any other heading's is its
+        # text's): they add candidates for dense-first ordering, but a list that mostly
+        # repeats the text list would count it twice in Milvus's own fusions.
+        fields = ("dense", "heading_dense") if fusion == "dense" else ("dense",)
         requests = [
             AnnSearchRequest([query.tolist()], field, dense_params, pool, expr=expr)
-            for field in ("dense", "heading_dense")
+            for field in fields
         ]
         requests.append(
             AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, pool, expr=expr)
         )
-        dense_weight = self._search.dense_weight / 2
         ranker = (
-            WeightedRanker(dense_weight, dense_weight, 1 - self._search.dense_weight)
+            WeightedRanker(self._search.dense_weight, 1 - self._search.dense_weight)
             if fusion == "weighted"
             else RRFRanker(self._search.rrf_k)
         )
@@ -340,11 +391,14 @@ class MilvusStore:
             output_fields=OUTPUT_FIELDS,
             timeout=self._timeout,
         )
-        hits = [to_hit(row, query) for row in results[0]]
         if fusion == "dense":
-            # Stable sort: equal similarities keep their fused (BM25-informed) order.
-            hits.sort(key=lambda hit: -round(hit.similarity, 3))
-        return hits[:limit]
+            return self._closest_first(results[0], query, kbs)[:limit]
+        return [to_hit(row, query) for row in results[0]][:limit]
+
+
+def _mean(values: list[float]) -> float:
+    """0 for a chunk with no neighbours (the only one in its knowledge bases)."""
+    return float(np.mean(values)) if values else 0.0
 
 
 def _damaged_index(error: RetrievalError) -> bool:
