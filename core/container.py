@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 
 from core.answering.llm import OpenAIChatModel, build_chat_model
 from core.answering.service import RagService, ServiceConfig
 from core.ingest.chunking import CHUNKING_VERSION
 from core.ingest.sync import IngestOptions, Ingestor
+from core.language import load_language_model
 from core.learning.answer_log import AnswerLog, Retention
 from core.learning.redis_answer_log import RedisAnswerLog
 from core.learning.sqlite_answer_log import SqliteAnswerLog
@@ -80,9 +82,10 @@ class Helpbot:
         )
 
     async def start(self) -> None:
-        """Connect to Milvus and open the answer log."""
+        """Connect to Milvus, open the answer log and load the language detector."""
         await self.store.start()
         await self.answer_log.start()
+        await asyncio.to_thread(load_language_model)
 
     async def stop(self) -> None:
         """Close the model client, Milvus and the local stores."""

@@ -53,6 +53,12 @@ def _identifier() -> LanguageIdentifier:
     return identifier
 
 
+def load_language_model() -> None:
+    """Read the model now (blocking, about a second), so the first question does not wait
+    for it on the event loop; the composition root runs it in a worker thread."""
+    _identifier()
+
+
 def detect_language(text: str) -> Language:
     """The question's language among those with fixed strings; English when it is another
     language or the detector is unsure (a short or mixed message)."""

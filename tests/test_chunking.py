@@ -106,13 +106,15 @@ def test_small_sibling_sections_are_merged_with_their_headings_kept() -> None:
     section's heading stays in the text and among the sections the chunk covers."""
     text = (
         "# CLI\n\n## delete user\n\nRemoves a user.\n\n## list users\n\nLists every user.\n\n"
-        "## create alias\n\n" + "Creates an alias for a collection. " * 20 + "\n"
+        "## create alias\n\n" + "Creates an alias for a collection. " * 20 + "\n\n"
+        "## drop alias\n\n" + "Drops an alias; the collection stays. " * 20 + "\n"
     )
     chunks = chunk_markdown(text, "t", 1500, 200, min_chars=200)
     first = chunks[0]
     assert first.headings == ("CLI",)
     assert "## delete user" in first.text and "## list users" in first.text
     assert {"delete user", "list users"} <= set(first.sections)
+    assert [c.heading for c in chunks[1:]] == ["drop alias"]
     assert all("delete user" not in c.sections for c in chunks[1:])
 
 
@@ -136,3 +138,16 @@ def test_pieces_of_a_long_section_cover_the_same_sections() -> None:
     chunks = chunk_markdown(text, "t", 500, 100, min_chars=200)
     assert len(chunks) > 1
     assert {c.sections for c in chunks} == {("Guide", "Install")}
+
+
+def test_sections_under_a_question_heading_are_not_merged_either() -> None:
+    text = "# FAQ\n\n## Why is it slow?\n\n### Disk\n\nCheck IOPS.\n\n### Memory\n\nAdd RAM.\n"
+    chunks = chunk_markdown(text, "t", 1500, 200, min_chars=200)
+    assert [c.heading for c in chunks] == ["Disk", "Memory"]
+
+
+def test_top_level_sections_of_a_page_without_its_own_heading_merge() -> None:
+    """A page whose title is front matter has `##` sections at the top: they merge too."""
+    text = "---\ntitle: Ports\n---\n## Proxy\n\n19530.\n\n## Metrics\n\n9091.\n"
+    [chunk] = chunk_markdown(text, "t", 1500, 200, min_chars=200)
+    assert {"Proxy", "Metrics"} <= set(chunk.sections) and chunk.title == "Ports"

@@ -392,3 +392,15 @@ async def test_hubs_are_ordered_by_similarity_less_their_hubness(make_settings, 
     assert [round(h.similarity, 4) for h in found.hits] == [
         round(float(stored[h.id] @ vector), 4) for h in found.hits
     ]
+
+
+async def test_a_refusal_after_a_weak_match_shows_no_warning_above_i_dont_know(
+    faq_bot, llm
+) -> None:
+    """The unsure warning goes out with the first words of an answer: a model that then
+    refuses (or hedges with nothing after it) leaves only "I don't know" on screen."""
+    weak = generative(faq_bot, llm, unsure_below=0.99)
+    llm.reply_with(NO_ANSWER, UNSURE, f"{UNSURE} {NO_ANSWER}")
+    for _ in range(3):
+        deltas, [answer] = await collect(weak, Query(WHERE_STORED))
+        assert deltas == [message("dont_know", "en")] and answer.outcome == "dont_know"

@@ -33,16 +33,16 @@ async def run_feedback(settings: Settings, command: FeedbackCommand) -> int:
     if command.limit < 1:
         raise BadInputError("--limit must be at least 1")
     # Only the answer log: this runs beside a bot that holds the Milvus Lite file.
-    log = build_answer_log(settings)
-    await log.start()
+    answer_log = build_answer_log(settings)
+    await answer_log.start()
     try:
         if command.purge:
-            purged = await log.purge()
+            purged = await answer_log.purge()
             print(f"deleted {purged} answers and their votes")
             return 0
-        records = await log.recent(command.limit, only_voted=command.voted)
+        records = await answer_log.recent(command.limit, only_voted=command.voted)
     finally:
-        await log.stop()
+        await answer_log.stop()
     for record in records:
         if command.json:
             print(json.dumps(asdict(record), ensure_ascii=False))
@@ -61,22 +61,22 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
     """The collection, its chunk and source counts per knowledge base, and the models."""
     async with Helpbot(settings) as bot:
         exists = await bot.store.exists()
-        model, dim, refs, chunking = None, None, [], "current"
+        model, dim, refs, chunking, stale = None, None, [], "current", False
         if exists:
             model, dim = await bot.store.embedding_model()
             try:
                 await bot.store.open(model, dim)
                 refs = await bot.store.chunk_refs()
             except StaleChunkingError as exc:
-                chunking = str(exc)
+                chunking, stale = str(exc), True
     per_kb = Counter(ref.kb for ref in refs)
     sources = {(ref.kb, ref.source) for ref in refs}
     stats = {
         "milvus_uri": redact_uri(settings.milvus_uri),
         "collection": settings.milvus_collection,
         "exists": exists,
-        "chunks": len(refs),
-        "sources": len(sources),
+        "chunks": None if stale else len(refs),
+        "sources": None if stale else len(sources),
         "knowledge_bases": {
             kb: {"chunks": n, "sources": sum(1 for k, _ in sources if k == kb)}
             for kb, n in sorted(per_kb.items())

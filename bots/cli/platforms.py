@@ -63,12 +63,16 @@ async def run_slack(
                 if command.http:
                     port = await slack.start_http(command.host, command.port)
                     listening.ports["slack"] = port
-                    print(f"Slack Events API on http://{command.host}:{port}/slack/events")
+                    url = f"http://{command.host}:{port}/slack/events"
+                    print(f"Slack Events API on {url}", flush=True)
                 else:
                     await slack.start_socket_mode()
                     print("Slack bot connected over Socket Mode", flush=True)
                 # The Slack HTTP port serves the health routes itself when it is the one asked.
-                same_port = command.http and command.health.port == command.port
+                health_port = command.health.port
+                if health_port is None:
+                    health_port = settings.health_port
+                same_port = command.http and health_port == command.port
                 async with health_server(
                     settings, command.health, bot, metrics, listening, served_elsewhere=same_port
                 ):

@@ -72,7 +72,8 @@ def one_per_section(hits: list[Hit]) -> list[Hit]:
     seen: set[tuple[str, tuple[str, ...]]] = set()
     kept = []
     for hit in hits:
-        key = (hit.source, hit.sections or (hit.heading,))
+        # A document without headings (plain text) has no sections: each chunk is its own.
+        key = (hit.source, hit.sections or (hit.id,))
         if key not in seen:
             seen.add(key)
             kept.append(hit)

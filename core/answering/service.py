@@ -135,9 +135,6 @@ class RagService:
             included = fit_context(relevant, self._config.max_context_chars)
             parts: list[str] = []
             answered = True
-            if unsure:
-                parts.append(message("unsure_note", language) + "\n\n")
-                yield parts[0]
             async for delta in self._generate(
                 self._chat, text, query, included, language, deadline
             ):
@@ -147,11 +144,13 @@ class RagService:
                     yield parts[0]
                     break
                 if delta is _HEDGED:
-                    if not unsure:
-                        unsure = True
-                        parts.append(message("unsure_note", language) + "\n\n")
-                        yield parts[-1]
+                    unsure = True
                     continue
+                if unsure and not parts:
+                    # The warning goes out with the first words of an answer, never before
+                    # a refusal that would leave it standing above "I don't know".
+                    parts.append(message("unsure_note", language) + "\n\n")
+                    yield parts[0]
                 parts.append(delta)
                 yield delta
             reply = "".join(parts)
@@ -293,6 +292,7 @@ class RagService:
         )
         messages = answer_messages(text, history, format_documents(hits), language)
         held: str | None = ""
+        hedged = False
         async with aclosing(chat.stream(messages)) as deltas:
             while True:
                 try:
@@ -304,21 +304,21 @@ class RagService:
                     continue
                 held += delta
                 start = held.lstrip()
+                if start.startswith(UNSURE) and not hedged:
+                    hedged = True
+                    yield _HEDGED
+                    held = start = start[len(UNSURE) :].lstrip()
                 if start.startswith(NO_ANSWER):
                     yield _REFUSED
                     return
-                if start.startswith(UNSURE):
-                    yield _HEDGED
-                    held = start[len(UNSURE) :].lstrip()
-                    if held:
-                        yield held
-                        held = None
-                    continue
-                if not any(marker.startswith(start) for marker in (NO_ANSWER, UNSURE)):
+                markers = (NO_ANSWER,) if hedged else (NO_ANSWER, UNSURE)
+                if not any(marker.startswith(start) for marker in markers):
                     yield held
                     held = None
         if held is not None and held.strip():
             yield held
+        elif held is not None and hedged:
+            yield _REFUSED  # a hedge with nothing after it answers nothing
         elif held is not None:
             raise ModelError("the model returned an empty reply")
 

@@ -173,11 +173,13 @@ def _mergeable(before: _Section, section: _Section, min_chars: int, max_chars: i
         return False
     if len(before.body) + len(section.body) + 200 > max_chars:
         return False
-    if any(is_question(h) for h in (*before.headings[-1:], *section.headings[-1:])):
+    if any(is_question(h) for h in (*before.covered, *section.headings)):
         return False
-    common = _common_prefix(before.headings, section.headings)
-    # Siblings, a parent and its child, or a subsection and its parent's next sibling.
-    return bool(common) and len(common) >= min(len(before.headings), len(section.headings)) - 1
+    a, b = before.headings, section.headings
+    common = _common_prefix(a, b)
+    # Siblings, a parent and its child, or a subsection and its parent's next sibling; at the
+    # top, two sections of a page whose title is not a heading of its own.
+    return len(common) >= min(len(a), len(b)) - 1 and (bool(common) or max(len(a), len(b)) == 1)
 
 
 def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:

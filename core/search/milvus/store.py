@@ -160,9 +160,9 @@ class MilvusStore:
             chunking = built_with_chunking(info)
             if chunking != self._chunking_version:
                 raise StaleChunkingError(
-                    f"collection {self.collection!r} was built with older chunking rules "
-                    f"(version {chunking}, now {self._chunking_version}): re-ingest to apply the "
-                    "new chunking (`helpbot ingest --recreate PATH...`)"
+                    f"collection {self.collection!r} was built with chunking rules version "
+                    f"{chunking} and this helpbot uses version {self._chunking_version}: "
+                    "re-ingest to apply the new chunking (`helpbot ingest --recreate PATH...`)"
                 )
         # A reopened Milvus Lite file has its collections released.
         try:
