@@ -310,28 +310,3 @@ async def test_a_server_without_full_text_search_gets_a_dense_only_collection_an
     else:
         assert layout == "hybrid" and warnings == []
     assert answer.sources[0].heading == "Where is data kept?"
-
-
-async def test_only_a_question_heading_gets_a_vector_of_its_own(make_settings, tmp_path) -> None:
-    """A terse heading (`queryCoord.ip`) would match any question near its one word: its
-    heading vector is its text's. A question heading (an FAQ entry) keeps its own."""
-    docs = write(
-        tmp_path / "docs" / "mixed.md",
-        "# Reference\n\n## queryCoord.ip\n\n"
-        + "The address the query coordinator binds. " * 8
-        + "\n\n## How do I change the query coordinator's address?\n\n"
-        + "Set queryCoord.ip in milvus.yaml and restart the component. " * 6
-        + "\n",
-    ).parent
-    async with Helpbot(make_settings()) as bot:
-        await bot.ingestor.sync([docs], bot.ingest_options())
-        rows = bot.store.client.query(
-            bot.store.collection,
-            filter='id != ""',
-            output_fields=["heading", "dense", "heading_dense"],
-        )
-    same = {row["heading"]: np.allclose(row["dense"], row["heading_dense"]) for row in rows}
-    assert same == {
-        "queryCoord.ip": True,
-        "How do I change the query coordinator's address?": False,
-    }
