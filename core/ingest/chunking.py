@@ -67,14 +67,25 @@ def collapse_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML without aliases: a few hundred bytes of nested aliases expand to millions of
+    characters (the "billion laughs"), and front matter never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases are not allowed in front matter")
+        return super().compose_node(parent, index)
+
+
 def split_front_matter(text: str) -> tuple[dict[str, object], str]:
-    """Strip YAML front matter, returning its fields (empty when absent or unreadable)."""
+    """Strip YAML front matter, returning its fields (empty when absent, unreadable, nested
+    deeper than the parser can recurse, or using aliases)."""
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
     try:
-        fields = yaml.safe_load(match.group(1))
-    except yaml.YAMLError:
+        fields = yaml.load(match.group(1), Loader=_FrontMatterLoader)
+    except (yaml.YAMLError, RecursionError):
         fields = None
     return (fields if isinstance(fields, dict) else {}), text[match.end() :]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -102,10 +103,13 @@ def _folder_files(folder: Path) -> list[ListedFile]:
 
 def _disk_file(source: str, path: Path) -> ListedFile:
     try:
-        size = path.stat().st_size
+        info = path.stat()  # through a symlink: what would be read
     except OSError as exc:
         return SkippedFile(source, f"unreadable ({exc.strerror or exc})")
-    return SourceFile(source, size, path.read_bytes)
+    if not stat.S_ISREG(info.st_mode):
+        # A FIFO would block the read forever, a device (/dev/zero) never end it.
+        return SkippedFile(source, "not a regular file (a pipe, device or socket)")
+    return SourceFile(source, info.st_size, path.read_bytes)
 
 
 def _local_zip_files(path: Path, limits: SourceLimits) -> list[ListedFile]:

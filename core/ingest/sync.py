@@ -233,11 +233,7 @@ class Ingestor:
         present: set[str] = set()
         emptied: set[str] = set()
         for done, file in enumerate(files, start=1):
-            result: Document | SkippedFile = (
-                file
-                if isinstance(file, SkippedFile)
-                else read_document(file, options.max_file_bytes)
-            )
+            result, chunks = _read_one(file, options)
             if result.source in present:
                 raise BadInputError(
                     f"{result.source} comes from more than one of the given paths; "
@@ -248,7 +244,7 @@ class Ingestor:
                 _skip(report, result)
                 if not result.keeps_old_chunks:
                     emptied.add(result.source)
-            elif chunks := chunk_document(result, options):
+            elif chunks:
                 report.files += 1
                 documents.append((result.source, chunks))
             else:
@@ -323,6 +319,23 @@ class _Row:
     chunk: Chunk
     id: str
     url: str
+
+
+def _read_one(
+    file: ListedFile, options: IngestOptions
+) -> tuple[Document | SkippedFile, list[tuple[Chunk, str]]]:
+    """One file read and chunked; any failure of a parser on its content (nesting deeper than
+    it can recurse, a library's own error) skips that file with the reason, never the run."""
+    if isinstance(file, SkippedFile):
+        return file, []
+    try:
+        result = read_document(file, options.max_file_bytes)
+        return result, [] if isinstance(result, SkippedFile) else chunk_document(result, options)
+    except RecursionError:
+        return SkippedFile(file.source, "nested too deeply to parse"), []
+    except Exception as exc:  # a parser's own error on hostile content: that file only
+        log.debug("reading %s failed", file.source, exc_info=True)
+        return SkippedFile(file.source, f"could not be parsed ({type(exc).__name__})"), []
 
 
 def _skip(report: IngestReport, skipped: SkippedFile) -> None:
