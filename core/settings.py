@@ -162,6 +162,8 @@ def read_settings(settings_class: type[S], **overrides: object) -> S:
     variable."""
     try:
         return settings_class(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the .env file is not UTF-8 text ({exc.reason})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "settings"

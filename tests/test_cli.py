@@ -112,6 +112,9 @@ def test_stats_reports_collection_counts_and_model(env, docs, capsys) -> None:
         (["ask", "x" * 2001], "the limit is 2000"),
         (["ingest", "does-not-exist"], "no such file or folder: does-not-exist"),
         (["ingest", ".", "--url", "{nope}"], "bad --url template"),
+        (["ingest", ".", "--url", "{source.x}"], "bad --url template"),
+        (["ingest", ".", "--url", "{source.upper}"], "bad --url template"),
+        (["ingest", ".", "--url", "{source[0]}"], "bad --url template"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(env, capsys, argv, expected) -> None:
@@ -259,3 +262,12 @@ async def test_a_collection_built_with_older_chunking_asks_for_a_re_ingest(
         assert "--recreate" in err and err.count("\n") == 1
     assert "re-ingest to apply the new chunking" in stats["chunking"]
     assert recreated[0] == 0 and after[0] == 0 and "nightly" in after[1]
+
+
+def test_a_symlink_loop_or_a_dotenv_that_is_not_utf8_is_bad_input(env, capsys) -> None:
+    (env / "loop").symlink_to(env / "loop")
+    code, _, err = run(capsys, "ingest", str(env / "loop"))
+    assert code == 2 and "symlink loop" in err and err.count("\n") == 1
+    (env / ".env").write_bytes("TOP_K=5 # caf\xe9\n".encode("latin-1"))
+    code, _, err = run(capsys, "stats")
+    assert code == 2 and ".env file is not UTF-8" in err and err.count("\n") == 1

@@ -68,7 +68,10 @@ def url_source(url: str) -> str:
 
 
 def _local_root(raw: Path, limits: SourceLimits) -> IngestRoot:
-    path = raw.expanduser().resolve()
+    try:
+        path = raw.expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop: RuntimeError before Python 3.13
+        raise BadInputError(f"cannot follow {raw}: a symlink loop or unreadable link") from exc
     if not path.exists():
         raise BadInputError(f"no such file or folder: {raw}")
     if path.is_dir():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import string
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -100,14 +101,20 @@ def source_url(template: str | None, source: str) -> str:
     if not template:
         return ""
     path = PurePosixPath(source)
+    values = {"source": source, "path": str(path.with_suffix("")), "name": path.name}
+    values["stem"] = path.stem
+    problem = f"bad --url template {template!r}: use {{source}}, {{path}}, {{name}} or {{stem}}"
     try:
-        return template.format(
-            source=source, path=str(path.with_suffix("")), name=path.name, stem=path.stem
-        )
-    except (KeyError, IndexError, ValueError) as exc:
-        raise BadInputError(
-            f"bad --url template {template!r}: use {{source}}, {{path}}, {{name}} or {{stem}}"
-        ) from exc
+        # Only the bare placeholders: `{source.upper}` or `{source[0]}` would reach into
+        # Python objects (a method's repr as the link, or an unexpected error).
+        fields = [
+            field for _, field, _, _ in string.Formatter().parse(template) if field is not None
+        ]
+        if any(field not in values for field in fields):
+            raise BadInputError(problem)
+        return template.format(**values)
+    except (IndexError, ValueError) as exc:
+        raise BadInputError(problem) from exc
 
 
 def chunk_document(document: Document, options: IngestOptions) -> list[tuple[Chunk, str]]:
