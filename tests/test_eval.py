@@ -156,11 +156,11 @@ def test_eval_of_a_missing_file_exits_2(monkeypatch, tmp_path, capsys) -> None:
     assert "cannot read eval file" in capsys.readouterr().err
 
 
-async def test_eval_with_answers_counts_the_models_refusals(
-    monkeypatch, tmp_path, embedding_cache, docs, eval_file, capsys
-) -> None:
-    """With --answers, a question the model refuses counts as "I don't know"; a question under
-    the relevance threshold still never reaches the model; recall is unchanged."""
+async def eval_with_model(
+    monkeypatch, tmp_path, embedding_cache, docs, eval_file, capsys, *replies: str
+) -> tuple[dict, list[str]]:
+    """`helpbot eval --json --answers` on the docs, the stand-in model answering `replies` in
+    turn; the figures, and the questions the model was asked."""
     monkeypatch.setenv("MILVUS_URI", str(tmp_path / "eval.db"))
     monkeypatch.setenv("EMBEDDING_CACHE_PATH", str(embedding_cache))
     assert await asyncio.to_thread(main, ["ingest", str(docs)]) == 0
@@ -168,11 +168,29 @@ async def test_eval_with_answers_counts_the_models_refusals(
     async with OpenAIStandIn() as llm:
         monkeypatch.setenv("LLM_BASE_URL", llm.base_url)
         monkeypatch.setenv("LLM_API_KEY", "test-key")
-        llm.reply_with(NO_ANSWER, "You need 8 GB of memory [1].", NO_ANSWER)
+        llm.reply_with(*replies)
         code = await asyncio.to_thread(main, ["eval", str(eval_file), "--json", "--answers"])
         asked = [call.json["messages"][-1]["content"] for call in llm.chat_calls()]
     assert code == 0
-    figures = json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out), asked
+
+
+async def test_eval_with_answers_counts_the_models_refusals(
+    monkeypatch, tmp_path, embedding_cache, docs, eval_file, capsys
+) -> None:
+    """With --answers, a question the model refuses counts as "I don't know"; a question under
+    the relevance threshold still never reaches the model; recall is unchanged."""
+    figures, asked = await eval_with_model(
+        monkeypatch,
+        tmp_path,
+        embedding_cache,
+        docs,
+        eval_file,
+        capsys,
+        NO_ANSWER,
+        "You need 8 GB of memory [1].",
+        NO_ANSWER,
+    )
     assert figures["answerable_abstained"] == 2
     assert figures["unanswerable"] == {"n": 1, "abstained": 1, "unsure": 0}
     assert figures["by_lang"]["en"]["recall@1"] == 1.0
@@ -257,17 +275,17 @@ async def test_eval_with_answers_counts_a_hedged_reply_as_unsure(
 ) -> None:
     """The model's hedge marker makes an answer "unsure"; its refusal, "I don't know" (the
     stand-in's replies are scripted: this tests the plumbing, not a model)."""
-    monkeypatch.setenv("MILVUS_URI", str(tmp_path / "eval.db"))
-    monkeypatch.setenv("EMBEDDING_CACHE_PATH", str(embedding_cache))
-    assert await asyncio.to_thread(main, ["ingest", str(docs)]) == 0
-    capsys.readouterr()
-    async with OpenAIStandIn() as llm:
-        monkeypatch.setenv("LLM_BASE_URL", llm.base_url)
-        monkeypatch.setenv("LLM_API_KEY", "test-key")
-        llm.reply_with(f"{UNSURE} Nightly, it seems [1].", "You need 8 GB [1].", NO_ANSWER)
-        code = await asyncio.to_thread(main, ["eval", str(eval_file), "--json", "--answers"])
-    assert code == 0
-    figures = json.loads(capsys.readouterr().out)
+    figures, _ = await eval_with_model(
+        monkeypatch,
+        tmp_path,
+        embedding_cache,
+        docs,
+        eval_file,
+        capsys,
+        f"{UNSURE} Nightly, it seems [1].",
+        "You need 8 GB [1].",
+        NO_ANSWER,
+    )
     assert (figures["answerable_unsure"], figures["answerable_abstained"]) == (1, 1)
     assert figures["by_lang"]["en"]["outcomes"]["answerable"] == {
         "answered": 1,

@@ -69,12 +69,9 @@ async def run_slack(
                     await slack.start_socket_mode()
                     print("Slack bot connected over Socket Mode", flush=True)
                 # The Slack HTTP port serves the health routes itself when it is the one asked.
-                health_port = command.health.port
-                if health_port is None:
-                    health_port = settings.health_port
-                same_port = command.http and health_port == command.port
+                slack_port = command.port if command.http else None
                 async with health_server(
-                    settings, command.health, bot, metrics, listening, served_elsewhere=same_port
+                    settings, command.health, bot, metrics, listening, served_on=slack_port
                 ):
                     listening.ready.set()
                     await stop.wait()

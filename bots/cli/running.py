@@ -62,12 +62,13 @@ async def health_server(
     bot: Helpbot,
     metrics: Metrics,
     listening: Listening,
-    served_elsewhere: bool = False,
+    served_on: int | None = None,
 ) -> AsyncIterator[None]:
     """/healthz, /readyz and /metrics on the health port (or HEALTH_PORT) while the block
-    runs; nothing when none is set or `served_elsewhere` (the Slack HTTP port has them)."""
+    runs; nothing when none is set or it is `served_on`, a port that has them already (the
+    Slack HTTP port)."""
     port = options.port if options.port is not None else settings.health_port
-    if port is None or served_elsewhere:
+    if port is None or port == served_on:
         yield
         return
     server = HealthServer(bot.service.readiness, metrics)
