@@ -12,7 +12,7 @@ RUN deploy/install-runtime /opt/helpbot /src
 
 FROM ${PYTHON_IMAGE}
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpbot \
-    && mkdir /data \
+    && mkdir -m 0700 /data \
     && chown helpbot:helpbot /data
 COPY --from=build /opt/helpbot /opt/helpbot
 ENV PATH=/opt/helpbot/bin:$PATH \
@@ -21,11 +21,14 @@ ENV PATH=/opt/helpbot/bin:$PATH \
     EMBEDDING_CACHE_PATH=/data/embedding_cache.sqlite \
     FEEDBACK_PATH=/data/feedback.sqlite \
     HEALTH_PORT=8080 \
+    HEALTH_HOST=0.0.0.0 \
     LOG_FORMAT=json
 USER 10001:10001
 WORKDIR /home/helpbot
 VOLUME ["/data"]
-# 3000: `helpbot slack --http`; 8080: /healthz, /readyz and /metrics in every mode.
+# 3000: `helpbot slack --http` (/slack/events, /healthz, /readyz); 8080: /healthz, /readyz and
+# /metrics in every mode, on every interface of the container (HEALTH_HOST) so probes and
+# Prometheus reach it: publish it to the cluster network only.
 EXPOSE 3000 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]

@@ -13,6 +13,7 @@ from core.language import *
 from core.learning.answer_log import *
 from core.messages import *
 from core.models import *
+from core.private_files import *
 from core.redis_client import *
 from core.routing import *
 from core.search.types import *
@@ -30,6 +31,7 @@ __all__ = [
     "EmbeddingMismatchError",
     "EvalItem",
     "EvalOutcome",
+    "FileInUseError",
     "Fusion",
     "Helpbot",
     "HelpbotError",
@@ -62,11 +64,13 @@ __all__ = [
     "Vote",
     "build_answer_log",
     "connect_redis",
+    "create_private_file",
     "detect_language",
     "evaluate",
     "load_eval_items",
     "load_routing",
     "load_settings",
+    "make_private_folder",
     "message",
     "read_settings",
     "separated",

@@ -68,8 +68,12 @@ class Helpbot:
         self.routing = load_routing(settings)
 
     def ingest_options(
-        self, knowledge_base: str | None = None, url_template: str | None = None
+        self,
+        knowledge_base: str | None = None,
+        url_template: str | None = None,
+        replace: bool = False,
     ) -> IngestOptions:
+        """Ingest settings; `replace` lets an input take over a scope ingested from elsewhere."""
         s = self.settings
         return IngestOptions(
             knowledge_base=knowledge_base or s.knowledge_base,
@@ -79,6 +83,7 @@ class Helpbot:
             min_chars=s.chunk_min_chars,
             max_file_bytes=s.max_file_bytes,
             batch_size=s.embedding_batch_size,
+            replace=replace,
         )
 
     async def start(self) -> None:

@@ -10,6 +10,7 @@ __all__ = [
     "BadInputError",
     "ConfigError",
     "EmbeddingMismatchError",
+    "FileInUseError",
     "HelpbotError",
     "ModelError",
     "NotIngestedError",
@@ -88,3 +89,8 @@ class AnswerTimeoutError(HelpbotError):
 
 class SharedStateError(HelpbotError):
     """Redis (REDIS_URL), which holds the state several bot processes share, failed."""
+
+
+class FileInUseError(HelpbotError):
+    """A data file helpbot keeps (the embedding cache) stays locked by another process; the
+    message names the file."""

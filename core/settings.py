@@ -116,9 +116,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
 
     # Operations: log lines as text or JSON, and a port for /healthz, /readyz and /metrics
-    # in every long-running mode (unset: none, except the Slack HTTP port's own routes).
+    # in every long-running mode (unset: none, except the Slack HTTP port's own routes), on
+    # loopback unless HEALTH_HOST opens it (a container sets 0.0.0.0).
     log_format: Literal["text", "json"] = "text"
     health_port: int | None = Field(default=None, ge=0, le=65535)
+    health_host: str = Field(default="127.0.0.1", min_length=1)
 
     @field_validator("embedding_cache_path", "routing_file", mode="before")
     @classmethod

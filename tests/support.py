@@ -34,6 +34,11 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (Settings, SlackSettings, Dis
 BACKENDS = ("lite", "milvus-lite", "milvus-2.3.5")
 
 
+# CI and development machines run as root, whom file modes do not stop: a command prefixed
+# with this runs without the capabilities that let root read and write anything.
+WITHOUT_OVERRIDES = ("setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search")
+
+
 def shared_dir() -> Path:
     """`../shared` beside the project, or wherever HELPBOT_SHARED_DIR points."""
     return Path(os.environ.get("HELPBOT_SHARED_DIR", PROJECT_ROOT.parent / "shared"))

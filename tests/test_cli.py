@@ -16,7 +16,7 @@ import pytest
 from bots.cli import main
 from core.ingest.chunking import CHUNKING_VERSION
 from core.search.milvus.store import MilvusStore
-from tests.support import write
+from tests.support import WITHOUT_OVERRIDES, write
 
 ASK_KEYS = {"answer", "answered", "outcome", "mode", "sources", "timings"}
 SOURCE_KEYS = {"source", "title", "heading", "snippet", "score", "url"}
@@ -219,6 +219,24 @@ def test_a_lite_file_held_by_another_process_names_the_fix(env, capsys) -> None:
         holder.wait()
     assert code == 1
     assert err.count("\n") == 1 and "one process per file" in err and "MILVUS_URI=http" in err
+
+
+def test_a_lite_file_in_a_folder_nobody_may_write_says_so(env) -> None:
+    """Milvus Lite fails there as it does on a file another process holds: the message must
+    say which. Run without root's override, as an ordinary user is."""
+    folder = env / "read-only"
+    folder.mkdir(mode=0o555)
+    result = subprocess.run(
+        [*WITHOUT_OVERRIDES, str(Path(sys.executable).parent / "helpbot"), "stats"],
+        env={**os.environ, "MILVUS_URI": str(folder / "helpbot.db")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and f"cannot write to {folder}" in result.stderr
+    assert "another helpbot process" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,18 @@ def test_feedback_purge_deletes_every_answer(monkeypatch, capsys, feedback_env) 
     assert capsys.readouterr().out.strip() == "deleted 3 answers and their votes"
     assert main(["feedback", "--json"]) == 0
     assert capsys.readouterr().out == ""
+
+
+async def test_the_answer_log_is_a_private_file_in_a_private_folder(tmp_path: Path) -> None:
+    """It keeps questions and user ids: only its owner may read it, journal files included."""
+    os.chmod(tmp_path, 0o755)
+    path = tmp_path / "data" / "feedback.sqlite"
+    store = SqliteAnswerLog(path)
+    await store.start()
+    try:
+        await store.save_answer(Query("Where is data kept?"), answer("In MinIO."))
+    finally:
+        await store.stop()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755  # already there: left as it was

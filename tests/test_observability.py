@@ -1,5 +1,6 @@
 """What an operator sees: /readyz and /metrics on the Slack HTTP port after real conversations,
-metrics from Discord, and JSON log lines tied together by a request id, with no secrets."""
+metrics from Discord, and JSON log lines tied together by a request id, with no secrets; and
+what the public sees there: no metrics unless asked, no exception text in /readyz."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bots.ops.health import HealthServer
 from bots.ops.logs import configure_logging
 from bots.ops.metrics import Metrics
 from bots.slack.app import SlackBot
 from bots.slack.settings import SlackSettings
+from core import Readiness
 from core.answering.service import RagService, ServiceConfig
 from core.container import Helpbot
 from core.learning.sqlite_answer_log import SqliteAnswerLog
@@ -68,7 +71,9 @@ class SlackOverHttp:
 
 
 @contextlib.asynccontextmanager
-async def slack_over_http(service: RagService, tmp_path: Path) -> AsyncIterator[SlackOverHttp]:
+async def slack_over_http(
+    service: RagService, tmp_path: Path, metrics_on_the_slack_port: bool = True
+) -> AsyncIterator[SlackOverHttp]:
     async with SlackStandIn() as slack:
         feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
         await feedback.start()
@@ -77,6 +82,7 @@ async def slack_over_http(service: RagService, tmp_path: Path) -> AsyncIterator[
             slack_bot_token=BOT_TOKEN,  # type: ignore[arg-type]
             slack_signing_secret=SECRET,  # type: ignore[arg-type]
             slack_api_url=slack.api_url,
+            slack_http_metrics=metrics_on_the_slack_port,
         )
         bot = SlackBot(settings, service, feedback, metrics=Metrics())
         port = await bot.start_http("127.0.0.1", 0)
@@ -124,6 +130,43 @@ async def test_readiness_reports_milvus_and_the_answer_mode(slack_http: SlackOve
         "status": "ready",
         "checks": {"milvus": "ok", "answers": "extractive"},
     }
+
+
+async def test_the_public_slack_port_serves_no_metrics_unless_asked(
+    faq_bot: Helpbot, tmp_path: Path
+) -> None:
+    async with slack_over_http(faq_bot.service, tmp_path, metrics_on_the_slack_port=False) as bot:
+        # Load balancers still find health and readiness beside /slack/events.
+        assert (await http_get(f"{bot.base}/healthz"))[0] == 200
+        assert (await http_get(f"{bot.base}/readyz"))[0] == 200
+        assert (await http_get(f"{bot.base}/metrics"))[0] == 404
+
+
+async def test_readiness_names_the_failing_check_and_logs_the_exception_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    raw = "Milvus: <_InactiveRpcError of RPC that terminated with: ipv4:10.2.3.4:19530>"
+
+    async def failing() -> Readiness:
+        return Readiness(False, {"answers": "generative", "milvus": raw})
+
+    server = HealthServer(failing, Metrics())
+    port = await server.start("127.0.0.1", 0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bots.ops.health"):
+            status, body = await http_get(f"http://127.0.0.1:{port}/readyz")
+            await http_get(f"http://127.0.0.1:{port}/readyz")
+    finally:
+        await server.stop()
+    assert status == 503
+    assert json.loads(body) == {
+        "status": "not ready",
+        "checks": {"answers": "generative", "milvus": "not ready"},
+    }
+    # The operator finds the reason in the log, once while it stays the same.
+    assert [r.getMessage() for r in caplog.records if raw in r.getMessage()] == [
+        f"readiness check milvus failed: {raw}"
+    ]
 
 
 @pytest.fixture

@@ -123,6 +123,7 @@ def _bot_env(
         "SLACK_BOT_TOKEN": "xoxb-two-processes",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack_api_url,
+        "SLACK_HTTP_METRICS": "true",  # the tests read each process's /metrics on its Slack port
     }
 
 

@@ -22,6 +22,7 @@ from bots.cli.running import HealthOptions
 from bots.slack.app import SlackBot
 from bots.slack.format import VOTE_UP
 from bots.slack.settings import SlackSettings
+from core import Routing
 from core.answering.service import RagService
 from core.container import Helpbot
 from core.learning.sqlite_answer_log import SqliteAnswerLog
@@ -29,7 +30,7 @@ from core.settings import Settings
 from tests.standins import slack_payloads as payloads
 from tests.standins.openai_server import OpenAIStandIn
 from tests.standins.slack_server import SlackStandIn
-from tests.support import generative, http_get, post_event
+from tests.support import free_port, generative, http_get, post_event
 
 CHANNEL, USER = "C0HELP", "U0ASKER"
 SECRET = "signing-secret"
@@ -70,11 +71,15 @@ def slack_settings(slack: SlackStandIn, **overrides: object) -> SlackSettings:
 
 
 async def start_harness(
-    slack: SlackStandIn, service: RagService, tmp_path: Path, **overrides: object
+    slack: SlackStandIn,
+    service: RagService,
+    tmp_path: Path,
+    routing: Routing | None = None,
+    **overrides: object,
 ) -> tuple[Harness, SlackBot]:
     feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
     await feedback.start()
-    bot = SlackBot(slack_settings(slack, **overrides), service, feedback)
+    bot = SlackBot(slack_settings(slack, **overrides), service, feedback, routing=routing)
     await bot.start_socket_mode()
     await slack.wait_connected()
     return Harness(slack, bot, feedback), bot
@@ -88,10 +93,14 @@ async def llm() -> AsyncIterator[OpenAIStandIn]:
 
 @asynccontextmanager
 async def running(
-    slack: SlackStandIn, service: RagService, tmp_path: Path, **overrides: object
+    slack: SlackStandIn,
+    service: RagService,
+    tmp_path: Path,
+    routing: Routing | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Harness]:
     """The bot on Socket Mode against `slack`; stopped, with its feedback store, on exit."""
-    harness, bot = await start_harness(slack, service, tmp_path, **overrides)
+    harness, bot = await start_harness(slack, service, tmp_path, routing, **overrides)
     try:
         yield harness
     finally:
@@ -588,18 +597,23 @@ async def test_signed_http_event_is_acknowledged_before_the_first_token(
     assert "object storage" in streamed_text(slack)
 
 
+def local_settings(tmp_path: Path, embedding_cache: Path) -> Settings:
+    """Settings for a `helpbot slack` run: its own Lite file and answer log, no `.env`."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        milvus_uri=str(tmp_path / "m.db"),
+        embedding_cache_path=embedding_cache,
+        feedback_path=tmp_path / "feedback.sqlite",
+    )
+
+
 async def test_helpbot_slack_runs_the_bot_until_sigterm(
     tmp_path: Path, embedding_cache: Path
 ) -> None:
     """`helpbot slack --health-port`: connects over Socket Mode, serves health, readiness
     (not ready: nothing ingested yet) and metrics, then stops cleanly on SIGTERM."""
     async with SlackStandIn() as slack:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            milvus_uri=str(tmp_path / "m.db"),
-            embedding_cache_path=embedding_cache,
-            feedback_path=tmp_path / "feedback.sqlite",
-        )
+        settings = local_settings(tmp_path, embedding_cache)
         command = SlackCommand(health=HealthOptions(port=0, host="127.0.0.1"))
         listening = Listening()
         run = asyncio.create_task(run_slack(settings, slack_settings(slack), command, listening))
@@ -612,8 +626,89 @@ async def test_helpbot_slack_runs_the_bot_until_sigterm(
         os.kill(os.getpid(), signal.SIGTERM)
         assert await asyncio.wait_for(run, 15) == 0
     assert "close" in slack.timeline
-    assert ready_status == 503 and "helpbot ingest" in json.loads(ready)["checks"]["milvus"]
+    assert ready_status == 503 and json.loads(ready)["checks"]["milvus"] == "not ready"
     assert metrics_status == 200 and "# TYPE helpbot_questions_total counter" in metrics
+
+
+async def test_helpbot_slack_http_keeps_metrics_on_the_health_port_only(
+    tmp_path: Path, embedding_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`helpbot slack --http --health-port`: the public Slack port answers load balancers
+    (/healthz, /readyz) but serves no /metrics; those are on the health port, on loopback."""
+    async with SlackStandIn() as slack:
+        settings = local_settings(tmp_path, embedding_cache)
+        command = SlackCommand(http=True, host="127.0.0.1", port=0, health=HealthOptions(port=0))
+        listening = Listening()
+        run = asyncio.create_task(run_slack(settings, slack_settings(slack), command, listening))
+        await asyncio.wait_for(listening.ready.wait(), 30)
+        public = f"http://127.0.0.1:{listening.ports['slack']}"
+        health = f"http://127.0.0.1:{listening.ports['health']}"
+        on_public = [(await http_get(f"{public}{route}"))[0] for route in PROBES]
+        on_health = [(await http_get(f"{health}{route}"))[0] for route in PROBES]
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(run, 15) == 0
+    assert on_public == [200, 503, 404]
+    assert on_health == [200, 503, 200]
+    assert f"health and metrics on {health}/metrics" in capsys.readouterr().out
+
+
+PROBES = ("/healthz", "/readyz", "/metrics")
+
+
+async def test_a_health_port_that_is_the_slack_port_serves_metrics_there(
+    tmp_path: Path, embedding_cache: Path
+) -> None:
+    """`--port N --health-port N`: the operator put health on the Slack port, metrics too."""
+    async with SlackStandIn() as slack:
+        settings = local_settings(tmp_path, embedding_cache)
+        port = free_port()
+        command = SlackCommand(True, "127.0.0.1", port, HealthOptions(port=port))
+        listening = Listening()
+        run = asyncio.create_task(run_slack(settings, slack_settings(slack), command, listening))
+        await asyncio.wait_for(listening.ready.wait(), 30)
+        on_slack_port = [(await http_get(f"http://127.0.0.1:{port}{route}"))[0] for route in PROBES]
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(run, 15) == 0
+    assert on_slack_port == [200, 503, 200]
+    assert listening.ports == {"slack": port}
+
+
+def group_dm_routing(tmp_path: Path, knowledge_base: str) -> Routing:
+    """DMs may search the docs; channels, with no rule and no default, nothing."""
+    path = tmp_path / "routing.toml"
+    path.write_text(f'default = []\npublic = ["{knowledge_base}"]\n', encoding="utf-8")
+    return Routing.from_file(path)
+
+
+async def test_a_group_dm_gets_the_dm_scope_from_ask_and_from_a_mention(
+    faq_bot: Helpbot, tmp_path: Path
+) -> None:
+    """Slack marks a group DM in a slash command by its name (`mpdm-...`) and not at all in
+    an app_mention (no channel_type; new group DMs have C ids): both get the DM scope."""
+    group_dm = "C0GROUPDM"
+    routing = group_dm_routing(tmp_path, faq_bot.service.default_knowledge_base)
+    async with (
+        SlackStandIn() as slack,
+        running(slack, faq_bot.service, tmp_path, routing) as harness,
+    ):
+        slack.group_dms.add(group_dm)
+        ask = payloads.slash_command(
+            "/ask", "How is data stored in milvus?", channel=group_dm, user=USER
+        )
+        ask["channel_name"] = "mpdm-asker--helper--helpbot-1"
+        await slack.push("slash_commands", ask)
+        [answer] = await slack.wait_for("chat.postMessage")
+        ts = harness.next_ts()
+        await slack.push(
+            "events_api", payloads.app_mention(STORAGE_QUESTION, channel=group_dm, user=USER, ts=ts)
+        )
+        [streamed] = await slack.wait_for("chat.stopStream")
+        await harness.mention()  # a channel: no rule, no default
+        [note] = await slack.wait_for("chat.postEphemeral")
+    assert answer.params["channel"] == group_dm
+    assert "Where does Milvus store data?" in context_texts(_json(answer.params["blocks"])[1:])
+    assert streamed.params["channel"] == group_dm
+    assert note.params["channel"] == CHANNEL and "not enabled" in note.params["text"]
 
 
 async def test_dm_that_mentions_the_bot_or_shares_a_file_is_answered(harness: Harness) -> None:

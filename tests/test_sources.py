@@ -17,6 +17,7 @@ from fpdf import FPDF
 
 from core.container import Helpbot
 from core.errors import BadInputError
+from core.ingest.sources import url_source
 from core.ingest.sync import IngestReport
 from core.models import Query
 from tests.support import write
@@ -78,8 +79,11 @@ BUNDLE = {
 class DocServer:
     """Serves canned files on 127.0.0.1 (an ephemeral port); anything else is a 404."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}
+        self.requests: list[str] = []
+        self._host = host
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -88,9 +92,12 @@ class DocServer:
         return self.url(path)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._port}{path}"
+        return f"http://{self._host}:{self._port}{path}"
 
     async def _handle(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path)
+        if request.path in self.redirects:
+            raise web.HTTPFound(self.redirects[request.path])
         if request.path == "/slow":
             await asyncio.sleep(1)
         if request.path not in self.files:
@@ -103,7 +110,7 @@ class DocServer:
         app.router.add_get("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self._host, 0)
         await site.start()
         self._port = self._runner.addresses[0][1]
         return self
@@ -331,3 +338,33 @@ async def test_a_bad_url_is_a_clear_error_and_nothing_is_written(
         with pytest.raises(BadInputError, match=message):
             await ingest(bot, str(docs), url, download_timeout_s=0.3)
         assert not await bot.store.exists()
+
+
+async def test_redirects_are_followed_on_the_same_host_only(make_settings, server) -> None:
+    """A page that redirects to another host (here a loopback address standing in for a
+    cloud metadata service) is refused, and that host is never asked."""
+    server.serve("/new.html", STORAGE_PAGE, "text/html")
+    server.redirects["/old.html"] = "/new.html"
+    async with DocServer("127.0.0.2") as metadata:
+        metadata.serve("/latest/meta-data", "# Credentials\n\nsecret-role-key\n", "text/markdown")
+        server.redirects["/moved.html"] = metadata.url("/latest/meta-data")
+        async with Helpbot(make_settings()) as bot:
+            await ingest(bot, server.url("/old.html"))
+            with pytest.raises(BadInputError, match="redirects to another host"):
+                await ingest(bot, server.url("/moved.html"))
+            found = await rows(bot)
+        assert metadata.requests == []
+    assert {row["source"] for row in found} == {url_source(server.url("/old.html"))}
+
+
+async def test_credentials_in_a_url_are_never_stored_or_shown(make_settings, server) -> None:
+    page = server.serve("/private.md", "# Private\n\nThe team handbook.\n", "text/markdown")
+    with_password = page.replace("http://", "http://reader:s3cret-pass@")
+    async with Helpbot(make_settings()) as bot:
+        await ingest(bot, with_password)
+        with pytest.raises(BadInputError) as missing:
+            await ingest(bot, with_password.replace("private", "missing"))
+        found = await rows(bot)
+    assert found and all("s3cret" not in str(row) for row in found)
+    assert found[0]["url"] == page
+    assert "s3cret" not in str(missing.value) and "404" in str(missing.value)

@@ -1,16 +1,18 @@
 """`helpbot ask` and `helpbot chat`: answers streamed to the terminal, then their sources.
 
 CLI answers are not chat answers: they are not saved to the answer log (nobody can vote on
-them) and failures keep their exit codes, so this loop is separate from `bots.answering`."""
+them) and failures keep their exit codes, so this loop is separate from `bots.answering`.
+Answers and sources come from documents: they are printed without control characters or
+escape sequences (`bots.cli.output`), and the JSON output escapes them."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bots.cli.output import PlainTextStream, json_text, plain_text
 from core import Answer, Helpbot, HelpbotError, Query, Settings, Turn, detect_language
 
 __all__ = ["AskCommand", "ChatCommand", "answer_json", "run_ask", "run_chat"]
@@ -38,7 +40,7 @@ async def run_ask(settings: Settings, command: AskCommand) -> int:
         query = Query(command.question, knowledge_bases=scope_of(command.kb))
         if command.json:
             answer = await bot.service.answer(query)
-            print(json.dumps(answer_json(answer), ensure_ascii=False))
+            print(json_text(answer_json(answer)))
             return 0
         await _print_stream(bot, query)
     return 0
@@ -95,12 +97,13 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 async def _print_stream(bot: Helpbot, query: Query) -> Answer:
     """Print the answer as it streams, then its sources; return the complete answer."""
+    text = PlainTextStream()
     async for event in bot.service.stream(query):
         if isinstance(event, Answer):
-            print()
+            print(text.end())
             _print_sources(event)
             return event
-        print(event, end="", flush=True)
+        print(text.feed(event), end="", flush=True)
     raise AssertionError("stream ended without an Answer")
 
 
@@ -109,7 +112,8 @@ def _print_sources(answer: Answer) -> None:
         print("\nSources:")
     for source in answer.sources:
         link = f" <{source.url}>" if source.url else ""
-        print(f"  [{source.number}] {source.title} > {source.heading} ({source.source}){link}")
+        line = f"  [{source.number}] {source.title} > {source.heading} ({source.source}){link}"
+        print(plain_text(line))
     t = answer.timings
     print(
         f"\n({answer.mode}; embed {t.embed_ms:.0f} ms, search {t.search_ms:.0f} ms, "

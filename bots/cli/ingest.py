@@ -4,14 +4,13 @@ change (`--watch`)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import watchfiles
 
-from bots.cli.output import fail
+from bots.cli.output import fail, json_text, plain_text
 from bots.cli.progress import Progress
 from bots.cli.running import HealthOptions, Listening, health_server, stop_on_signals
 from bots.ops.metrics import Metrics
@@ -33,6 +32,7 @@ class IngestCommand:
     json: bool = False
     watch: bool = False
     health: HealthOptions = field(default_factory=HealthOptions)
+    replace: bool = False
 
 
 async def run_ingest(
@@ -51,7 +51,9 @@ async def run_ingest(
             await bot.store.drop()
         with Progress(enabled=not command.json) as progress:
             report = await bot.ingestor.sync(
-                list(command.paths), bot.ingest_options(command.kb, command.url), progress.update
+                list(command.paths),
+                bot.ingest_options(command.kb, command.url, command.replace),
+                progress.update,
             )
     _print_report(report, command.json)
     return 0
@@ -69,7 +71,7 @@ async def _watch(
     ):
         if command.recreate:
             await bot.store.drop()
-        options = bot.ingest_options(command.kb, command.url)
+        options = bot.ingest_options(command.kb, command.url, command.replace)
 
         async def sync() -> None:
             try:
@@ -94,10 +96,11 @@ async def _watch(
 
 def _print_report(report: IngestReport, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(_report_json(report), ensure_ascii=False), flush=True)
+        print(json_text(_report_json(report)), flush=True)
         return
     for skipped in report.skipped:
-        print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+        # File and zip entry names are anyone's: printed plain.
+        print(plain_text(f"skipped {skipped.source}: {skipped.reason}"), file=sys.stderr)
     print(report.summary(), flush=True)
 
 

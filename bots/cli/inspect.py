@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from bots.cli.output import json_text, plain_text
 from core import BadInputError, Helpbot, Settings, StaleChunkingError, build_answer_log
 
 __all__ = ["FeedbackCommand", "StatsCommand", "redact_uri", "run_feedback", "run_stats"]
@@ -45,13 +45,14 @@ async def run_feedback(settings: Settings, command: FeedbackCommand) -> int:
         await answer_log.stop()
     for record in records:
         if command.json:
-            print(json.dumps(asdict(record), ensure_ascii=False))
+            print(json_text(asdict(record)))
             continue
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created_at))
         where = "/".join(part for part in (record.platform, record.channel, record.user) if part)
-        print(f"{when}  +{record.up} -{record.down}  {where or '-'}  {record.question}")
+        # Questions come from chat users and sources from documents: printed plain.
+        print(plain_text(f"{when}  +{record.up} -{record.down}  {where or '-'}  {record.question}"))
         for source in record.sources:
-            print(f"    {source}")
+            print(plain_text(f"    {source}"))
     if not records and not command.json:
         print("no answers recorded yet")
     return 0
@@ -90,11 +91,11 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
         "llm_model": settings.llm_model if settings.llm_configured else None,
     }
     if command.json:
-        print(json.dumps(stats, ensure_ascii=False))
+        print(json_text(stats))
     else:
         width = max(len(k) for k in stats)
         for key, value in stats.items():
-            print(f"{key:<{width}}  {value}")
+            print(plain_text(f"{key:<{width}}  {value}"))
     return 0
 
 

@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop the whole collection first, every knowledge base in it (after a model change)",
     )
+    ingest.add_argument(
+        "--replace",
+        action="store_true",
+        help="let a path or URL take over a folder name ingested from elsewhere (its chunks go)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument(
         "--watch",
@@ -124,7 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _ingest(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
     command = IngestCommand(
-        tuple(args.paths), args.kb, args.url, args.recreate, args.json, args.watch, _health(args)
+        tuple(args.paths),
+        args.kb,
+        args.url,
+        args.recreate,
+        args.json,
+        args.watch,
+        _health(args),
+        args.replace,
     )
     return run_ingest(settings, command)
 
@@ -162,5 +174,6 @@ def _add_health_options(parser: argparse.ArgumentParser) -> None:
         help="serve /healthz, /readyz and /metrics on this port (default: HEALTH_PORT)",
     )
     parser.add_argument(
-        "--health-host", default="0.0.0.0", help="address for --health-port (default 0.0.0.0)"
+        "--health-host",
+        help="address the health port listens on (default: HEALTH_HOST, else 127.0.0.1)",
     )

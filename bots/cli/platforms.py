@@ -59,19 +59,28 @@ async def run_slack(
                 state=state,
                 routing=bot.routing,
             )
+            health = command.health.resolved(settings)
+            # The Slack HTTP port serves the health routes itself when it is the one asked
+            # (port 0 asks for a free port each, never the same one).
+            slack_port = command.port if command.http and command.port else None
+            health_on_slack_port = slack_port is not None and health.port == slack_port
             try:
                 if command.http:
-                    port = await slack.start_http(command.host, command.port)
+                    # /metrics is for Prometheus, not the internet: on the public Slack port
+                    # only when asked, or when the health port is that port.
+                    port = await slack.start_http(
+                        command.host,
+                        command.port,
+                        metrics_route=slack_settings.slack_http_metrics or health_on_slack_port,
+                    )
                     listening.ports["slack"] = port
                     url = f"http://{command.host}:{port}/slack/events"
                     print(f"Slack Events API on {url}", flush=True)
                 else:
                     await slack.start_socket_mode()
                     print("Slack bot connected over Socket Mode", flush=True)
-                # The Slack HTTP port serves the health routes itself when it is the one asked.
-                slack_port = command.port if command.http else None
                 async with health_server(
-                    settings, command.health, bot, metrics, listening, served_on=slack_port
+                    settings, health, bot, metrics, listening, served_on=slack_port
                 ):
                     listening.ready.set()
                     await stop.wait()

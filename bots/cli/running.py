@@ -19,10 +19,18 @@ __all__ = ["HealthOptions", "Listening", "health_server", "shared_state", "stop_
 
 @dataclass(frozen=True)
 class HealthOptions:
-    """`--health-port` and `--health-host`; port None means HEALTH_PORT, 0 a free port."""
+    """`--health-port` and `--health-host`; None means HEALTH_PORT and HEALTH_HOST (loopback
+    by default), port 0 a free port."""
 
     port: int | None = None
-    host: str = "0.0.0.0"
+    host: str | None = None
+
+    def resolved(self, settings: Settings) -> HealthOptions:
+        """The options with the settings filling in what was not given."""
+        return HealthOptions(
+            self.port if self.port is not None else settings.health_port,
+            self.host or settings.health_host,
+        )
 
 
 @dataclass
@@ -67,15 +75,21 @@ async def health_server(
     """/healthz, /readyz and /metrics on the health port (or HEALTH_PORT) while the block
     runs; nothing when none is set or it is `served_on`, a port that has them already (the
     Slack HTTP port)."""
-    port = options.port if options.port is not None else settings.health_port
+    options = options.resolved(settings)
+    port, host = options.port, options.host or settings.health_host
     if port is None or port == served_on:
         yield
         return
     server = HealthServer(bot.service.readiness, metrics)
-    bound = await server.start(options.host, port)
+    bound = await server.start(host, port)
     listening.ports["health"] = bound
-    print(f"health and metrics on http://{options.host}:{bound}/metrics", flush=True)
+    print(f"health and metrics on http://{_url_host(host)}:{bound}/metrics", flush=True)
     try:
         yield
     finally:
         await server.stop()
+
+
+def _url_host(host: str) -> str:
+    """An IPv6 address goes in brackets in a URL."""
+    return f"[{host}]" if ":" in host else host

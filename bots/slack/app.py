@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.answering import InFlight, answer_into
 from bots.ops.health import add_health_routes
 from bots.ops.metrics import Metrics
-from bots.slack.access import SlackAccess
+from bots.slack.access import SlackAccess, is_direct
 from bots.slack.format import (
     VOTE_DOWN,
     VOTE_UP,
@@ -111,14 +111,19 @@ class SlackBot:
         )
         await self._socket.connect_async()
 
-    async def start_http(self, host: str, port: int) -> int:
-        """Serve the Events API on /slack/events, with /healthz, /readyz and /metrics beside
-        it; returns the bound port."""
+    async def start_http(self, host: str, port: int, metrics_route: bool | None = None) -> int:
+        """Serve the Events API on /slack/events, with /healthz and /readyz beside it for load
+        balancers, and /metrics when `metrics_route` (default: SLACK_HTTP_METRICS); returns
+        the bound port."""
         if self._settings.slack_signing_secret is None:
             raise ConfigError("SLACK_SIGNING_SECRET is required for HTTP mode")
+        if metrics_route is None:
+            metrics_route = self._settings.slack_http_metrics
         web_app = self.app.web_app(path="/slack/events", port=port)
-        web_app.middlewares.append(_malformed_body_is_400)
-        add_health_routes(web_app, self._service.readiness, self._metrics)
+        web_app.middlewares.extend([_malformed_body_is_400, _unsigned_timestamp_is_401])
+        add_health_routes(
+            web_app, self._service.readiness, self._metrics if metrics_route else None
+        )
         self._http = web.AppRunner(web_app)
         await self._http.setup()
         await web.TCPSite(self._http, host, port).start()
@@ -216,7 +221,7 @@ class SlackBot:
             self._metrics.duplicate_events.labels("slack").inc()
             return
         user = event.get("user", "")
-        direct = event.get("channel_type") in ("im", "mpim") or channel.startswith("D")
+        direct = is_direct(channel, event.get("channel_type"))
         shared = body.get("is_ext_shared_channel")
         scope = await self._access.scope(channel, user, direct, shared)
         if not scope:
@@ -267,7 +272,7 @@ class SlackBot:
         if private:
             text = text[len("private ") :]
         channel, user = command["channel_id"], command["user_id"]
-        direct = channel.startswith("D") or command.get("channel_name") == "directmessage"
+        direct = is_direct(channel, channel_name=command.get("channel_name"))
         scope = await self._access.scope(channel, user, direct)
         if not scope:
             await self._not_enabled(channel, user, None)
@@ -336,3 +341,20 @@ async def _malformed_body_is_400(
     except ValueError as exc:
         log.info("refused a malformed request to %s: %s", request.path, type(exc).__name__)
         return web.json_response({"error": "malformed request body"}, status=400)
+
+
+@web.middleware
+async def _unsigned_timestamp_is_401(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """slack_sdk's signature check reads X-Slack-Request-Timestamp with `int()`, so one that
+    is not a number raises inside bolt (a 500 and a traceback) before any signature is
+    compared: such a request is unsigned (401), as one without the header is."""
+    timestamp = request.headers.get("X-Slack-Request-Timestamp")
+    if timestamp is not None:
+        try:
+            int(timestamp)
+        except ValueError:
+            log.info("refused a request to %s: its timestamp is not a number", request.path)
+            return web.json_response({"error": "invalid request"}, status=401)
+    return await handler(request)

@@ -25,6 +25,9 @@ class SlackSettings(BaseSettings):
     slack_api_url: str | None = None
     slack_allowed_channels: Annotated[tuple[str, ...], NoDecode, separated(",")] = ()
     slack_thread_followups: bool = True
+    # Prometheus /metrics also on the public Slack HTTP port (`helpbot slack --http`); off, it
+    # is served on the health port only (HEALTH_PORT, loopback by default).
+    slack_http_metrics: bool = False
     slack_suggested_prompts: Annotated[tuple[str, ...], NoDecode, separated("|")] = (
         "How do I get started?",
         "Where do I find the troubleshooting guide?",

@@ -57,6 +57,25 @@ class _Section:
     covered: tuple[str, ...] = ()
 
 
+MAX_LABEL_CHARS = 300
+
+
+def with_short_labels(chunk: Chunk) -> Chunk:
+    """The chunk with its title and headings cut to MAX_LABEL_CHARS: a label that long is a
+    paragraph set as a heading (or a hostile file), and would flood the embedding and overflow
+    the store's fields."""
+
+    def short(label: str) -> str:
+        return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
+
+    return replace(
+        chunk,
+        title=short(chunk.title),
+        headings=tuple(map(short, chunk.headings)),
+        sections=tuple(map(short, chunk.sections)),
+    )
+
+
 def is_question(heading: str) -> bool:
     """A heading that asks what its section answers (an FAQ entry): its own words are worth
     matching a question against, unlike a terse label such as `queryCoord.ip`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -12,6 +12,8 @@ from core.errors import BadInputError
 
 _ZIP_MEDIA_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
 _READ_BYTES = 64 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,15 @@ class Download:
 
 def is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
+
+
+def without_credentials(url: str) -> str:
+    """The URL without `user:password@`: what may be stored as a link or shown in a message
+    (the request itself still sends them)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 async def download_all(
@@ -47,22 +58,46 @@ async def download_all(
 async def _download(
     session: aiohttp.ClientSession, url: str, page_limit: int, zip_limit: int, timeout_s: float
 ) -> Download:
+    shown = without_credentials(url)
     try:
-        async with session.get(url) as response:
+        async with await _follow(session, url) as response:
             if response.status >= 400:
                 status = f"HTTP {response.status} {response.reason or ''}".strip()
-                raise BadInputError(f"could not download {url}: {status}")
+                raise BadInputError(f"could not download {shown}: {status}")
             media_type = response.content_type
             is_zip = media_type in _ZIP_MEDIA_TYPES or _path_suffix(url) == ".zip"
             limit = zip_limit if is_zip else page_limit
             data = await _read_capped(response, limit)
             return Download(url, media_type, response.charset, is_zip, data, limit)
     except aiohttp.InvalidURL as exc:
-        raise BadInputError(f"not a valid URL: {url}") from exc
+        raise BadInputError(f"not a valid URL: {shown}") from exc
     except TimeoutError as exc:  # before ClientError: aiohttp's socket timeouts are both
-        raise BadInputError(f"could not download {url}: no answer within {timeout_s:g} s") from exc
+        waited = f"no answer within {timeout_s:g} s"
+        raise BadInputError(f"could not download {shown}: {waited}") from exc
     except aiohttp.ClientError as exc:
-        raise BadInputError(f"could not download {url}: {exc}") from exc
+        detail = str(exc).replace(url, shown)
+        raise BadInputError(f"could not download {shown}: {detail}") from exc
+
+
+async def _follow(session: aiohttp.ClientSession, url: str) -> aiohttp.ClientResponse:
+    """The response at the end of `url`'s redirects, followed only on the same host: a page
+    must not send the ingest to another machine (a cloud metadata address, a service on the
+    private network) whose answer would be stored under the original URL."""
+    host = urlsplit(url).hostname
+    for _ in range(_MAX_REDIRECTS + 1):
+        response = await session.get(url, allow_redirects=False)
+        location = response.headers.get("Location")
+        if response.status not in _REDIRECTS or location is None:
+            return response
+        response.release()
+        target = urljoin(url, location)
+        if urlsplit(target).scheme not in ("http", "https") or urlsplit(target).hostname != host:
+            raise BadInputError(
+                f"{without_credentials(url)} redirects to another host "
+                f"({without_credentials(target)}); ingest that address directly if you trust it"
+            )
+        url = target
+    raise BadInputError(f"{without_credentials(url)}: more than {_MAX_REDIRECTS} redirects")
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:

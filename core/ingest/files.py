@@ -29,8 +29,16 @@ class SkippedFile:
 
     `keeps_old_chunks` is true when the problem may pass (unreadable, too large): chunks
     stored from an earlier version stay. An emptied file has nothing left to answer from.
+    `is_folder`: a whole folder was skipped, and what it kept covers every source under it.
     """
 
     source: str
     reason: str
     keeps_old_chunks: bool = True
+    is_folder: bool = False
+
+    def covers(self, source: str) -> bool:
+        """Whether this skip keeps `source`'s stored chunks."""
+        if not self.keeps_old_chunks:
+            return False
+        return source == self.source or (self.is_folder and source.startswith(self.source + "/"))

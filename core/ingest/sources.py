@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urldefrag, urlsplit
 
 from core.errors import BadInputError
-from core.ingest.downloads import Download, download_all, is_url
+from core.ingest.downloads import Download, download_all, is_url, without_credentials
 from core.ingest.files import SkippedFile, SourceFile
 from core.ingest.zip_archive import ArchiveError, zip_files
 
@@ -34,13 +34,16 @@ class IngestRoot:
 
     `files()` lists the input's files without reading them (a zip is read whole, in memory);
     it raises ArchiveError for a zip that cannot be used, and such a root deletes nothing.
-    `label` names the input in a skip report.
+    `label` names the input in a skip report; `origin` is where it came from (the absolute
+    path as given, symlinks kept, or the URL without credentials), recorded per knowledge base
+    so that another input with the same scope is noticed.
     """
 
     scope: str
     label: str
     is_dir: bool
     files: Callable[[], list[ListedFile]]
+    origin: str
 
     def owns(self, source: str) -> bool:
         return source.startswith(self.scope + "/") if self.is_dir else source == self.scope
@@ -68,43 +71,66 @@ def url_source(url: str) -> str:
 
 
 def _local_root(raw: Path, limits: SourceLimits) -> IngestRoot:
+    """The scope is named from the path as given: `docs/current` (a symlink to `v43`) is
+    `current` whichever version it points at, so re-pointing it replaces the old version."""
+    given = Path(os.path.abspath(raw.expanduser()))
     try:
-        path = raw.expanduser().resolve()
+        path = given.resolve()
     except (RuntimeError, OSError) as exc:  # a symlink loop: RuntimeError before Python 3.13
         raise BadInputError(f"cannot follow {raw}: a symlink loop or unreadable link") from exc
     if not path.exists():
         raise BadInputError(f"no such file or folder: {raw}")
+    name, origin = given.name or path.name, str(given)
     if path.is_dir():
-        return IngestRoot(path.name, path.name, True, partial(_folder_files, path))
+        return IngestRoot(name, name, True, partial(_folder_files, name, path), origin)
     if path.suffix.lower() == ".zip":
-        return IngestRoot(path.stem, path.name, True, partial(_local_zip_files, path, limits))
-    return IngestRoot(path.name, path.name, False, lambda: [_disk_file(path.name, path)])
+        scope = PurePosixPath(name).stem
+        return IngestRoot(scope, name, True, partial(_local_zip_files, path, scope, limits), origin)
+    return IngestRoot(name, name, False, lambda: [_disk_file(name, path)], origin)
 
 
 def _download_root(download: Download, limits: SourceLimits) -> IngestRoot:
     label = url_source(download.url)
+    origin = without_credentials(urldefrag(download.url).url)
     if download.is_zip:
         scope = PurePosixPath(unquote(urlsplit(download.url).path)).stem or label
         files = partial(_downloaded_zip_files, download, scope, limits)
-        return IngestRoot(scope, label, True, files)
-    return IngestRoot(label, label, False, partial(_page_files, download, label))
+        return IngestRoot(scope, label, True, files, origin)
+    return IngestRoot(label, label, False, partial(_page_files, download, label), origin)
 
 
-def _folder_files(folder: Path) -> list[ListedFile]:
-    """Files under a folder in a stable order, skipping hidden files and folders."""
-    files = []
-    for parent, dirs, names in os.walk(folder):
+def _folder_files(scope: str, folder: Path) -> list[ListedFile]:
+    """Files under a folder in a stable order, skipping hidden files and folders.
+
+    A folder that cannot be listed is reported as skipped and keeps every chunk under it:
+    `os.walk` alone would pass over it in silence, and the sync would delete its chunks.
+    """
+    files: list[ListedFile] = []
+
+    def unreadable(error: OSError) -> None:
+        where = Path(error.filename or folder)
+        relative = where.relative_to(folder).as_posix() if where != folder else ""
+        source = f"{scope}/{relative}".rstrip("/") if relative else scope
+        reason = f"unreadable folder ({error.strerror or error})"
+        files.append(SkippedFile(source, reason, keeps_old_chunks=True, is_folder=True))
+
+    for parent, dirs, names in os.walk(folder, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in dirs:
+            if (Path(parent) / name).is_symlink():  # os.walk does not follow it
+                source = f"{scope}/{(Path(parent) / name).relative_to(folder).as_posix()}"
+                files.append(SkippedFile(source, "a symlinked folder (not followed)", False))
         for name in sorted(names):
             if not name.startswith("."):
                 path = Path(parent) / name
-                files.append(
-                    _disk_file(f"{folder.name}/{path.relative_to(folder).as_posix()}", path)
-                )
+                source = f"{scope}/{path.relative_to(folder).as_posix()}"
+                files.append(_disk_file(source, path, inside=folder))
     return files
 
 
-def _disk_file(source: str, path: Path) -> ListedFile:
+def _disk_file(source: str, path: Path, inside: Path | None = None) -> ListedFile:
+    """A file to read, or why not. With `inside`, a symlink that leads out of that folder is
+    not followed: ingesting a folder must not publish a file from elsewhere on the machine."""
     try:
         info = path.stat()  # through a symlink: what would be read
     except OSError as exc:
@@ -112,10 +138,12 @@ def _disk_file(source: str, path: Path) -> ListedFile:
     if not stat.S_ISREG(info.st_mode):
         # A FIFO would block the read forever, a device (/dev/zero) never end it.
         return SkippedFile(source, "not a regular file (a pipe, device or socket)")
+    if inside is not None and not path.resolve().is_relative_to(inside):
+        return SkippedFile(source, "a symlink to a file outside the folder (not followed)", False)
     return SourceFile(source, info.st_size, path.read_bytes)
 
 
-def _local_zip_files(path: Path, limits: SourceLimits) -> list[ListedFile]:
+def _local_zip_files(path: Path, scope: str, limits: SourceLimits) -> list[ListedFile]:
     try:
         size = path.stat().st_size
         if size > limits.max_zip_bytes:
@@ -123,7 +151,7 @@ def _local_zip_files(path: Path, limits: SourceLimits) -> list[ListedFile]:
         data = path.read_bytes()
     except OSError as exc:
         raise ArchiveError(f"unreadable ({exc.strerror or exc})") from exc
-    return zip_files(data, path.stem, limits.max_zip_files, limits.max_zip_bytes)
+    return zip_files(data, scope, limits.max_zip_files, limits.max_zip_bytes)
 
 
 def _downloaded_zip_files(download: Download, scope: str, limits: SourceLimits) -> list[ListedFile]:
@@ -145,6 +173,6 @@ def _page_files(download: Download, source: str) -> list[ListedFile]:
             lambda: data,
             download.media_type,
             download.charset,
-            urldefrag(download.url).url,
+            without_credentials(urldefrag(download.url).url),
         )
     ]

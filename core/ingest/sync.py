@@ -18,13 +18,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from core.errors import BadInputError
-from core.ingest.chunking import Chunk, chunk_markdown, chunk_plain_text, is_question
+from core.ingest.chunking import (
+    Chunk,
+    chunk_markdown,
+    chunk_plain_text,
+    is_question,
+    with_short_labels,
+)
 from core.ingest.documents import Document, PagedDocument, read_document
 from core.ingest.files import SkippedFile
 from core.ingest.sources import IngestRoot, ListedFile, SourceLimits, resolve_inputs
 from core.ingest.zip_archive import ArchiveError
 from core.search.embedding_cache import EmbeddingCache, embed_with_cache
 from core.search.embeddings import Embedder
+from core.search.milvus.schema import MAX_BYTES
 from core.search.milvus.store import MilvusStore
 from core.search.types import ChunkRef, StoredChunk
 
@@ -48,6 +55,8 @@ class IngestOptions:
     max_zip_bytes: int = 200_000_000
     max_zip_files: int = 10_000
     download_timeout_s: float = 120.0
+    replace: bool = False
+    """Let an input take over a scope recorded from another path or URL (`--replace`)."""
 
     def source_limits(self) -> SourceLimits:
         return SourceLimits(
@@ -118,7 +127,12 @@ def source_url(template: str | None, source: str) -> str:
 
 
 def chunk_document(document: Document, options: IngestOptions) -> list[tuple[Chunk, str]]:
-    """The document's chunks, each with its link: a PDF's chunks are headed and linked by page."""
+    """The document's chunks, each with its link and short labels (titles and headings): a
+    PDF's chunks are headed and linked by page."""
+    return [(with_short_labels(c), link) for c, link in _chunks_with_links(document, options)]
+
+
+def _chunks_with_links(document: Document, options: IngestOptions) -> list[tuple[Chunk, str]]:
     link = source_url(options.url_template, document.source) or document.link
     if isinstance(document, PagedDocument):
         chunks: list[tuple[Chunk, str]] = []
@@ -169,6 +183,7 @@ class Ingestor:
             self._read, roots, options, report, notify
         )
         await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
+        await self._check_origins(roots, options)
 
         stored_by_source: dict[str, list[ChunkRef]] = defaultdict(list)
         for ref in await self._store.chunk_refs(options.knowledge_base):
@@ -201,7 +216,7 @@ class Ingestor:
                         report.chunks_deleted += 1
 
         for source, refs in stored_by_source.items():
-            if source not in kept and any(root.owns(source) for root in listed):
+            if not kept.keeps(source) and any(root.owns(source) for root in listed):
                 report.files_deleted += 1
                 report.chunks_deleted += len(refs)
                 stale.extend(ref.id for ref in refs)
@@ -210,9 +225,27 @@ class Ingestor:
         await self._store.delete(stale)
         if new_rows or stale:
             await self._store.flush()
+        await self._store.record_root_origins(
+            options.knowledge_base, {root.scope: root.origin for root in listed}
+        )
         report.seconds = time.perf_counter() - started
         log.info("ingest finished: %s", report.summary())
         return report
+
+    async def _check_origins(self, roots: list[IngestRoot], options: IngestOptions) -> None:
+        """Refuse an input whose scope was ingested from another path or URL: its sync would
+        delete the other's chunks (`~/b/handbook` after `~/a/handbook`)."""
+        if options.replace:
+            return
+        recorded = await self._store.root_origins(options.knowledge_base)
+        for root in roots:
+            before = recorded.get(root.scope)
+            if before is not None and before != root.origin:
+                raise BadInputError(
+                    f"knowledge base {options.knowledge_base!r} already has {root.scope!r} "
+                    f"from {before}; ingesting {root.origin} would replace it. Pass --replace "
+                    "to do that, or ingest it into another knowledge base (--kb)"
+                )
 
     def _read(
         self,
@@ -220,12 +253,13 @@ class Ingestor:
         options: IngestOptions,
         report: IngestReport,
         notify: ProgressCallback,
-    ) -> tuple[list[tuple[str, list[tuple[Chunk, str]]]], set[str], list[IngestRoot]]:
-        """Chunks by source, the sources whose stored chunks stay, and the roots listed.
+    ) -> tuple[list[tuple[str, list[tuple[Chunk, str]]]], _Kept, list[IngestRoot]]:
+        """Chunks by source, what keeps its stored chunks, and the roots listed.
 
-        A skipped file still counts as present when its problem may pass (unreadable,
-        oversized), so it keeps the chunks it had rather than vanishing from answers; a zip that
-        cannot be used at all is left out of the listed roots, so none of its chunks go.
+        A skipped file or folder still counts as present when its problem may pass
+        (unreadable, oversized), so it keeps the chunks it had rather than vanishing from
+        answers; a zip that cannot be used at all is left out of the listed roots, so none of
+        its chunks go.
         """
         files: list[ListedFile] = []
         listed: list[IngestRoot] = []
@@ -239,6 +273,7 @@ class Ingestor:
         documents: list[tuple[str, list[tuple[Chunk, str]]]] = []
         present: set[str] = set()
         emptied: set[str] = set()
+        folders: list[SkippedFile] = []
         for done, file in enumerate(files, start=1):
             result, chunks = _read_one(file, options)
             if result.source in present:
@@ -249,6 +284,8 @@ class Ingestor:
             present.add(result.source)
             if isinstance(result, SkippedFile):
                 _skip(report, result)
+                if result.is_folder:
+                    folders.append(result)
                 if not result.keeps_old_chunks:
                     emptied.add(result.source)
             elif chunks:
@@ -258,7 +295,7 @@ class Ingestor:
                 _skip(report, SkippedFile(result.source, "no text to index", False))
                 emptied.add(result.source)
             notify("read", done, len(files))
-        kept = {source for source in present if source not in emptied}
+        kept = _Kept({source for source in present if source not in emptied}, folders)
         return documents, kept, listed
 
     async def _write(
@@ -319,6 +356,18 @@ class Ingestor:
 
 
 @dataclass(frozen=True)
+class _Kept:
+    """The sources whose stored chunks a sync keeps: those present, and everything under a
+    folder that could not be listed."""
+
+    sources: set[str]
+    folders: list[SkippedFile]
+
+    def keeps(self, source: str) -> bool:
+        return source in self.sources or any(folder.covers(source) for folder in self.folders)
+
+
+@dataclass(frozen=True)
 class _Row:
     """A chunk to write, with its source, content id and link."""
 
@@ -335,6 +384,9 @@ def _read_one(
     it can recurse, a library's own error) skips that file with the reason, never the run."""
     if isinstance(file, SkippedFile):
         return file, []
+    if len(file.source.encode("utf-8")) > MAX_BYTES["source"]:
+        reason = f"name longer than the store allows ({MAX_BYTES['source']} bytes)"
+        return SkippedFile(file.source, reason, False), []
     try:
         result = read_document(file, options.max_file_bytes)
         return result, [] if isinstance(result, SkippedFile) else chunk_document(result, options)

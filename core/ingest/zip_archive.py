@@ -27,7 +27,9 @@ def zip_files(
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise ArchiveError("not a valid zip file") from exc
-    entries = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+    listed = [info for info in archive.infolist() if not info.is_dir()]
+    labels = _labels(listed)
+    entries = sorted(listed, key=lambda i: i.filename)
     if len(entries) > max_files:
         raise ArchiveError(f"zip holds {len(entries)} files, more than {max_files}")
     total = sum(info.file_size for info in entries)
@@ -36,10 +38,13 @@ def zip_files(
     files: list[SourceFile | SkippedFile] = []
     for info in entries:
         name = _safe_name(info.filename)
+        label, duplicate = labels[info]
         if name is None:
-            files.append(SkippedFile(f"{scope}/{info.filename}", "unsafe path in zip"))
+            files.append(SkippedFile(f"{scope}/{label}", "unsafe path in zip"))
         elif any(part.startswith(".") for part in name.split("/")):
             continue
+        elif duplicate:
+            files.append(SkippedFile(f"{scope}/{label}", duplicate))
         elif info.flag_bits & 0x1:
             files.append(SkippedFile(f"{scope}/{name}", "encrypted in the zip"))
         else:
@@ -47,6 +52,27 @@ def zip_files(
                 SourceFile(f"{scope}/{name}", info.file_size, partial(_read, archive, info))
             )
     return files
+
+
+def _labels(entries: list[zipfile.ZipInfo]) -> dict[zipfile.ZipInfo, tuple[str, str]]:
+    """Each entry's name in reports, and why it is skipped when another entry has its path.
+
+    A zip may hold one path twice; the last entry in the zip's directory wins, as it does for
+    `unzip -o` (each overwrites the one before) and `ZipFile.open(name)`, and each earlier one
+    is skipped as "path (entry k of n)", since one source name stands for one file. Paths are
+    compared once normalised (`./a.md` is `a.md`); an unsafe one keeps its raw name.
+    """
+    paths: dict[str, list[zipfile.ZipInfo]] = {}
+    for info in entries:
+        paths.setdefault(_safe_name(info.filename) or info.filename, []).append(info)
+    labels: dict[zipfile.ZipInfo, tuple[str, str]] = {}
+    for path, same in paths.items():
+        *earlier, last = same
+        labels[last] = (path, "")
+        for k, info in enumerate(earlier, start=1):
+            reason = f"the zip holds {len(same)} entries named {path}; only the last one is read"
+            labels[info] = (f"{path} (entry {k} of {len(same)})", reason)
+    return labels
 
 
 def _safe_name(raw: str) -> str | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core.learning.answer_log import AnswerRecord, Retention, Vote, source_keys
 from core.models import Answer, Query
+from core.private_files import create_private_file
 
 
 class SqliteAnswerLog:
@@ -64,7 +65,8 @@ class SqliteAnswerLog:
         return await asyncio.to_thread(self._recent, limit, only_voted)
 
     def _open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # Questions and user ids: readable by the owner only, journal files included.
+        create_private_file(self._path)
         db = sqlite3.connect(self._path, check_same_thread=False)
         # Deleted answers are overwritten, not left readable in the file's free pages.
         db.execute("PRAGMA secure_delete = ON")

@@ -4,15 +4,22 @@ embedded twice, across re-ingests and processes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from core.errors import FileInUseError
+from core.private_files import create_private_file
 from core.search.embeddings import Embedder
+
+# How long a call waits for another process (a second `helpbot ingest`, a bot re-embedding)
+# to release the file before giving up.
+BUSY_TIMEOUT_S = 30.0
 
 
 def text_key(text: str) -> str:
@@ -22,16 +29,21 @@ def text_key(text: str) -> str:
 class EmbeddingCache:
     """Vectors by (model id, sha256 of text). Every SQLite call runs in a worker thread."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self._path = path
+        create_private_file(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        with self._lock, self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors ("
-                " model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,"
-                " PRIMARY KEY (model, text_hash))"
-            )
+        self._db = sqlite3.connect(path, timeout=busy_timeout_s, check_same_thread=False)
+        try:
+            with self._lock, self._in_use_error(), self._db:
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS vectors ("
+                    " model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,"
+                    " PRIMARY KEY (model, text_hash))"
+                )
+        except FileInUseError:
+            self._db.close()
+            raise
 
     async def get_many(self, model: str, keys: list[str]) -> dict[str, np.ndarray]:
         return await asyncio.to_thread(self._get_many, model, keys)
@@ -43,9 +55,25 @@ class EmbeddingCache:
         with self._lock:
             self._db.close()
 
+    @contextlib.contextmanager
+    def _in_use_error(self) -> Iterator[None]:
+        """SQLite's "database is locked", once the busy timeout has passed, as an error that
+        names the file and the likely cause."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            # The primary code: SQLITE_BUSY also comes as extended codes (BUSY_SNAPSHOT...).
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            raise FileInUseError(
+                f"the embedding cache {self._path} is locked: another process (a second "
+                "`helpbot ingest`, or a bot) is using it; wait for it to finish, or set "
+                "EMBEDDING_CACHE_PATH to another file"
+            ) from exc
+
     def _get_many(self, model: str, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
-        with self._lock:
+        with self._lock, self._in_use_error():
             for start in range(0, len(keys), 500):
                 batch = keys[start : start + 500]
                 marks = ",".join("?" * len(batch))
@@ -59,7 +87,7 @@ class EmbeddingCache:
         return found
 
     def _put_many(self, model: str, vectors: dict[str, np.ndarray]) -> None:
-        with self._lock, self._db:
+        with self._lock, self._in_use_error(), self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors (model, text_hash, vector) VALUES (?, ?, ?)",
                 [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in vectors.items()],

@@ -26,12 +26,18 @@ async def test_forged_requests_are_refused_and_reach_no_listener(
         "one byte changed": (body.replace(b"stored", b"storeD"), lambda: signed(body)),
         "not JSON": (b"{not json", lambda: signed(b"{not json")),
         "huge body": (big, lambda: signed(big)),
+        # A timestamp that is not a number: refused as unsigned, not a server error.
+        "timestamp not a number": (
+            body,
+            lambda: {**signed(body), "X-Slack-Request-Timestamp": "soon"},
+        ),
     }
     with ledger.case("1. forged Slack requests", tried=len(forged)) as row:
         async with http_slack(faq_bot.service, tmp_path, sent) as bot:
             statuses = {name: await bot.post(b, h()) for name, (b, h) in forged.items()}
             row.leaks = len(bot.answers())  # a forged request answered is a leak
         assert all(400 <= status < 500 for status in statuses.values()), statuses
+        assert statuses["timestamp not a number"] == 401
         assert bot.answers() == []
 
 

@@ -42,6 +42,7 @@ async def ingest(docs: Path, env: dict[str, str], kill_after: float | None = Non
         HELPBOT,
         "ingest",
         str(docs),
+        "--replace",  # the two versions are two folders of one name: each replaces the other
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,

@@ -122,9 +122,11 @@ class SlackStandIn:
     def __init__(self, *, streaming_available: bool = True) -> None:
         self.streaming_available = streaming_available
         # users.info says these are guests (is_restricted); conversations.info says these
-        # channels are shared with another organisation (Slack Connect, is_ext_shared).
+        # channels are shared with another organisation (Slack Connect, is_ext_shared), and
+        # these are group DMs (is_mpim).
         self.guests: set[str] = set()
         self.external_channels: set[str] = set()
+        self.group_dms: set[str] = set()
         # Calls the Web API refused on their merits (method, error), as Slack would: a bad
         # token, invalid blocks, a message too long. Injected failures are not counted.
         self.refusals: list[tuple[str, str]] = []
@@ -527,8 +529,9 @@ class SlackStandIn:
             "ok": True,
             "channel": {
                 "id": channel,
-                "is_channel": True,
+                "is_channel": channel not in self.group_dms,
                 "is_im": channel.startswith("D"),
+                "is_mpim": channel in self.group_dms,
                 "is_shared": channel in self.external_channels,
                 "is_ext_shared": channel in self.external_channels,
                 "is_pending_ext_shared": False,

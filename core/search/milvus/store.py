@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -22,6 +21,7 @@ from core.errors import (
     StaleChunkingError,
 )
 from core.search.milvus.capabilities import probe
+from core.search.milvus.connection import connect, remove_damaged_indexes
 from core.search.milvus.pymilvus_import import (
     AnnSearchRequest,
     LoadState,
@@ -29,6 +29,12 @@ from core.search.milvus.pymilvus_import import (
     MilvusException,
     RRFRanker,
     WeightedRanker,
+)
+from core.search.milvus.roots import (
+    ensure_roots_collection,
+    read_origins,
+    roots_collection,
+    write_origins,
 )
 from core.search.milvus.schema import (
     DENSE_OUTPUT_FIELDS,
@@ -78,28 +84,12 @@ class MilvusStore:
     async def start(self) -> None:
         """Connect (Milvus Lite starts its engine here, which blocks for a moment)."""
         if self._client is None:
-            self._client = await self._call(self._connect)
+            self._client = await self._call(connect, self._uri, self._token, self._timeout)
 
     async def stop(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
             await self._call(client.close)
-
-    def _connect(self) -> MilvusClient:
-        if "://" not in self._uri:
-            Path(self._uri).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return MilvusClient(uri=self._uri, token=self._token or "", timeout=self._timeout)
-        except MilvusException as exc:
-            if "://" in self._uri or "Open local milvus failed" not in str(exc.message):
-                raise
-            # milvus-lite refuses a second process on the same file (DataDirLockedError
-            # inside), but pymilvus reports only "Open local milvus failed".
-            raise RetrievalError(
-                f"cannot open {self._uri}: Milvus Lite allows one process per file and "
-                "another helpbot process may have it open; stop that process, or run a Milvus "
-                "server and set MILVUS_URI=http://host:19530"
-            ) from exc
 
     @property
     def client(self) -> MilvusClient:
@@ -168,29 +158,9 @@ class MilvusStore:
         try:
             await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
         except RetrievalError as exc:
-            if not _damaged_index(exc) or not self._remove_lite_indexes():
+            if self.is_server or not remove_damaged_indexes(exc, self._uri, self.collection):
                 raise
             await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
-
-    def _remove_lite_indexes(self) -> bool:
-        """After a crash (kill -9 while an index was written), a Milvus Lite index file can be
-        truncated and every later load fails on it. Indexes are derived data: delete the
-        collection's index files, and the load rebuilds them from the rows. True when there
-        were any to delete."""
-        if self.is_server:
-            return False
-        partitions = Path(self._uri) / "collections" / self.collection / "partitions"
-        files = [f for f in partitions.glob("*/indexes/*") if f.is_file()]
-        for file in files:
-            file.unlink()
-        if files:
-            log.warning(
-                "Milvus Lite could not load %r (a damaged index file after a crash?): "
-                "removed its %d index files, which are rebuilt from the stored rows",
-                self.collection,
-                len(files),
-            )
-        return bool(files)
 
     @property
     def layout(self) -> Literal["hybrid", "dense-only"] | None:
@@ -225,8 +195,23 @@ class MilvusStore:
         return built_with_model(info)
 
     async def drop(self) -> None:
-        if await self.exists():
-            await self._call(self.client.drop_collection, self.collection, timeout=self._timeout)
+        """Drop the chunks and the record of where they came from."""
+        for name in (self.collection, roots_collection(self.collection)):
+            if await self._call(self.client.has_collection, name, timeout=self._timeout):
+                await self._call(self.client.drop_collection, name, timeout=self._timeout)
+
+    # --- where each ingested root came from -------------------------------------------------
+
+    async def root_origins(self, kb: str) -> dict[str, str]:
+        """Each ingested root's scope in `kb` and the path or URL it was read from."""
+        name = roots_collection(self.collection)
+        await self._call(ensure_roots_collection, self.client, name, self._timeout)
+        return await self._call(read_origins, self.client, name, kb, self._timeout)
+
+    async def record_root_origins(self, kb: str, origins: dict[str, str]) -> None:
+        name = roots_collection(self.collection)
+        await self._call(ensure_roots_collection, self.client, name, self._timeout)
+        await self._call(write_origins, self.client, name, kb, origins, self._timeout)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -399,13 +384,6 @@ class MilvusStore:
 def _mean(values: list[float]) -> float:
     """0 for a chunk with no neighbours (the only one in its knowledge bases)."""
     return float(np.mean(values)) if values else 0.0
-
-
-def _damaged_index(error: RetrievalError) -> bool:
-    """A load that failed reading an index file (FAISS's read error names the file; numpy's
-    refusal of a damaged file mentions pickled data)."""
-    text = str(error)
-    return "/indexes/" in text or ".idx" in text or "pickled" in text
 
 
 def _not_loaded(error: RetrievalError) -> bool:

@@ -1,0 +1,68 @@
+"""Connecting to Milvus, and what only a Milvus Lite file needs: a writable folder, one
+process at a time, and index files that a crash can leave damaged."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from core.errors import RetrievalError
+from core.private_files import make_private_folder
+from core.search.milvus.pymilvus_import import MilvusClient, MilvusException
+
+log = logging.getLogger(__name__)
+
+
+def connect(uri: str, token: str | None, timeout: float) -> MilvusClient:
+    """A client for a server URI or a Lite file, with a clear error for the Lite failures
+    pymilvus reports only as "Open local milvus failed"."""
+    if "://" not in uri:
+        _check_writable(uri, Path(uri).parent)
+    try:
+        return MilvusClient(uri=uri, token=token or "", timeout=timeout)
+    except MilvusException as exc:
+        if "://" in uri or "Open local milvus failed" not in str(exc.message):
+            raise
+        # milvus-lite refuses a second process on the same file (DataDirLockedError inside).
+        raise RetrievalError(
+            f"cannot open {uri}: Milvus Lite allows one process per file and "
+            "another helpbot process may have it open; stop that process, or run a Milvus "
+            "server and set MILVUS_URI=http://host:19530"
+        ) from exc
+
+
+def _check_writable(uri: str, folder: Path) -> None:
+    """An unwritable folder fails the same way as a file another process holds: try first,
+    to say which it is."""
+    try:
+        make_private_folder(folder)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise RetrievalError(
+            f"cannot open {uri}: cannot write to {folder} ({exc.strerror or exc}); "
+            "set MILVUS_URI to a file in a folder you can write"
+        ) from exc
+
+
+def remove_damaged_indexes(error: RetrievalError, uri: str, collection: str) -> bool:
+    """After a crash (kill -9 while an index was written), a Milvus Lite index file can be
+    truncated and every later load fails on it. Indexes are derived data: when `error` is
+    such a failure, delete the collection's index files, and the load rebuilds them from the
+    rows. True when there were any to delete."""
+    text = str(error)  # FAISS's read error names the file; numpy's mentions pickled data
+    if not ("/indexes/" in text or ".idx" in text or "pickled" in text):
+        return False
+    partitions = Path(uri) / "collections" / collection / "partitions"
+    files = [f for f in partitions.glob("*/indexes/*") if f.is_file()]
+    for file in files:
+        file.unlink()
+    if files:
+        log.warning(
+            "Milvus Lite could not load %r (a damaged index file after a crash?): "
+            "removed its %d index files, which are rebuilt from the stored rows",
+            collection,
+            len(files),
+        )
+    return bool(files)
