@@ -8,6 +8,9 @@ from core.answering.service import *
 from core.container import *
 from core.errors import *
 from core.evaluation import *
+from core.ingest.forget import *
+from core.ingest.sources_file import *
+from core.ingest.sources_sync import *
 from core.ingest.sync import *
 from core.language import *
 from core.learning.answer_log import *
@@ -32,6 +35,7 @@ __all__ = [
     "EvalItem",
     "EvalOutcome",
     "FileInUseError",
+    "ForgetReport",
     "Fusion",
     "Helpbot",
     "HelpbotError",
@@ -57,6 +61,9 @@ __all__ = [
     "Settings",
     "SharedStateError",
     "Source",
+    "SourceOutcome",
+    "SourceSpec",
+    "SourcesReport",
     "StaleChunkingError",
     "StreamEvent",
     "Timings",
@@ -70,10 +77,13 @@ __all__ = [
     "load_eval_items",
     "load_routing",
     "load_settings",
+    "load_sources_file",
     "make_private_folder",
     "message",
     "read_settings",
     "separated",
     "shorten",
     "summarize",
+    "sync_source",
+    "sync_sources",
 ]

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     # Which knowledge bases each Slack channel, Discord guild or channel, DM, external
     # channel and guest may search (TOML; see core/routing.py). Unset: KNOWLEDGE_BASE everywhere.
     routing_file: Path | None = None
+    # The knowledge bases and what feeds them, for `helpbot sync` (TOML; docs/sources.md).
+    sources_file: Path | None = None
 
     # Ingestion and input limits.
     knowledge_base: str = Field(default="default", pattern=KNOWLEDGE_BASE_NAME)
@@ -122,7 +124,7 @@ class Settings(BaseSettings):
     health_port: int | None = Field(default=None, ge=0, le=65535)
     health_host: str = Field(default="127.0.0.1", min_length=1)
 
-    @field_validator("embedding_cache_path", "routing_file", mode="before")
+    @field_validator("embedding_cache_path", "routing_file", "sources_file", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -15,6 +15,7 @@ from bots.cli.ingest import IngestCommand, run_ingest
 from bots.cli.inspect import FeedbackCommand, StatsCommand, run_feedback, run_stats
 from bots.cli.platforms import DiscordCommand, SlackCommand, run_discord, run_slack
 from bots.cli.running import HealthOptions
+from bots.cli.sources import ForgetCommand, SyncCommand, run_forget, run_sync
 from bots.discord.settings import DiscordSettings
 from bots.slack.settings import SlackSettings
 from core import KNOWLEDGE_BASE_NAME, Settings, read_settings
@@ -61,6 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_health_options(ingest)
     ingest.set_defaults(handler=_ingest)
+
+    sync = commands.add_parser(
+        "sync", help="sync every source in the sources file once (for cron), remove dropped ones"
+    )
+    sync.add_argument("--file", type=Path, help="the sources file (default: SOURCES_FILE)")
+    sync.add_argument("--json", action="store_true", help="print the report as JSON")
+    sync.set_defaults(handler=lambda settings, a: run_sync(settings, SyncCommand(a.file, a.json)))
+
+    forget = commands.add_parser(
+        "forget", help="delete sources (or with --kb alone, a whole knowledge base) from the index"
+    )
+    forget.add_argument(
+        "names", nargs="*", metavar="SOURCE", help="a path or URL as ingested, or a source name"
+    )
+    _add_kb_option(forget, "knowledge base to delete from (alone: delete all of it)")
+    forget.add_argument("--json", action="store_true", help="print the counts as JSON")
+    forget.set_defaults(
+        handler=lambda settings, a: run_forget(
+            settings, ForgetCommand(tuple(a.names), a.kb, a.json)
+        )
+    )
 
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question")

@@ -42,16 +42,22 @@ def without_credentials(url: str) -> str:
 
 
 async def download_all(
-    urls: list[str], page_limit: int, zip_limit: int, timeout_s: float
+    urls: list[str],
+    page_limit: int,
+    zip_limit: int,
+    timeout_s: float,
+    token: str | None = None,
 ) -> list[Download]:
-    """Each URL's body, capped at `page_limit` bytes for a page and `zip_limit` for a zip.
+    """Each URL's body, capped at `page_limit` bytes for a page and `zip_limit` for a zip;
+    `token` is sent as a bearer token (redirects stay on the same host, so it does too).
 
     An HTTP error, an unreachable host or a timeout is a BadInputError naming the URL.
     """
     if not urls:
         return []
     timeout = aiohttp.ClientTimeout(total=timeout_s)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         return [await _download(session, url, page_limit, zip_limit, timeout_s) for url in urls]
 
 

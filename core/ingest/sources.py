@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -26,6 +26,7 @@ class SourceLimits:
     max_zip_bytes: int
     max_zip_files: int
     download_timeout_s: float
+    auth_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ async def resolve_inputs(inputs: Sequence[str | Path], limits: SourceLimits) -> 
     paths = [Path(item) for item in inputs if not (isinstance(item, str) and is_url(item))]
     roots = [_local_root(path, limits) for path in paths]
     downloads = await download_all(
-        urls, limits.max_file_bytes, limits.max_zip_bytes, limits.download_timeout_s
+        urls,
+        limits.max_file_bytes,
+        limits.max_zip_bytes,
+        limits.download_timeout_s,
+        limits.auth_token,
     )
     return roots + [_download_root(download, limits) for download in downloads]
 
@@ -70,10 +75,20 @@ def url_source(url: str) -> str:
     return (host + unquote(parts.path)).rstrip("/")
 
 
+def local_origin(raw: str | Path) -> Path:
+    """A local path as recorded: absolute, `~` expanded, symlinks kept (not resolved)."""
+    return Path(os.path.abspath(Path(raw).expanduser()))
+
+
+def url_origin(url: str) -> str:
+    """A URL as recorded: no fragment, no credentials."""
+    return without_credentials(urldefrag(url).url)
+
+
 def _local_root(raw: Path, limits: SourceLimits) -> IngestRoot:
     """The scope is named from the path as given: `docs/current` (a symlink to `v43`) is
     `current` whichever version it points at, so re-pointing it replaces the old version."""
-    given = Path(os.path.abspath(raw.expanduser()))
+    given = local_origin(raw)
     try:
         path = given.resolve()
     except (RuntimeError, OSError) as exc:  # a symlink loop: RuntimeError before Python 3.13
@@ -91,7 +106,7 @@ def _local_root(raw: Path, limits: SourceLimits) -> IngestRoot:
 
 def _download_root(download: Download, limits: SourceLimits) -> IngestRoot:
     label = url_source(download.url)
-    origin = without_credentials(urldefrag(download.url).url)
+    origin = url_origin(download.url)
     if download.is_zip:
         scope = PurePosixPath(unquote(urlsplit(download.url).path)).stem or label
         files = partial(_downloaded_zip_files, download, scope, limits)
@@ -173,6 +188,6 @@ def _page_files(download: Download, source: str) -> list[ListedFile]:
             lambda: data,
             download.media_type,
             download.charset,
-            without_credentials(urldefrag(download.url).url),
+            url_origin(download.url),
         )
     ]

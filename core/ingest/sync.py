@@ -27,13 +27,14 @@ from core.ingest.chunking import (
 )
 from core.ingest.documents import Document, PagedDocument, read_document
 from core.ingest.files import SkippedFile
+from core.ingest.forget import ForgetReport, forget, remove_roots
 from core.ingest.sources import IngestRoot, ListedFile, SourceLimits, resolve_inputs
 from core.ingest.zip_archive import ArchiveError
 from core.search.embedding_cache import EmbeddingCache, embed_with_cache
 from core.search.embeddings import Embedder
 from core.search.milvus.schema import MAX_BYTES
 from core.search.milvus.store import MilvusStore
-from core.search.types import ChunkRef, StoredChunk
+from core.search.types import ChunkRef, RootRecord, StoredChunk
 
 __all__ = ["IngestReport"]
 
@@ -57,10 +58,18 @@ class IngestOptions:
     download_timeout_s: float = 120.0
     replace: bool = False
     """Let an input take over a scope recorded from another path or URL (`--replace`)."""
+    owner: str = "cli"
+    """Who adds the inputs, recorded with them: "cli", or "sources-file"."""
+    auth_token: str | None = field(default=None, repr=False)
+    """Sent as `Authorization: Bearer` with every download; never stored or printed."""
 
     def source_limits(self) -> SourceLimits:
         return SourceLimits(
-            self.max_file_bytes, self.max_zip_bytes, self.max_zip_files, self.download_timeout_s
+            self.max_file_bytes,
+            self.max_zip_bytes,
+            self.max_zip_files,
+            self.download_timeout_s,
+            self.auth_token,
         )
 
 
@@ -225,19 +234,42 @@ class Ingestor:
         await self._store.delete(stale)
         if new_rows or stale:
             await self._store.flush()
-        await self._store.record_root_origins(
-            options.knowledge_base, {root.scope: root.origin for root in listed}
+        await self._store.record_roots(
+            [
+                RootRecord(options.knowledge_base, r.scope, r.origin, r.is_dir, options.owner)
+                for r in listed
+            ]
         )
         report.seconds = time.perf_counter() - started
         log.info("ingest finished: %s", report.summary())
         return report
+
+    async def forget(self, kb: str, names: Sequence[str]) -> ForgetReport:
+        """Delete what `names` name in `kb`, or all of `kb` with no names (see `forget`)."""
+        await self._store.open(self._embedder.model_id, await self._embedder.dimension())
+        return await forget(self._store, kb, names)
+
+    async def remove_unlisted(
+        self, owner: str, listed: set[tuple[str, str]]
+    ) -> tuple[list[RootRecord], int]:
+        """Remove the roots `owner` added whose (knowledge base, origin) is not in `listed`:
+        the roots and the chunks deleted."""
+        await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
+        gone = [
+            record
+            for record in await self._store.root_records()
+            if record.owner == owner and (record.kb, record.origin) not in listed
+        ]
+        return gone, await remove_roots(self._store, gone)
 
     async def _check_origins(self, roots: list[IngestRoot], options: IngestOptions) -> None:
         """Refuse an input whose scope was ingested from another path or URL: its sync would
         delete the other's chunks (`~/b/handbook` after `~/a/handbook`)."""
         if options.replace:
             return
-        recorded = await self._store.root_origins(options.knowledge_base)
+        recorded = {
+            r.scope: r.origin for r in await self._store.root_records(options.knowledge_base)
+        }
         for root in roots:
             before = recorded.get(root.scope)
             if before is not None and before != root.origin:

@@ -43,6 +43,25 @@ class ChunkRef:
 
 
 @dataclass(frozen=True)
+class RootRecord:
+    """Where one ingested root of a knowledge base came from, and who added it.
+
+    `scope` names its sources (`handbook` owns `handbook/a.md` when `is_dir`, else only
+    itself); `origin` is the path or URL it was read from; `owner` is "cli" for `helpbot
+    ingest` and "sources-file" for the sources file, whose sync removes only its own roots.
+    """
+
+    kb: str
+    scope: str
+    origin: str
+    is_dir: bool
+    owner: str
+
+    def owns(self, source: str) -> bool:
+        return source.startswith(self.scope + "/") if self.is_dir else source == self.scope
+
+
+@dataclass(frozen=True)
 class Hit:
     """A search result: the chunk, its cosine similarity to the question, and the headings
     of the sections it overlaps (its path, and any small sections merged into it)."""

@@ -3,8 +3,8 @@ chunks, so every process sharing the store sees the same record.
 
 A root's scope (`handbook`) names its sources (`handbook/a.md`); its origin is the path or URL
 it was read from. Two origins with one scope would delete each other's chunks, so a sync
-compares them first. Milvus needs a vector field in every collection: a two-dimensional
-placeholder that is never searched."""
+compares them first; the sources file removes the roots it owns and no others. Milvus needs a
+vector field in every collection: a two-dimensional placeholder that is never searched."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import hashlib
 import json
 
 from core.search.milvus.pymilvus_import import DataType, MilvusClient
+from core.search.types import RootRecord
 
 _MAX_BYTES = 4096
 _PLACEHOLDER = [0.0, 0.0]
+_FIELDS = ["kb", "scope", "origin", "is_dir", "owner"]
 
 
 def roots_collection(collection: str) -> str:
@@ -24,8 +26,7 @@ def roots_collection(collection: str) -> str:
 def ensure_roots_collection(client: MilvusClient, name: str, timeout: float) -> None:
     """Create the record's collection if missing, and load it."""
     if not client.has_collection(name, timeout=timeout):
-        # Dynamic fields let later records carry more (which sources file owns a root)
-        # without a migration.
+        # Dynamic fields let later records carry more without a migration.
         schema = client.create_schema(auto_id=False, enable_dynamic_field=True)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
         schema.add_field("kb", DataType.VARCHAR, max_length=64)
@@ -39,35 +40,56 @@ def ensure_roots_collection(client: MilvusClient, name: str, timeout: float) -> 
     client.load_collection(name, timeout=timeout)
 
 
-def read_origins(client: MilvusClient, name: str, kb: str, timeout: float) -> dict[str, str]:
-    """Each recorded scope of `kb` and its origin."""
-    rows = client.query(
-        name,
-        filter=f"kb == {json.dumps(kb, ensure_ascii=False)}",
-        output_fields=["scope", "origin"],
-        timeout=timeout,
-    )
-    return {row["scope"]: row["origin"] for row in rows}
+def read_records(
+    client: MilvusClient, name: str, kb: str | None, timeout: float
+) -> list[RootRecord]:
+    """The records of `kb`, or of every knowledge base."""
+    where = f"kb == {json.dumps(kb, ensure_ascii=False)}" if kb is not None else 'id != ""'
+    rows = client.query(name, filter=where, output_fields=_FIELDS, timeout=timeout)
+    return [
+        # Records written before owners were kept are folders or files added by hand.
+        RootRecord(
+            row["kb"],
+            row["scope"],
+            row["origin"],
+            bool(row.get("is_dir", True)),
+            str(row.get("owner", "cli")),
+        )
+        for row in rows
+    ]
 
 
-def write_origins(
-    client: MilvusClient, name: str, kb: str, origins: dict[str, str], timeout: float
+def write_records(
+    client: MilvusClient, name: str, records: list[RootRecord], timeout: float
 ) -> None:
     rows = [
         {
-            "id": hashlib.sha256(f"{kb}\0{scope}".encode()).hexdigest()[:32],
-            "kb": kb,
-            "scope": scope,
-            "origin": origin,
+            "id": _record_id(record.kb, record.scope),
+            "kb": record.kb,
+            "scope": record.scope,
+            "origin": record.origin,
+            "is_dir": record.is_dir,
+            "owner": record.owner,
             "placeholder": _PLACEHOLDER,
         }
-        for scope, origin in origins.items()
-        if recordable(scope) and recordable(origin)
+        for record in records
+        if recordable(record.scope) and recordable(record.origin)
     ]
     if rows:
         client.upsert(name, rows, timeout=timeout)
 
 
+def delete_records(
+    client: MilvusClient, name: str, kb: str, scopes: list[str], timeout: float
+) -> None:
+    if scopes:
+        client.delete(name, ids=[_record_id(kb, scope) for scope in scopes], timeout=timeout)
+
+
 def recordable(value: str) -> bool:
     """Whether a scope or origin fits the record (a longer one is not compared)."""
     return len(value.encode("utf-8")) <= _MAX_BYTES
+
+
+def _record_id(kb: str, scope: str) -> str:
+    return hashlib.sha256(f"{kb}\0{scope}".encode()).hexdigest()[:32]

@@ -31,10 +31,11 @@ from core.search.milvus.pymilvus_import import (
     WeightedRanker,
 )
 from core.search.milvus.roots import (
+    delete_records,
     ensure_roots_collection,
-    read_origins,
+    read_records,
     roots_collection,
-    write_origins,
+    write_records,
 )
 from core.search.milvus.schema import (
     DENSE_OUTPUT_FIELDS,
@@ -45,7 +46,7 @@ from core.search.milvus.schema import (
     to_hit,
     to_row,
 )
-from core.search.types import ChunkRef, Hit, SearchConfig, StoredChunk
+from core.search.types import ChunkRef, Hit, RootRecord, SearchConfig, StoredChunk
 
 log = logging.getLogger(__name__)
 
@@ -202,16 +203,23 @@ class MilvusStore:
 
     # --- where each ingested root came from -------------------------------------------------
 
-    async def root_origins(self, kb: str) -> dict[str, str]:
-        """Each ingested root's scope in `kb` and the path or URL it was read from."""
-        name = roots_collection(self.collection)
-        await self._call(ensure_roots_collection, self.client, name, self._timeout)
-        return await self._call(read_origins, self.client, name, kb, self._timeout)
+    async def root_records(self, kb: str | None = None) -> list[RootRecord]:
+        """Where each ingested root of `kb` (or of every knowledge base) came from."""
+        name = await self._roots()
+        return await self._call(read_records, self.client, name, kb, self._timeout)
 
-    async def record_root_origins(self, kb: str, origins: dict[str, str]) -> None:
+    async def record_roots(self, records: list[RootRecord]) -> None:
+        name = await self._roots()
+        await self._call(write_records, self.client, name, records, self._timeout)
+
+    async def forget_roots(self, kb: str, scopes: list[str]) -> None:
+        name = await self._roots()
+        await self._call(delete_records, self.client, name, kb, scopes, self._timeout)
+
+    async def _roots(self) -> str:
         name = roots_collection(self.collection)
         await self._call(ensure_roots_collection, self.client, name, self._timeout)
-        await self._call(write_origins, self.client, name, kb, origins, self._timeout)
+        return name
 
     # --- writes ---------------------------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""Delete what a user names from a knowledge base: a root as it was ingested, a folder or file
+inside one, or the whole knowledge base, with the record of where it came from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.errors import BadInputError
+from core.ingest.downloads import is_url
+from core.ingest.sources import local_origin, url_origin
+from core.search.milvus.store import MilvusStore
+from core.search.types import RootRecord
+
+__all__ = ["ForgetReport"]
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    """What a forget deleted: chunks, and the files (sources) they came from."""
+
+    chunks: int
+    files: int
+
+    def summary(self) -> str:
+        return f"forgot {self.chunks} chunks of {self.files} files"
+
+
+async def forget(store: MilvusStore, kb: str, names: Sequence[str]) -> ForgetReport:
+    """Delete every chunk `names` covers in `kb` (all of them with no names).
+
+    A name is a path or URL as it was ingested, a root's scope (`handbook`), or a source in
+    one (`handbook/ops`, `handbook/a.md`). A name that matches nothing is an error and nothing
+    is deleted, so a typo never passes for success.
+    """
+    records = await store.root_records(kb)
+    refs = await store.chunk_refs(kb)
+    scopes = [_scope(name, records) for name in names]
+    if names:
+        for name, scope in zip(names, scopes, strict=True):
+            if not any(_covers(scope, ref.source) for ref in refs) and not any(
+                _covers(scope, record.scope) for record in records
+            ):
+                raise BadInputError(
+                    f"nothing in knowledge base {kb!r} matches {name}; give a path or URL as "
+                    "it was ingested, or a source name as answers show it"
+                )
+    gone = [ref for ref in refs if not names or any(_covers(s, ref.source) for s in scopes)]
+    await store.delete(ref.id for ref in gone)
+    await store.flush()
+    forgotten = [r.scope for r in records if not names or any(_covers(s, r.scope) for s in scopes)]
+    await store.forget_roots(kb, forgotten)
+    return ForgetReport(len(gone), len({ref.source for ref in gone}))
+
+
+def _scope(name: str, records: list[RootRecord]) -> str:
+    """The scope or source a name stands for: a recorded origin's scope, else the name."""
+    origin = url_origin(name) if is_url(name) else str(local_origin(name))
+    for record in records:
+        if record.origin == origin:
+            return record.scope
+    return name.rstrip("/")
+
+
+def _covers(scope: str, source: str) -> bool:
+    return source == scope or source.startswith(scope + "/")
+
+
+async def remove_roots(store: MilvusStore, records: list[RootRecord]) -> int:
+    """Delete every chunk the recorded roots own, and their records; the chunks deleted."""
+    removed = 0
+    for kb in {record.kb for record in records}:
+        mine = [record for record in records if record.kb == kb]
+        gone = [
+            ref.id
+            for ref in await store.chunk_refs(kb)
+            if any(record.owns(ref.source) for record in mine)
+        ]
+        await store.delete(gone)
+        await store.forget_roots(kb, [record.scope for record in mine])
+        removed += len(gone)
+    if removed:
+        await store.flush()
+    return removed

@@ -1,0 +1,132 @@
+"""The sources file (SOURCES_FILE, TOML): the knowledge bases and what feeds them, synced by
+`helpbot sync` (and by `helpbot serve`, which keeps them in step).
+
+    [[source]]
+    kb = "handbook"                    # default: KNOWLEDGE_BASE
+    path = "~/src/handbook/docs"       # a folder, file or .zip
+    link = "https://handbook.example.com/{path}.html"
+
+    [[source]]
+    kb = "handbook"
+    url = "https://example.com/faq.html"   # a page, PDF or zip
+    refresh = "6h"                         # how often to fetch it again (remote sources)
+    token_env = "FAQ_TOKEN"                # sent as a bearer token; never stored or printed
+
+A source taken out of the file has its chunks deleted at the next sync; what `helpbot ingest`
+added by hand is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from core.errors import ConfigError
+from core.ingest.downloads import is_url
+from core.ingest.sources import local_origin, url_origin
+from core.settings import KNOWLEDGE_BASE_NAME
+
+__all__ = ["SourceSpec", "load_sources_file"]
+
+_KNOWLEDGE_BASE = re.compile(KNOWLEDGE_BASE_NAME)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_KINDS = ("path", "url")
+_KEYS = {"kb", "link", "refresh", "token_env", *_KINDS}
+DEFAULT_REFRESH_S = 6 * 3600.0
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One entry of the sources file. `location` is the path (relative to the file's folder
+    when not absolute) or URL; `origin` is what the knowledge base records for it."""
+
+    kb: str
+    kind: Literal["path", "url"]
+    location: str
+    link: str | None = None
+    refresh_s: float = DEFAULT_REFRESH_S
+    token_env: str | None = None
+
+    @property
+    def origin(self) -> str:
+        return url_origin(self.location) if self.kind == "url" else str(local_origin(self.location))
+
+    def token(self) -> str | None:
+        """The credential the source names, read from the environment when it is used."""
+        if self.token_env is None:
+            return None
+        value = os.environ.get(self.token_env)
+        if not value:
+            raise ConfigError(f"{self.origin}: token_env {self.token_env} is not set")
+        return value
+
+
+def load_sources_file(path: Path, default_kb: str) -> list[SourceSpec]:
+    """Read and check a sources file; any mistake is a ConfigError naming the file and entry."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read SOURCES_FILE {path}: {exc}") from exc
+    unknown = set(data) - {"source"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (use [[source]] tables)")
+    entries = data.get("source", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: `source` must be [[source]] tables")
+    specs = [
+        _spec(entry, f"{path}: source {n}", path.parent, default_kb)
+        for n, entry in enumerate(entries, start=1)
+    ]
+    seen: dict[tuple[str, str], int] = {}
+    for number, spec in enumerate(specs, start=1):
+        earlier = seen.setdefault((spec.kb, spec.origin), number)
+        if earlier != number:
+            raise ConfigError(f"{path}: sources {earlier} and {number} are the same {spec.origin}")
+    return specs
+
+
+def _spec(entry: Any, where: str, folder: Path, default_kb: str) -> SourceSpec:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: {sorted(_KEYS)})")
+    kinds = [kind for kind in _KINDS if kind in entry]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where}: give exactly one of {', '.join(_KINDS)}")
+    kind = kinds[0]
+    location = _text(entry[kind], f"{where}: {kind}")
+    if kind == "url" and not is_url(location):
+        raise ConfigError(f"{where}: url must start with http:// or https://")
+    if kind == "path":
+        expanded = Path(location).expanduser()
+        location = str(expanded if expanded.is_absolute() else folder / expanded)
+    kb = _text(entry.get("kb", default_kb), f"{where}: kb")
+    if not _KNOWLEDGE_BASE.match(kb):
+        raise ConfigError(f"{where}: {kb!r} is not a knowledge base name")
+    link = _text(entry["link"], f"{where}: link") if "link" in entry else None
+    token_env = _text(entry["token_env"], f"{where}: token_env") if "token_env" in entry else None
+    refresh = _duration(entry.get("refresh", DEFAULT_REFRESH_S), f"{where}: refresh")
+    return SourceSpec(kb, kind, location, link, refresh, token_env)  # type: ignore[arg-type]
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be a non-empty string")
+    return value.strip()
+
+
+def _duration(value: object, where: str) -> float:
+    """Seconds from a number or a string like "90s", "30m", "6h", "1d"; at least a minute."""
+    match = _DURATION.match(str(value)) if isinstance(value, int | float | str) else None
+    if match is None or isinstance(value, bool):
+        raise ConfigError(f'{where} must be a duration such as "30m", "6h" or "1d"')
+    seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+    if seconds < 60:
+        raise ConfigError(f"{where} must be at least a minute")
+    return seconds
