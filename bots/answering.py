@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from bots.ops.logs import request_scope
@@ -88,9 +88,15 @@ class InFlight:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.accepting = True  # False once draining: new questions are not started
 
-    async def run(self, work: Awaitable[None]) -> None:
-        """Await `work` as part of the current task, which stop() may cancel."""
+    async def run(self, work: Coroutine[Any, Any, None]) -> None:
+        """Await `work` as part of the current task, which stop() may cancel; while draining,
+        `work` is not started at all."""
+        if not self.accepting:
+            work.close()
+            log.info("a question arrived while shutting down: not answered")
+            return
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -102,6 +108,15 @@ class InFlight:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+    async def drain(self, seconds: float) -> None:
+        """Start no new answers, let those in progress finish for up to `seconds`, then
+        cancel what is left."""
+        self.accepting = False
+        tasks = [task for task in self._tasks if task is not asyncio.current_task()]
+        if tasks and seconds > 0:
+            await asyncio.wait(tasks, timeout=seconds)
+        await self.cancel_all()
 
     async def cancel_all(self) -> None:
         tasks = [task for task in self._tasks if task is not asyncio.current_task()]

@@ -9,6 +9,7 @@ from core.container import *
 from core.errors import *
 from core.evaluation import *
 from core.ingest.forget import *
+from core.ingest.live_sync import *
 from core.ingest.sources_file import *
 from core.ingest.sources_sync import *
 from core.ingest.sync import *
@@ -43,6 +44,7 @@ __all__ = [
     "IngestReport",
     "Label",
     "Language",
+    "LiveSync",
     "Mode",
     "ModelError",
     "NotIngestedError",

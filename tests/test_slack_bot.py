@@ -115,9 +115,10 @@ async def harness(faq_bot: Helpbot, tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
-def streamed_text(slack: SlackStandIn) -> str:
+def streamed_text(slack: SlackStandIn, since: int = 0) -> str:
+    """The text streamed to Slack, from the `since`-th API call on."""
     parts = []
-    for call in slack.calls:
+    for call in slack.calls[since:]:
         if call.method in ("chat.startStream", "chat.appendStream", "chat.stopStream"):
             chunks = call.params.get("chunks") or []
             if isinstance(chunks, str):

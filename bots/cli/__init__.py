@@ -8,3 +8,5 @@ from bots.cli.inspect import *
 from bots.cli.main import *
 from bots.cli.platforms import *
 from bots.cli.running import *
+from bots.cli.serve import *
+from bots.cli.sources import *

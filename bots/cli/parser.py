@@ -15,6 +15,7 @@ from bots.cli.ingest import IngestCommand, run_ingest
 from bots.cli.inspect import FeedbackCommand, StatsCommand, run_feedback, run_stats
 from bots.cli.platforms import DiscordCommand, SlackCommand, run_discord, run_slack
 from bots.cli.running import HealthOptions
+from bots.cli.serve import ServeCommand, run_serve
 from bots.cli.sources import ForgetCommand, SyncCommand, run_forget, run_sync
 from bots.discord.settings import DiscordSettings
 from bots.slack.settings import SlackSettings
@@ -62,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_health_options(ingest)
     ingest.set_defaults(handler=_ingest)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run every configured bot (Slack, Discord) and keep the sources file in sync",
+    )
+    serve.add_argument(
+        "--drain",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="after SIGTERM, how long answers in flight may take to finish (default 20)",
+    )
+    _add_health_options(serve)
+    serve.set_defaults(handler=_serve, log_level=logging.INFO)
 
     sync = commands.add_parser(
         "sync", help="sync every source in the sources file once (for cron), remove dropped ones"
@@ -161,6 +176,13 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
         args.replace,
     )
     return run_ingest(settings, command)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
+    command = ServeCommand(_health(args), args.drain)
+    return run_serve(
+        settings, read_settings(SlackSettings), read_settings(DiscordSettings), command
+    )
 
 
 def _slack(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:

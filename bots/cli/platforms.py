@@ -20,9 +20,18 @@ from bots.discord.settings import DiscordSettings
 from bots.ops.metrics import Metrics
 from bots.slack.app import SlackBot
 from bots.slack.settings import SlackSettings
+from bots.state.shared import SharedState
 from core import ConfigError, Helpbot, Settings
 
-__all__ = ["DiscordCommand", "SlackCommand", "run_discord", "run_slack"]
+__all__ = [
+    "DiscordCommand",
+    "SlackCommand",
+    "discord_adapter",
+    "raise_discord_failure",
+    "run_discord",
+    "run_slack",
+    "slack_adapter",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,34 @@ class DiscordCommand:
     health: HealthOptions = field(default_factory=HealthOptions)
 
 
+def slack_adapter(
+    bot: Helpbot, slack_settings: SlackSettings, metrics: Metrics, state: SharedState
+) -> SlackBot:
+    """The Slack adapter on a running core."""
+    return SlackBot(
+        slack_settings,
+        bot.service,
+        bot.answer_log,
+        metrics=metrics,
+        state=state,
+        routing=bot.routing,
+    )
+
+
+def discord_adapter(
+    bot: Helpbot, discord_settings: DiscordSettings, metrics: Metrics, state: SharedState
+) -> DiscordBot:
+    """The Discord adapter on a running core."""
+    return DiscordBot(
+        discord_settings,
+        bot.service,
+        bot.answer_log,
+        metrics=metrics,
+        state=state,
+        routing=bot.routing,
+    )
+
+
 async def run_slack(
     settings: Settings,
     slack_settings: SlackSettings,
@@ -51,14 +88,7 @@ async def run_slack(
     metrics = Metrics()
     with stop_on_signals() as stop:
         async with Helpbot(settings) as bot, shared_state(settings) as state:
-            slack = SlackBot(
-                slack_settings,
-                bot.service,
-                bot.answer_log,
-                metrics=metrics,
-                state=state,
-                routing=bot.routing,
-            )
+            slack = slack_adapter(bot, slack_settings, metrics, state)
             health = command.health.resolved(settings)
             # The Slack HTTP port serves the health routes itself when it is the one asked
             # (port 0 asks for a free port each, never the same one).
@@ -105,14 +135,7 @@ async def run_discord(
         async with (
             Helpbot(settings) as bot,
             shared_state(settings) as state,
-            DiscordBot(
-                discord_settings,
-                bot.service,
-                bot.answer_log,
-                metrics=metrics,
-                state=state,
-                routing=bot.routing,
-            ) as client,
+            discord_adapter(bot, discord_settings, metrics, state) as client,
             health_server(settings, command.health, bot, metrics, listening),
         ):
             listening.ready.set()
@@ -121,14 +144,14 @@ async def run_discord(
             done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             if runner in done:
-                _raise_discord_failure(runner)
+                raise_discord_failure(runner)
             else:
                 await client.close()
                 await asyncio.gather(runner, return_exceptions=True)
     return 0
 
 
-def _raise_discord_failure(runner: asyncio.Task[None]) -> None:
+def raise_discord_failure(runner: asyncio.Task[None]) -> None:
     """A login or connection failure, as one line naming the setting to fix."""
     try:
         runner.result()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
-from bots.ops.health import HealthServer
+from bots.ops.health import HealthServer, ReadinessCheck
 from bots.ops.metrics import Metrics
 from bots.state.shared import SharedState
 from core import Helpbot, Settings
@@ -43,14 +45,22 @@ class Listening:
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[asyncio.Event]:
+def stop_on_signals(second_exits: bool = False) -> Iterator[asyncio.Event]:
     """An event set by SIGINT or SIGTERM while the block runs, so long-running modes shut
-    down cleanly; the handlers are removed afterwards."""
+    down cleanly; the handlers are removed afterwards. With `second_exits`, a second signal
+    during the shutdown ends the process at once (exit code 130)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal() -> None:
+        if stop.is_set() and second_exits:
+            print("stopping now", file=sys.stderr, flush=True)
+            os._exit(130)
+        stop.set()
+
     for signum in signals:
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal)
     try:
         yield stop
     finally:
@@ -71,16 +81,17 @@ async def health_server(
     metrics: Metrics,
     listening: Listening,
     served_on: int | None = None,
+    readiness: ReadinessCheck | None = None,
 ) -> AsyncIterator[None]:
     """/healthz, /readyz and /metrics on the health port (or HEALTH_PORT) while the block
     runs; nothing when none is set or it is `served_on`, a port that has them already (the
-    Slack HTTP port)."""
+    Slack HTTP port). `readiness` replaces the core's own check (serve adds its adapters')."""
     options = options.resolved(settings)
     port, host = options.port, options.host or settings.health_host
     if port is None or port == served_on:
         yield
         return
-    server = HealthServer(bot.service.readiness, metrics)
+    server = HealthServer(readiness or bot.service.readiness, metrics)
     bound = await server.start(host, port)
     listening.ports["health"] = bound
     print(f"health and metrics on http://{_url_host(host)}:{bound}/metrics", flush=True)

@@ -76,6 +76,10 @@ class DiscordBot(discord.Client):
             self.metrics.vote("discord", vote)
         return recorded
 
+    async def drain(self, seconds: float) -> None:
+        """Start no new answers; let those in progress finish for up to `seconds`."""
+        await self._inflight.drain(seconds)
+
     async def close(self) -> None:
         """Cancel answers in progress, then disconnect."""
         await self._inflight.cancel_all()

@@ -134,9 +134,10 @@ class SlackBot:
         """Questions being answered right now."""
         return len(self._inflight)
 
-    async def stop(self) -> None:
-        """Cancel answers in progress, then close the transports."""
-        await self._inflight.cancel_all()
+    async def stop(self, drain_s: float = 0.0) -> None:
+        """Let answers in progress finish for up to `drain_s` seconds (no new ones start),
+        cancel the rest, then close the transports."""
+        await self._inflight.drain(drain_s)
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None

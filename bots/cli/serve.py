@@ -1,0 +1,155 @@
+"""`helpbot serve`: one process, one core, every adapter whose settings are present (Slack,
+Discord) and the live sync of the sources file, with health, readiness and metrics on one
+port. SIGTERM drains: no new questions, answers in flight finish (up to a deadline), sync
+stops, the store closes; a second SIGTERM exits at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bots.cli.platforms import discord_adapter, raise_discord_failure, slack_adapter
+from bots.cli.running import (
+    HealthOptions,
+    Listening,
+    health_server,
+    shared_state,
+    stop_on_signals,
+)
+from bots.discord.client import DiscordBot
+from bots.discord.settings import DiscordSettings
+from bots.ops.metrics import Metrics
+from bots.slack.app import SlackBot
+from bots.slack.settings import SlackSettings
+from core import ConfigError, Helpbot, LiveSync, Readiness, Settings, load_sources_file
+
+__all__ = ["ServeCommand", "run_serve"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeCommand:
+    """`drain_s`: how long answers in flight may take to finish after SIGTERM."""
+
+    health: HealthOptions = field(default_factory=HealthOptions)
+    drain_s: float = 20.0
+
+
+async def run_serve(
+    settings: Settings,
+    slack_settings: SlackSettings,
+    discord_settings: DiscordSettings,
+    command: ServeCommand,
+    listening: Listening | None = None,
+) -> int:
+    """Run every configured adapter and the sources file's sync until SIGINT or SIGTERM."""
+    slack_on = _slack_configured(slack_settings)
+    discord_on = discord_settings.discord_token is not None
+    if not (slack_on or discord_on or settings.sources_file):
+        raise ConfigError(
+            "nothing to serve: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Slack), DISCORD_TOKEN "
+            "(Discord) or SOURCES_FILE (documents kept in sync); see .env.example"
+        )
+    specs = (
+        load_sources_file(settings.sources_file, settings.knowledge_base)
+        if settings.sources_file
+        else []
+    )
+    listening = listening or Listening()
+    metrics = Metrics()
+    with stop_on_signals(second_exits=True) as stop:
+        async with Helpbot(settings) as bot, shared_state(settings) as state:
+            slack = slack_adapter(bot, slack_settings, metrics, state) if slack_on else None
+            discord_bot = (
+                discord_adapter(bot, discord_settings, metrics, state) if discord_on else None
+            )
+            sync = LiveSync(bot.ingestor, specs, bot.ingest_options) if specs else None
+
+            async def readiness() -> Readiness:
+                core = await bot.service.readiness()
+                checks = dict(core.checks)
+                if slack is not None:
+                    checks["slack"] = "ok"
+                if discord_bot is not None:
+                    checks["discord"] = "ok" if discord_bot.is_ready() else "connecting"
+                ready = core.ready and checks.get("discord", "ok") == "ok"
+                # A failing source keeps its chunks: answers go on, so readiness does too.
+                checks.update(sync.checks() if sync else {})
+                return Readiness(ready, checks)
+
+            tasks: list[asyncio.Task[None]] = []
+            async with health_server(
+                settings, command.health, bot, metrics, listening, readiness=readiness
+            ):
+                drain_s = 0.0  # a failure stops at once; SIGTERM lets answers finish
+                try:
+                    if sync is not None:
+                        tasks.append(asyncio.create_task(sync.run(stop), name="sync"))
+                    if slack is not None:
+                        await slack.start_socket_mode()
+                        print("Slack bot connected over Socket Mode", flush=True)
+                    if discord_bot is not None:
+                        token = _discord_token(discord_settings)
+                        tasks.append(asyncio.create_task(discord_bot.start(token), name="discord"))
+                    listening.ready.set()
+                    await _until_stopped_or_failed(stop, tasks)
+                    print("stopping: answers in flight may finish, then sync and the store close")
+                    drain_s = command.drain_s
+                finally:
+                    await _shut_down(slack, discord_bot, drain_s)
+                    # A sync cut short is safe: a re-run converges on one clean run's state.
+                    for task in tasks:
+                        if task.get_name() == "sync":
+                            task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+    return 0
+
+
+def _discord_token(discord_settings: DiscordSettings) -> str:
+    assert discord_settings.discord_token is not None
+    return discord_settings.discord_token.get_secret_value()
+
+
+def _slack_configured(slack_settings: SlackSettings) -> bool:
+    if slack_settings.slack_bot_token is None:
+        return False
+    if slack_settings.slack_app_token is None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set but SLACK_APP_TOKEN is not: serve connects to Slack over "
+            "Socket Mode (use `helpbot slack --http` for the HTTP Events API)"
+        )
+    return True
+
+
+async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for SIGTERM, or for the Discord connection or the sync to fail (raised)."""
+    waiter = asyncio.create_task(stop.wait())
+    running: set[asyncio.Future[Any]] = {waiter, *tasks}
+    try:
+        while True:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            if waiter in done:
+                return
+            for task in done:
+                if isinstance(task, asyncio.Task) and task.get_name() == "discord":
+                    raise_discord_failure(task)
+                task.result()
+    finally:
+        waiter.cancel()
+
+
+async def _shut_down(
+    slack: SlackBot | None, discord_bot: DiscordBot | None, drain_s: float
+) -> None:
+    """No new questions; let answers in flight finish for up to `drain_s`; disconnect."""
+    drains = []
+    if slack is not None:
+        drains.append(slack.stop(drain_s))
+    if discord_bot is not None:
+        drains.append(discord_bot.drain(drain_s))
+    await asyncio.gather(*drains)
+    if discord_bot is not None:
+        await discord_bot.close()

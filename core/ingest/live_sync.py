@@ -1,0 +1,92 @@
+"""Keep the sources file's knowledge bases in step while a bot runs (`helpbot serve`): every
+source at start, a local path again after each change under it, a remote one on its refresh
+interval. One sync writes at a time; a failing source keeps its chunks and is retried at its
+next change or interval."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import watchfiles
+
+from core.ingest.sources_file import SourceSpec
+from core.ingest.sources_sync import OptionsFor, SourceOutcome, sync_source, sync_sources
+from core.ingest.sync import Ingestor
+
+__all__ = ["LiveSync"]
+
+log = logging.getLogger(__name__)
+
+_DEBOUNCE_MS = 1500  # editors save in bursts (temp file, rename, chmod): one sync per pause
+
+
+class LiveSync:
+    """The sources of one sources file, synced until `run`'s stop event is set."""
+
+    def __init__(self, ingestor: Ingestor, specs: list[SourceSpec], options_for: OptionsFor):
+        self._ingestor = ingestor
+        self._specs = specs
+        self._options_for = options_for
+        self._writing = asyncio.Lock()
+        self.outcomes: dict[str, SourceOutcome] = {}
+        """Each source's last sync, by origin."""
+        self.first_sync_done = asyncio.Event()
+
+    def checks(self) -> dict[str, str]:
+        """Per source, for /readyz: "ok", "failing" (its chunks kept) or "pending"."""
+        checks = {}
+        for spec in self._specs:
+            outcome = self.outcomes.get(spec.origin)
+            state = "pending" if outcome is None else "ok" if outcome.ok else "failing"
+            checks[f"source {spec.origin}"] = state
+        return checks
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sync every source, then follow changes and intervals until `stop` is set."""
+        async with self._writing:
+            report = await sync_sources(self._ingestor, self._specs, self._options_for)
+        for outcome in report.outcomes:
+            self.outcomes[outcome.spec.origin] = outcome
+        self.first_sync_done.set()
+        local = [spec for spec in self._specs if spec.kind == "path"]
+        followers = [asyncio.create_task(self._follow_changes(local, stop))] if local else []
+        followers += [
+            asyncio.create_task(self._refresh(spec, stop))
+            for spec in self._specs
+            if spec.kind == "url"
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for task in followers:
+                task.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
+
+    async def _sync(self, spec: SourceSpec) -> None:
+        async with self._writing:
+            self.outcomes[spec.origin] = await sync_source(self._ingestor, spec, self._options_for)
+
+    async def _follow_changes(self, specs: list[SourceSpec], stop: asyncio.Event) -> None:
+        """Sync each local source after a batch of changes under it."""
+        watched = [Path(spec.origin) for spec in specs]
+        existing = [path for path in watched if path.exists()]
+        if not existing:
+            return
+        async for changes in watchfiles.awatch(
+            *existing, debounce=_DEBOUNCE_MS, stop_event=stop, recursive=True
+        ):
+            changed = {Path(path) for _, path in changes}
+            for spec, root in zip(specs, watched, strict=True):
+                if any(path == root or path.is_relative_to(root) for path in changed):
+                    await self._sync(spec)
+
+    async def _refresh(self, spec: SourceSpec, stop: asyncio.Event) -> None:
+        """Sync a remote source again every `refresh_s` seconds."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), spec.refresh_s)
+                return
+            await self._sync(spec)

@@ -1,0 +1,183 @@
+"""`helpbot serve`: one process and one Lite file answer on Slack and on Discord, keep the
+sources file in sync while running, and drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from bots.cli import Listening
+from bots.cli.running import HealthOptions
+from bots.cli.serve import ServeCommand, run_serve
+from bots.discord.settings import DiscordSettings
+from bots.slack.settings import SlackSettings
+from core import ConfigError
+from core.settings import Settings
+from tests.standins import slack_payloads as payloads
+from tests.standins.discord_payloads import BOT_TOKEN, BOT_USER_ID, GUILD_ID
+from tests.standins.discord_server import DiscordStandIn
+from tests.standins.openai_server import OpenAIStandIn
+from tests.standins.slack_server import SlackStandIn
+from tests.support import http_get, write
+from tests.test_discord_bot import final_message, has_buttons
+from tests.test_slack_bot import streamed_text
+
+BACKUPS = "# Backups\n\n## When do backups run?\n\nBackups run every night at two, to S3.\n"
+ROTA = "# On call\n\n## When does the on-call rota change?\n\nThe rota changes every Monday.\n"
+
+
+def settings_for(tmp_path: Path, embedding_cache: Path, **values: object) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        milvus_uri=str(tmp_path / "data" / "helpbot.db"),
+        embedding_cache_path=embedding_cache,
+        feedback_path=tmp_path / "data" / "feedback.sqlite",
+        **values,
+    )
+
+
+def docs_and_sources(tmp_path: Path) -> tuple[Path, Path]:
+    """A docs folder with one page, and a sources file naming it."""
+    docs = tmp_path / "docs"
+    write(docs / "backups.md", BACKUPS)
+    return docs, write(tmp_path / "sources.toml", '[[source]]\npath = "docs"\n')
+
+
+def slack_settings_for(slack: SlackStandIn) -> SlackSettings:
+    """Socket Mode against the stand-in."""
+    return SlackSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        slack_bot_token="xoxb-test",
+        slack_app_token="xapp-1-test",
+        slack_api_url=slack.api_url,
+    )
+
+
+async def ask_slack(slack: SlackStandIn, question: str, ts: str) -> str:
+    """Mention the bot in Slack and return the answer it streamed."""
+    before = len(slack.calls)
+    body = payloads.app_mention(f"<@U0BOT> {question}", channel="C0HELP", user="U0ASKER", ts=ts)
+    await slack.push("events_api", body)
+    await slack.wait_until(
+        lambda: any(c.method == "chat.stopStream" for c in slack.calls[before:]), 20, "an answer"
+    )
+    return streamed_text(slack, since=before)
+
+
+async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
+    tmp_path: Path, embedding_cache: Path
+) -> None:
+    docs, sources = docs_and_sources(tmp_path)
+    settings = settings_for(tmp_path, embedding_cache, sources_file=sources)
+    async with SlackStandIn() as slack, DiscordStandIn() as discord_api:
+        with discord_api.patch_discord():
+            slack_settings = slack_settings_for(slack)
+            discord_settings = DiscordSettings(  # type: ignore[call-arg]
+                _env_file=None, discord_token=BOT_TOKEN, discord_guild_id=int(GUILD_ID)
+            )
+            listening = Listening()
+            command = ServeCommand(HealthOptions(port=0, host="127.0.0.1"), drain_s=5)
+            run = asyncio.create_task(
+                run_serve(settings, slack_settings, discord_settings, command, listening)
+            )
+            await asyncio.wait_for(listening.ready.wait(), 60)
+            health = f"http://127.0.0.1:{listening.ports['health']}"
+            await _until_ready(health)
+
+            slack_answer = await ask_slack(slack, "When do backups run?", "1700000101.000001")
+            await discord_api.user_message(
+                f"<@{BOT_USER_ID}> When do backups run?", mentions=[BOT_USER_ID]
+            )
+            await discord_api.wait_until(
+                lambda: has_buttons(final_message(discord_api)), timeout=20, what="the reply"
+            )
+            discord_answer = json.dumps(final_message(discord_api))
+
+            write(docs / "oncall.md", ROTA)  # no restart: the watched folder is synced
+            rota_answer = ""
+            for attempt in range(30):
+                rota_answer = await ask_slack(
+                    slack, "When does the on-call rota change?", f"1700000200.{attempt:06d}"
+                )
+                if "every Monday" in rota_answer:
+                    break
+                await asyncio.sleep(1)
+            ready = json.loads((await http_get(f"{health}/readyz"))[1])
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert await asyncio.wait_for(run, 30) == 0
+    assert "every night at two" in slack_answer
+    assert "every night at two" in discord_answer
+    assert "every Monday" in rota_answer
+    assert ready["status"] == "ready"
+    assert ready["checks"]["slack"] == ready["checks"]["discord"] == "ok"
+    assert ready["checks"][f"source {docs}"] == "ok"
+    assert "close" in discord_api.timeline
+
+
+async def _until_ready(health: str) -> None:
+    """/readyz is 200 once the first sync made the collection and Discord connected."""
+    for _ in range(120):
+        status, _ = await http_get(f"{health}/readyz")
+        if status == 200:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("serve never became ready")
+
+
+async def test_serve_with_nothing_configured_names_what_to_set(
+    tmp_path: Path, embedding_cache: Path
+) -> None:
+    with pytest.raises(ConfigError, match=r"SLACK_BOT_TOKEN and SLACK_APP_TOKEN .* DISCORD_TOKEN"):
+        await run_serve(
+            settings_for(tmp_path, embedding_cache),
+            SlackSettings(_env_file=None),  # type: ignore[call-arg]
+            DiscordSettings(_env_file=None),  # type: ignore[call-arg]
+            ServeCommand(),
+        )
+
+
+async def test_sigterm_lets_the_answer_in_flight_finish(
+    tmp_path: Path, embedding_cache: Path
+) -> None:
+    """SIGTERM while the model is still thinking: the answer arrives, then serve exits."""
+    _, sources = docs_and_sources(tmp_path)
+    async with SlackStandIn() as slack, OpenAIStandIn() as llm:
+        llm.reply_with("Backups run nightly at two [1].")
+        settings = settings_for(
+            tmp_path,
+            embedding_cache,
+            sources_file=sources,
+            llm_base_url=llm.base_url,
+            llm_api_key="test-key",
+        )
+        listening = Listening()
+        command = ServeCommand(HealthOptions(port=0, host="127.0.0.1"), drain_s=10)
+        run = asyncio.create_task(
+            run_serve(
+                settings,
+                slack_settings_for(slack),
+                DiscordSettings(_env_file=None),
+                command,
+                listening,
+            )
+        )
+        try:
+            await asyncio.wait_for(listening.ready.wait(), 60)
+            await _until_ready(f"http://127.0.0.1:{listening.ports['health']}")
+            llm.hang(2.0)
+            body = payloads.app_mention(
+                "<@U0BOT> When do backups run?", channel="C0HELP", user="U0ASKER", ts="1.000001"
+            )
+            asked = len(llm.chat_calls())
+            await slack.push("events_api", body)
+            await slack.wait_until(lambda: len(llm.chat_calls()) > asked, 20, "the model asked")
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert await asyncio.wait_for(run, 30) == 0
+        finally:
+            run.cancel()
+    assert "Backups run nightly at two" in streamed_text(slack)
