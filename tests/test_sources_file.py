@@ -201,7 +201,10 @@ def test_a_url_source_sends_its_token_and_never_stores_or_prints_it(
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ('path = "a"\nurl = "https://x.test/a"', "exactly one of path, url"),
+        ('path = "a"\nurl = "https://x.test/a"', "exactly one of path, url, sitemap"),
+        ('path = "a"\nmax_pages = 3', "max_pages is for a sitemap"),
+        ('sitemap = "https://x.test/s.xml"\nmax_pages = 0', "at least 1"),
+        ('sitemap = "docs/sitemap.xml"', "sitemap must start with http"),
         ('pth = "a"', "unknown key 'pth'"),
         ('path = "a"\nkb = "bad kb!"', "is not a knowledge base name"),
         ('url = "ftp://x.test/a"', "must start with http"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -17,8 +18,38 @@ _MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True)
+class Validators:
+    """What a server said identifies a response's version (ETag, Last-Modified), sent back
+    with the next request to ask whether it changed since."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """Caps and credentials for downloads; `known` has the validators of earlier downloads,
+    so an unchanged page answers 304 and is neither downloaded nor embedded again."""
+
+    page_limit: int
+    zip_limit: int
+    timeout_s: float
+    token: str | None = field(default=None, repr=False)
+    known: Mapping[str, Validators] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Download:
-    """A downloaded page or zip; `data` is None when it was larger than `limit` bytes."""
+    """A downloaded page or zip; `data` is None when it was larger than `limit` bytes, or
+    when the server said it did not change (`not_modified`)."""
 
     url: str
     media_type: str
@@ -26,6 +57,8 @@ class Download:
     is_zip: bool
     data: bytes | None
     limit: int
+    validators: Validators = Validators()
+    not_modified: bool = False
 
 
 def is_url(value: str) -> bool:
@@ -41,57 +74,58 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-async def download_all(
-    urls: list[str],
-    page_limit: int,
-    zip_limit: int,
-    timeout_s: float,
-    token: str | None = None,
-) -> list[Download]:
+async def download_all(urls: list[str], options: FetchOptions) -> list[Download]:
     """Each URL's body, capped at `page_limit` bytes for a page and `zip_limit` for a zip;
-    `token` is sent as a bearer token (redirects stay on the same host, so it does too).
+    the token is sent as a bearer token (redirects stay on the same host, so it does too).
 
     An HTTP error, an unreachable host or a timeout is a BadInputError naming the URL.
     """
     if not urls:
         return []
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    headers = {"Authorization": f"Bearer {token}"} if token else None
+    timeout = aiohttp.ClientTimeout(total=options.timeout_s)
+    headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
     async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
-        return [await _download(session, url, page_limit, zip_limit, timeout_s) for url in urls]
+        return [await _download(session, url, options) for url in urls]
 
 
-async def _download(
-    session: aiohttp.ClientSession, url: str, page_limit: int, zip_limit: int, timeout_s: float
-) -> Download:
+async def _download(session: aiohttp.ClientSession, url: str, options: FetchOptions) -> Download:
     shown = without_credentials(url)
+    known = options.known.get(url)
     try:
-        async with await _follow(session, url) as response:
+        async with await _follow(session, url, known.headers() if known else {}) as response:
+            is_zip = response.content_type in _ZIP_MEDIA_TYPES or _path_suffix(url) == ".zip"
+            limit = options.zip_limit if is_zip else options.page_limit
+            if response.status == 304 and known is not None:
+                return Download(url, "", None, is_zip, None, limit, known, not_modified=True)
             if response.status >= 400:
                 status = f"HTTP {response.status} {response.reason or ''}".strip()
                 raise BadInputError(f"could not download {shown}: {status}")
-            media_type = response.content_type
-            is_zip = media_type in _ZIP_MEDIA_TYPES or _path_suffix(url) == ".zip"
-            limit = zip_limit if is_zip else page_limit
             data = await _read_capped(response, limit)
-            return Download(url, media_type, response.charset, is_zip, data, limit)
+            validators = Validators(
+                response.headers.get("ETag"), response.headers.get("Last-Modified")
+            )
+            return Download(
+                url, response.content_type, response.charset, is_zip, data, limit, validators
+            )
     except aiohttp.InvalidURL as exc:
         raise BadInputError(f"not a valid URL: {shown}") from exc
     except TimeoutError as exc:  # before ClientError: aiohttp's socket timeouts are both
-        waited = f"no answer within {timeout_s:g} s"
+        waited = f"no answer within {options.timeout_s:g} s"
         raise BadInputError(f"could not download {shown}: {waited}") from exc
     except aiohttp.ClientError as exc:
         detail = str(exc).replace(url, shown)
         raise BadInputError(f"could not download {shown}: {detail}") from exc
 
 
-async def _follow(session: aiohttp.ClientSession, url: str) -> aiohttp.ClientResponse:
+async def _follow(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str]
+) -> aiohttp.ClientResponse:
     """The response at the end of `url`'s redirects, followed only on the same host: a page
     must not send the ingest to another machine (a cloud metadata address, a service on the
     private network) whose answer would be stored under the original URL."""
     host = urlsplit(url).hostname
     for _ in range(_MAX_REDIRECTS + 1):
-        response = await session.get(url, allow_redirects=False)
+        response = await session.get(url, allow_redirects=False, headers=headers)
         location = response.headers.get("Location")
         if response.status not in _REDIRECTS or location is None:
             return response

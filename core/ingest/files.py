@@ -42,3 +42,11 @@ class SkippedFile:
         if not self.keeps_old_chunks:
             return False
         return source == self.source or (self.is_folder and source.startswith(self.source + "/"))
+
+
+@dataclass(frozen=True)
+class UnchangedFile:
+    """A page the server said did not change since the last sync (HTTP 304): its stored
+    chunks stay, and nothing is downloaded or embedded."""
+
+    source: str

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import watchfiles
 
+from core.ingest.downloads import Validators
 from core.ingest.sources_file import SourceSpec
 from core.ingest.sources_sync import OptionsFor, SourceOutcome, sync_source, sync_sources
 from core.ingest.sync import Ingestor
@@ -54,9 +55,7 @@ class LiveSync:
         local = [spec for spec in self._specs if spec.kind == "path"]
         followers = [asyncio.create_task(self._follow_changes(local, stop))] if local else []
         followers += [
-            asyncio.create_task(self._refresh(spec, stop))
-            for spec in self._specs
-            if spec.kind == "url"
+            asyncio.create_task(self._refresh(spec, stop)) for spec in self._specs if spec.remote
         ]
         try:
             await stop.wait()
@@ -66,8 +65,16 @@ class LiveSync:
             await asyncio.gather(*followers, return_exceptions=True)
 
     async def _sync(self, spec: SourceSpec) -> None:
+        known = self._validators_of(spec)
         async with self._writing:
-            self.outcomes[spec.origin] = await sync_source(self._ingestor, spec, self._options_for)
+            outcome = await sync_source(self._ingestor, spec, self._options_for, known)
+        self.outcomes[spec.origin] = outcome
+
+    def _validators_of(self, spec: SourceSpec) -> dict[str, Validators]:
+        """What the source's last successful sync downloaded: an unchanged page answers 304
+        and costs no download and no embedding."""
+        last = self.outcomes.get(spec.origin)
+        return dict(last.report.validators) if last and last.report else {}
 
     async def _follow_changes(self, specs: list[SourceSpec], stop: asyncio.Event) -> None:
         """Sync each local source after a batch of changes under it."""

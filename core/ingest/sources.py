@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urldefrag, urlsplit
 
 from core.errors import BadInputError
-from core.ingest.downloads import Download, download_all, is_url, without_credentials
-from core.ingest.files import SkippedFile, SourceFile
+from core.ingest.downloads import (
+    Download,
+    FetchOptions,
+    Validators,
+    download_all,
+    is_url,
+    without_credentials,
+)
+from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
+from core.ingest.sitemap import sitemap_pages
 from core.ingest.zip_archive import ArchiveError, zip_files
 
-ListedFile = SourceFile | SkippedFile
+ListedFile = SourceFile | SkippedFile | UnchangedFile
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,24 @@ class SourceLimits:
     max_zip_files: int
     download_timeout_s: float
     auth_token: str | None = field(default=None, repr=False)
+    known: Mapping[str, Validators] = field(default_factory=dict)
+
+    def fetch_options(self) -> FetchOptions:
+        return FetchOptions(
+            self.max_file_bytes,
+            self.max_zip_bytes,
+            self.download_timeout_s,
+            self.auth_token,
+            self.known,
+        )
+
+
+@dataclass(frozen=True)
+class SitemapInput:
+    """A docs site by its sitemap.xml: every page it lists on its host, up to `max_pages`."""
+
+    url: str
+    max_pages: int = 500
 
 
 @dataclass(frozen=True)
@@ -45,27 +71,32 @@ class IngestRoot:
     is_dir: bool
     files: Callable[[], list[ListedFile]]
     origin: str
+    validators: Mapping[str, Validators] = field(default_factory=dict)
+    """Each downloaded URL's validators, for a conditional request next time."""
 
     def owns(self, source: str) -> bool:
         return source.startswith(self.scope + "/") if self.is_dir else source == self.scope
 
 
-async def resolve_inputs(inputs: Sequence[str | Path], limits: SourceLimits) -> list[IngestRoot]:
-    """Check every local path exists, then download every URL: a typo or a dead link loses nothing.
+async def resolve_inputs(
+    inputs: Sequence[str | Path | SitemapInput], limits: SourceLimits
+) -> list[IngestRoot]:
+    """Check every local path exists, then download every URL and sitemap: a typo or a dead
+    link loses nothing.
 
     URLs must arrive as strings (a Path turns "https://" into "https:/").
     """
+    sitemaps = [item for item in inputs if isinstance(item, SitemapInput)]
     urls = [item for item in inputs if isinstance(item, str) and is_url(item)]
-    paths = [Path(item) for item in inputs if not (isinstance(item, str) and is_url(item))]
+    paths = [
+        Path(item)
+        for item in inputs
+        if not isinstance(item, SitemapInput) and not (isinstance(item, str) and is_url(item))
+    ]
     roots = [_local_root(path, limits) for path in paths]
-    downloads = await download_all(
-        urls,
-        limits.max_file_bytes,
-        limits.max_zip_bytes,
-        limits.download_timeout_s,
-        limits.auth_token,
-    )
-    return roots + [_download_root(download, limits) for download in downloads]
+    downloads = await download_all(urls, limits.fetch_options())
+    roots += [_download_root(download, limits) for download in downloads]
+    return roots + [await _sitemap_root(sitemap, limits) for sitemap in sitemaps]
 
 
 def url_source(url: str) -> str:
@@ -104,14 +135,33 @@ def _local_root(raw: Path, limits: SourceLimits) -> IngestRoot:
     return IngestRoot(name, name, False, lambda: [_disk_file(name, path)], origin)
 
 
+async def _sitemap_root(sitemap: SitemapInput, limits: SourceLimits) -> IngestRoot:
+    """The site's pages as one root named after its host: a page gone from the sitemap has
+    its chunks deleted, and an unchanged one (304) is kept without a download."""
+    pages = await sitemap_pages(sitemap.url, limits.fetch_options(), sitemap.max_pages)
+    downloads = await download_all(pages, limits.fetch_options())
+    parts = urlsplit(sitemap.url)
+    scope = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+
+    def files() -> list[ListedFile]:
+        return [file for d in downloads for file in _page_files(d, url_source(d.url))]
+
+    validators = {d.url: d.validators for d in downloads}
+    return IngestRoot(
+        scope, url_source(sitemap.url), True, files, url_origin(sitemap.url), validators
+    )
+
+
 def _download_root(download: Download, limits: SourceLimits) -> IngestRoot:
     label = url_source(download.url)
     origin = url_origin(download.url)
+    validators = {download.url: download.validators}
     if download.is_zip:
         scope = PurePosixPath(unquote(urlsplit(download.url).path)).stem or label
         files = partial(_downloaded_zip_files, download, scope, limits)
-        return IngestRoot(scope, label, True, files, origin)
-    return IngestRoot(label, label, False, partial(_page_files, download, label), origin)
+        return IngestRoot(scope, label, True, files, origin, validators)
+    files = partial(_page_files, download, label)
+    return IngestRoot(label, label, False, files, origin, validators)
 
 
 def _folder_files(scope: str, folder: Path) -> list[ListedFile]:
@@ -166,16 +216,20 @@ def _local_zip_files(path: Path, scope: str, limits: SourceLimits) -> list[Liste
         data = path.read_bytes()
     except OSError as exc:
         raise ArchiveError(f"unreadable ({exc.strerror or exc})") from exc
-    return zip_files(data, scope, limits.max_zip_files, limits.max_zip_bytes)
+    return [*zip_files(data, scope, limits.max_zip_files, limits.max_zip_bytes)]
 
 
 def _downloaded_zip_files(download: Download, scope: str, limits: SourceLimits) -> list[ListedFile]:
+    if download.not_modified:
+        raise ArchiveError("not modified since the last sync")
     if download.data is None:
         raise ArchiveError(f"download larger than the zip limit ({download.limit} bytes)")
-    return zip_files(download.data, scope, limits.max_zip_files, limits.max_zip_bytes)
+    return [*zip_files(download.data, scope, limits.max_zip_files, limits.max_zip_bytes)]
 
 
 def _page_files(download: Download, source: str) -> list[ListedFile]:
+    if download.not_modified:
+        return [UnchangedFile(source)]
     data = download.data
     if data is None:
         return [

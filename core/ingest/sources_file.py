@@ -12,6 +12,10 @@
     refresh = "6h"                         # how often to fetch it again (remote sources)
     token_env = "FAQ_TOKEN"                # sent as a bearer token; never stored or printed
 
+    [[source]]
+    sitemap = "https://docs.example.com/sitemap.xml"   # every page it lists on its host
+    max_pages = 500
+
 A source taken out of the file has its chunks deleted at the next sync; what `helpbot ingest`
 added by hand is never touched.
 """
@@ -35,8 +39,9 @@ __all__ = ["SourceSpec", "load_sources_file"]
 _KNOWLEDGE_BASE = re.compile(KNOWLEDGE_BASE_NAME)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_KINDS = ("path", "url")
-_KEYS = {"kb", "link", "refresh", "token_env", *_KINDS}
+_KINDS = ("path", "url", "sitemap")
+_KEYS = {"kb", "link", "refresh", "token_env", "max_pages", *_KINDS}
+DEFAULT_MAX_PAGES = 500
 DEFAULT_REFRESH_S = 6 * 3600.0
 
 
@@ -46,15 +51,20 @@ class SourceSpec:
     when not absolute) or URL; `origin` is what the knowledge base records for it."""
 
     kb: str
-    kind: Literal["path", "url"]
+    kind: Literal["path", "url", "sitemap"]
     location: str
     link: str | None = None
     refresh_s: float = DEFAULT_REFRESH_S
     token_env: str | None = None
+    max_pages: int = DEFAULT_MAX_PAGES
+
+    @property
+    def remote(self) -> bool:
+        return self.kind != "path"
 
     @property
     def origin(self) -> str:
-        return url_origin(self.location) if self.kind == "url" else str(local_origin(self.location))
+        return url_origin(self.location) if self.remote else str(local_origin(self.location))
 
     def token(self) -> str | None:
         """The credential the source names, read from the environment when it is used."""
@@ -101,8 +111,8 @@ def _spec(entry: Any, where: str, folder: Path, default_kb: str) -> SourceSpec:
         raise ConfigError(f"{where}: give exactly one of {', '.join(_KINDS)}")
     kind = kinds[0]
     location = _text(entry[kind], f"{where}: {kind}")
-    if kind == "url" and not is_url(location):
-        raise ConfigError(f"{where}: url must start with http:// or https://")
+    if kind != "path" and not is_url(location):
+        raise ConfigError(f"{where}: {kind} must start with http:// or https://")
     if kind == "path":
         expanded = Path(location).expanduser()
         location = str(expanded if expanded.is_absolute() else folder / expanded)
@@ -112,7 +122,13 @@ def _spec(entry: Any, where: str, folder: Path, default_kb: str) -> SourceSpec:
     link = _text(entry["link"], f"{where}: link") if "link" in entry else None
     token_env = _text(entry["token_env"], f"{where}: token_env") if "token_env" in entry else None
     refresh = _duration(entry.get("refresh", DEFAULT_REFRESH_S), f"{where}: refresh")
-    return SourceSpec(kb, kind, location, link, refresh, token_env)  # type: ignore[arg-type]
+    max_pages = entry.get("max_pages", DEFAULT_MAX_PAGES)
+    if kind != "sitemap" and "max_pages" in entry:
+        raise ConfigError(f"{where}: max_pages is for a sitemap")
+    if not isinstance(max_pages, int) or isinstance(max_pages, bool) or max_pages < 1:
+        raise ConfigError(f"{where}: max_pages must be a whole number of at least 1")
+    spec = SourceSpec(kb, kind, location, link, refresh, token_env, max_pages)  # type: ignore[arg-type]
+    return spec
 
 
 def _text(value: object, where: str) -> str:

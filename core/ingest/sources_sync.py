@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from core.errors import HelpbotError
+from core.ingest.downloads import Validators
+from core.ingest.sources import SitemapInput
 from core.ingest.sources_file import SourceSpec
 from core.ingest.sync import IngestOptions, Ingestor, IngestReport
 from core.search.types import RootRecord
@@ -52,14 +54,22 @@ class SourcesReport:
 
 
 async def sync_source(
-    ingestor: Ingestor, spec: SourceSpec, options_for: OptionsFor
+    ingestor: Ingestor,
+    spec: SourceSpec,
+    options_for: OptionsFor,
+    known: Mapping[str, Validators] | None = None,
 ) -> SourceOutcome:
-    """Sync one source; an error is reported in the outcome, never raised."""
+    """Sync one source; an error is reported in the outcome, never raised. `known` has the
+    validators of the source's last downloads (see `IngestReport.validators`)."""
     try:
         options = replace(
-            options_for(spec.kb, spec.link), owner=SOURCES_FILE_OWNER, auth_token=spec.token()
+            options_for(spec.kb, spec.link),
+            owner=SOURCES_FILE_OWNER,
+            auth_token=spec.token(),
+            known_validators=known or {},
         )
-        report = await ingestor.sync([spec.location], options)
+        target = SitemapInput(spec.location, spec.max_pages) if spec.kind == "sitemap" else None
+        report = await ingestor.sync([target or spec.location], options)
     except HelpbotError as exc:
         log.warning("source %s failed to sync, its chunks are kept: %s", spec.origin, exc)
         return SourceOutcome(spec, None, str(exc), time.time())

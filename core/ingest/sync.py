@@ -10,25 +10,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import string
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.errors import BadInputError
 from core.ingest.chunking import (
     Chunk,
-    chunk_markdown,
-    chunk_plain_text,
     is_question,
-    with_short_labels,
 )
-from core.ingest.documents import Document, PagedDocument, read_document
-from core.ingest.files import SkippedFile
+from core.ingest.document_chunks import chunk_document, source_url
+from core.ingest.documents import Document, read_document
+from core.ingest.downloads import Validators
+from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
 from core.ingest.forget import ForgetReport, forget, remove_roots
-from core.ingest.sources import IngestRoot, ListedFile, SourceLimits, resolve_inputs
+from core.ingest.sources import (
+    IngestRoot,
+    ListedFile,
+    SitemapInput,
+    SourceLimits,
+    resolve_inputs,
+)
 from core.ingest.zip_archive import ArchiveError
 from core.search.embedding_cache import EmbeddingCache, embed_with_cache
 from core.search.embeddings import Embedder
@@ -62,6 +66,8 @@ class IngestOptions:
     """Who adds the inputs, recorded with them: "cli", or "sources-file"."""
     auth_token: str | None = field(default=None, repr=False)
     """Sent as `Authorization: Bearer` with every download; never stored or printed."""
+    known_validators: Mapping[str, Validators] = field(default_factory=dict)
+    """Earlier downloads' validators: a page that did not change answers 304 and is kept."""
 
     def source_limits(self) -> SourceLimits:
         return SourceLimits(
@@ -70,6 +76,7 @@ class IngestOptions:
             self.max_zip_files,
             self.download_timeout_s,
             self.auth_token,
+            self.known_validators,
         )
 
 
@@ -83,8 +90,12 @@ class IngestReport:
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
     files_deleted: int = 0
+    files_not_modified: int = 0
+    """Pages the server said did not change (HTTP 304): kept, not downloaded or embedded."""
     skipped: list[SkippedFile] = field(default_factory=list)
     seconds: float = 0.0
+    validators: dict[str, Validators] = field(default_factory=dict)
+    """Each URL downloaded, and what to send to ask whether it changed since."""
 
     @property
     def changed(self) -> bool:
@@ -114,54 +125,6 @@ def _stored_content(chunk: Chunk, url: str) -> str:
     return "\0".join(parts)
 
 
-def source_url(template: str | None, source: str) -> str:
-    """Fill an `--url` template: {source} (faq/a.md), {path} (faq/a), {name} (a.md), {stem} (a)."""
-    if not template:
-        return ""
-    path = PurePosixPath(source)
-    values = {"source": source, "path": str(path.with_suffix("")), "name": path.name}
-    values["stem"] = path.stem
-    problem = f"bad --url template {template!r}: use {{source}}, {{path}}, {{name}} or {{stem}}"
-    try:
-        # Only the bare placeholders: `{source.upper}` or `{source[0]}` would reach into
-        # Python objects (a method's repr as the link, or an unexpected error).
-        fields = [
-            field for _, field, _, _ in string.Formatter().parse(template) if field is not None
-        ]
-        if any(field not in values for field in fields):
-            raise BadInputError(problem)
-        return template.format(**values)
-    except (IndexError, ValueError) as exc:
-        raise BadInputError(problem) from exc
-
-
-def chunk_document(document: Document, options: IngestOptions) -> list[tuple[Chunk, str]]:
-    """The document's chunks, each with its link and short labels (titles and headings): a
-    PDF's chunks are headed and linked by page."""
-    return [(with_short_labels(c), link) for c, link in _chunks_with_links(document, options)]
-
-
-def _chunks_with_links(document: Document, options: IngestOptions) -> list[tuple[Chunk, str]]:
-    link = source_url(options.url_template, document.source) or document.link
-    if isinstance(document, PagedDocument):
-        chunks: list[tuple[Chunk, str]] = []
-        for number, text in enumerate(document.pages, start=1):
-            for chunk in chunk_plain_text(
-                text.strip(), document.title, options.max_chars, options.overlap
-            ):
-                page = (f"Page {number}",)
-                paged = replace(chunk, headings=page, sections=page, position=len(chunks))
-                chunks.append((paged, link and f"{link}#page={number}"))
-        return chunks
-    if document.markdown:
-        pieces = chunk_markdown(
-            document.text, document.title, options.max_chars, options.overlap, options.min_chars
-        )
-    else:
-        pieces = chunk_plain_text(document.text, document.title, options.max_chars, options.overlap)
-    return [(c, link) for c in pieces]
-
-
 class Ingestor:
     """Brings one knowledge base in line with the given folders, files, zips and URLs."""
 
@@ -174,7 +137,7 @@ class Ingestor:
 
     async def sync(
         self,
-        inputs: Sequence[str | Path],
+        inputs: Sequence[str | Path | SitemapInput],
         options: IngestOptions,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
@@ -234,6 +197,8 @@ class Ingestor:
         await self._store.delete(stale)
         if new_rows or stale:
             await self._store.flush()
+        for root in listed:
+            report.validators.update(root.validators)
         await self._store.record_roots(
             [
                 RootRecord(options.knowledge_base, r.scope, r.origin, r.is_dir, options.owner)
@@ -307,6 +272,11 @@ class Ingestor:
         emptied: set[str] = set()
         folders: list[SkippedFile] = []
         for done, file in enumerate(files, start=1):
+            if isinstance(file, UnchangedFile):
+                present.add(file.source)
+                report.files_not_modified += 1
+                notify("read", done, len(files))
+                continue
             result, chunks = _read_one(file, options)
             if result.source in present:
                 raise BadInputError(
@@ -410,7 +380,7 @@ class _Row:
 
 
 def _read_one(
-    file: ListedFile, options: IngestOptions
+    file: SourceFile | SkippedFile, options: IngestOptions
 ) -> tuple[Document | SkippedFile, list[tuple[Chunk, str]]]:
     """One file read and chunked; any failure of a parser on its content (nesting deeper than
     it can recurse, a library's own error) skips that file with the reason, never the run."""
@@ -421,7 +391,12 @@ def _read_one(
         return SkippedFile(file.source, reason, False), []
     try:
         result = read_document(file, options.max_file_bytes)
-        return result, [] if isinstance(result, SkippedFile) else chunk_document(result, options)
+        if isinstance(result, SkippedFile):
+            return result, []
+        chunks = chunk_document(
+            result, options.url_template, options.max_chars, options.overlap, options.min_chars
+        )
+        return result, chunks
     except RecursionError:
         return SkippedFile(file.source, "nested too deeply to parse"), []
     except Exception as exc:  # a parser's own error on hostile content: that file only

@@ -1,0 +1,167 @@
+"""A docs site by its sitemap: every page it lists on its host is ingested, an unchanged page
+is asked for with its validators and answers 304 (not downloaded, not embedded), a changed
+one is updated and one gone from the sitemap is deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from core.container import Helpbot
+from core.ingest.live_sync import LiveSync
+from core.ingest.sources_file import SourceSpec
+from core.ingest.sources_sync import SourceOutcome, sync_source
+from core.models import Query
+
+PAGE = (
+    "<html><head><title>{title}</title></head>"
+    "<body><main><h1>{title}</h1><p>{text}</p></main></body></html>"
+)
+
+
+class Site:
+    """A docs site with a sitemap index; pages carry an ETag and honour If-None-Match."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        self.listed: list[str] = []
+        self.answers: Counter[tuple[str, int]] = Counter()
+        self.port = 0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        path = request.path
+        if path == "/sitemap.xml":
+            body = (
+                '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                f"<sitemap><loc>{self.url('/docs-sitemap.xml')}</loc></sitemap>"
+                "<sitemap><loc>http://elsewhere.test/sitemap.xml</loc></sitemap>"
+                "</sitemapindex>"
+            )
+            return self._answer(path, 200, body, "application/xml")
+        if path == "/docs-sitemap.xml":
+            locations = [self.url(page) for page in self.listed]
+            locations.append("http://elsewhere.test/leak.html")
+            entries = "".join(f"<url><loc>{loc}</loc></url>" for loc in locations)
+            body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+            return self._answer(path, 200, body, "application/xml")
+        if path not in self.pages:
+            return self._answer(path, 404, "", "text/plain")
+        etag = '"' + hashlib.sha256(self.pages[path].encode()).hexdigest()[:16] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            self.answers[path, 304] += 1
+            return web.Response(status=304, headers={"ETag": etag})
+        response = self._answer(path, 200, self.pages[path], "text/html")
+        response.headers["ETag"] = etag
+        return response
+
+    def _answer(self, path: str, status: int, body: str, content_type: str) -> web.Response:
+        self.answers[path, status] += 1
+        return web.Response(status=status, text=body, content_type=content_type)
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    running = Site()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", running.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    running.port = runner.addresses[0][1]
+    yield running
+    await runner.cleanup()
+
+
+def page(title: str, text: str) -> str:
+    return PAGE.format(title=title, text=text)
+
+
+async def sources(bot: Helpbot) -> set[str]:
+    return {ref.source for ref in await bot.store.chunk_refs()}
+
+
+async def test_a_sitemap_is_synced_with_conditional_requests(make_settings, site: Site) -> None:
+    site.pages = {
+        "/backups.html": page("Backups", "Backups run every night at two."),
+        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
+    }
+    site.listed = ["/backups.html", "/restore.html"]
+    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"), refresh_s=3600)
+    host = f"127.0.0.1:{site.port}"
+    async with Helpbot(make_settings()) as bot:
+        first = await sync(bot, spec)
+        assert await sources(bot) == {f"{host}/backups.html", f"{host}/restore.html"}
+
+        second = await sync(bot, spec, first)
+        assert site.answers["/backups.html", 304] == site.answers["/restore.html", 304] == 1
+        assert second.report is not None
+        assert second.report.files_not_modified == 2
+        assert (second.report.chunks_added, second.report.chunks_updated) == (0, 0)
+        assert second.report.chunks_unchanged == 0  # nothing was even read
+
+        site.pages["/restore.html"] = page("Restore", "Restore with milvus-backup restore.")
+        site.listed.remove("/backups.html")
+        third = await sync(bot, spec, second)
+        assert await sources(bot) == {f"{host}/restore.html"}
+        found = (await bot.service.retrieve(Query("milvus-backup restore"), limit=5)).hits
+    assert third.report is not None and third.report.files_deleted == 1
+    assert site.answers["/restore.html", 200] == 2
+    assert any("milvus-backup restore" in hit.body for hit in found)
+    assert not any(path.startswith("http://elsewhere") for path, _ in site.answers)
+
+
+async def sync(bot: Helpbot, spec: SourceSpec, last: SourceOutcome | None = None) -> SourceOutcome:
+    known = last.report.validators if last and last.report else None
+    outcome = await sync_source(bot.ingestor, spec, bot.ingest_options, known)
+    assert outcome.ok, outcome.error
+    return outcome
+
+
+async def test_a_page_limit_caps_the_pages_and_a_broken_sitemap_keeps_everything(
+    make_settings, site: Site
+) -> None:
+    site.pages = {f"/p{n}.html": page(f"Page {n}", f"Text number {n}.") for n in range(5)}
+    site.listed = sorted(site.pages)
+    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"), max_pages=3)
+    async with Helpbot(make_settings()) as bot:
+        await sync(bot, spec)
+        assert len(await sources(bot)) == 3
+        broken = SourceSpec("default", "sitemap", site.url("/p0.html"))
+        outcome = await sync_source(bot.ingestor, broken, bot.ingest_options)
+        assert len(await sources(bot)) == 3
+    assert not outcome.ok and "is not a sitemap" in str(outcome.error)
+
+
+async def test_live_sync_refreshes_a_sitemap_on_its_interval(make_settings, site: Site) -> None:
+    """What `serve` runs: a changed page is answerable at the next refresh, without a
+    restart, and the unchanged one costs a 304 each time."""
+    site.pages = {
+        "/backups.html": page("Backups", "Backups run every night at two."),
+        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
+    }
+    site.listed = ["/backups.html", "/restore.html"]
+    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"), refresh_s=0.2)
+    stop = asyncio.Event()
+    async with Helpbot(make_settings()) as bot:
+        live = LiveSync(bot.ingestor, [spec], bot.ingest_options)
+        running = asyncio.create_task(live.run(stop))
+        await asyncio.wait_for(live.first_sync_done.wait(), 30)
+        site.pages["/restore.html"] = page("Restore", "Restore with milvus-backup restore.")
+        for _ in range(100):
+            found = (await bot.service.retrieve(Query("milvus-backup restore"), limit=5)).hits
+            if any("milvus-backup restore" in hit.body for hit in found):
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await running
+    assert any("milvus-backup restore" in hit.body for hit in found)
+    assert site.answers["/backups.html", 200] == 1 and site.answers["/backups.html", 304] >= 1
+    assert live.checks() == {f"source {spec.origin}": "ok"}
