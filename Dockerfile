@@ -1,5 +1,5 @@
-# helpbot: one image for every mode (`slack`, `discord`, `ingest`, ...), run as a non-root
-# user, with the embedding model inside (no download at start).
+# helpbot: one image for every mode (`serve` by default; `slack`, `discord`, `ingest`...), run
+# as a non-root user, with the embedding model inside (no download at start).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -11,7 +11,12 @@ COPY deploy/install-runtime ./deploy/install-runtime
 RUN deploy/install-runtime /opt/helpbot /src
 
 FROM ${PYTHON_IMAGE}
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpbot \
+# git: for git sources in the sources file (cloned and pulled by `serve` and `sync`).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpbot \
     && mkdir -m 0700 /data \
     && chown helpbot:helpbot /data
 COPY --from=build /opt/helpbot /opt/helpbot
@@ -20,6 +25,7 @@ ENV PATH=/opt/helpbot/bin:$PATH \
     MILVUS_URI=/data/helpbot.db \
     EMBEDDING_CACHE_PATH=/data/embedding_cache.sqlite \
     FEEDBACK_PATH=/data/feedback.sqlite \
+    GIT_CACHE_DIR=/data/git \
     HEALTH_PORT=8080 \
     HEALTH_HOST=0.0.0.0 \
     LOG_FORMAT=json
@@ -33,4 +39,4 @@ EXPOSE 3000 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 ENTRYPOINT ["helpbot"]
-CMD ["slack"]
+CMD ["serve"]

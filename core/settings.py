@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     routing_file: Path | None = None
     # The knowledge bases and what feeds them, for `helpbot sync` (TOML; docs/sources.md).
     sources_file: Path | None = None
+    # Where git sources are cloned (each in a folder of its own, kept between syncs).
+    git_cache_dir: Path = Path("./data/git")
 
     # Ingestion and input limits.
     knowledge_base: str = Field(default="default", pattern=KNOWLEDGE_BASE_NAME)

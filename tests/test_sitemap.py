@@ -120,7 +120,9 @@ async def test_a_sitemap_is_synced_with_conditional_requests(make_settings, site
 
 async def sync(bot: Helpbot, spec: SourceSpec, last: SourceOutcome | None = None) -> SourceOutcome:
     known = last.report.validators if last and last.report else None
-    outcome = await sync_source(bot.ingestor, spec, bot.ingest_options, known)
+    outcome = await sync_source(
+        bot.ingestor, spec, bot.ingest_options, bot.settings.git_cache_dir, known
+    )
     assert outcome.ok, outcome.error
     return outcome
 
@@ -135,7 +137,9 @@ async def test_a_page_limit_caps_the_pages_and_a_broken_sitemap_keeps_everything
         await sync(bot, spec)
         assert len(await sources(bot)) == 3
         broken = SourceSpec("default", "sitemap", site.url("/p0.html"))
-        outcome = await sync_source(bot.ingestor, broken, bot.ingest_options)
+        outcome = await sync_source(
+            bot.ingestor, broken, bot.ingest_options, bot.settings.git_cache_dir
+        )
         assert len(await sources(bot)) == 3
     assert not outcome.ok and "is not a sitemap" in str(outcome.error)
 
@@ -151,7 +155,7 @@ async def test_live_sync_refreshes_a_sitemap_on_its_interval(make_settings, site
     spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"), refresh_s=0.2)
     stop = asyncio.Event()
     async with Helpbot(make_settings()) as bot:
-        live = LiveSync(bot.ingestor, [spec], bot.ingest_options)
+        live = LiveSync(bot.ingestor, [spec], bot.ingest_options, bot.settings.git_cache_dir)
         running = asyncio.create_task(live.run(stop))
         await asyncio.wait_for(live.first_sync_done.wait(), 30)
         site.pages["/restore.html"] = page("Restore", "Restore with milvus-backup restore.")

@@ -66,7 +66,11 @@ async def run_serve(
             discord_bot = (
                 discord_adapter(bot, discord_settings, metrics, state) if discord_on else None
             )
-            sync = LiveSync(bot.ingestor, specs, bot.ingest_options) if specs else None
+            sync = (
+                LiveSync(bot.ingestor, specs, bot.ingest_options, settings.git_cache_dir)
+                if specs
+                else None
+            )
 
             async def readiness() -> Readiness:
                 core = await bot.service.readiness()

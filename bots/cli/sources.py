@@ -46,7 +46,7 @@ async def run_sync(settings: Settings, command: SyncCommand) -> int:
         raise ConfigError("no sources file: set SOURCES_FILE or pass --file (docs/sources.md)")
     specs = load_sources_file(path, settings.knowledge_base)
     async with Helpbot(settings) as bot:
-        report = await sync_sources(bot.ingestor, specs, bot.ingest_options)
+        report = await sync_sources(bot.ingestor, specs, bot.ingest_options, settings.git_cache_dir)
     if command.json:
         print(json_text(_sync_json(report)), flush=True)
     else:

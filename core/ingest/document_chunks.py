@@ -13,13 +13,17 @@ from core.ingest.documents import Document, PagedDocument
 
 
 def source_url(template: str | None, source: str) -> str:
-    """Fill an `--url` template: {source} (faq/a.md), {path} (faq/a), {name} (a.md), {stem} (a)."""
+    """Fill an `--url` template: {source} (faq/a.md), {path} (faq/a), {name} (a.md), {stem}
+    (a), {file} (a.md: the path inside the folder, zip or repository ingested)."""
     if not template:
         return ""
     path = PurePosixPath(source)
     values = {"source": source, "path": str(path.with_suffix("")), "name": path.name}
     values["stem"] = path.stem
-    problem = f"bad --url template {template!r}: use {{source}}, {{path}}, {{name}} or {{stem}}"
+    values["file"] = source.split("/", 1)[-1]
+    problem = (
+        f"bad --url template {template!r}: use {{source}}, {{path}}, {{name}}, {{stem}} or {{file}}"
+    )
     try:
         # Only the bare placeholders: `{source.upper}` or `{source[0]}` would reach into
         # Python objects (a method's repr as the link, or an unexpected error).

@@ -14,7 +14,12 @@ import watchfiles
 
 from core.ingest.downloads import Validators
 from core.ingest.sources_file import SourceSpec
-from core.ingest.sources_sync import OptionsFor, SourceOutcome, sync_source, sync_sources
+from core.ingest.sources_sync import (
+    OptionsFor,
+    SourceOutcome,
+    sync_source,
+    sync_sources,
+)
 from core.ingest.sync import Ingestor
 
 __all__ = ["LiveSync"]
@@ -27,8 +32,15 @@ _DEBOUNCE_MS = 1500  # editors save in bursts (temp file, rename, chmod): one sy
 class LiveSync:
     """The sources of one sources file, synced until `run`'s stop event is set."""
 
-    def __init__(self, ingestor: Ingestor, specs: list[SourceSpec], options_for: OptionsFor):
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        specs: list[SourceSpec],
+        options_for: OptionsFor,
+        git_cache: Path,
+    ) -> None:
         self._ingestor = ingestor
+        self._git_cache = git_cache
         self._specs = specs
         self._options_for = options_for
         self._writing = asyncio.Lock()
@@ -48,7 +60,9 @@ class LiveSync:
     async def run(self, stop: asyncio.Event) -> None:
         """Sync every source, then follow changes and intervals until `stop` is set."""
         async with self._writing:
-            report = await sync_sources(self._ingestor, self._specs, self._options_for)
+            report = await sync_sources(
+                self._ingestor, self._specs, self._options_for, self._git_cache
+            )
         for outcome in report.outcomes:
             self.outcomes[outcome.spec.origin] = outcome
         self.first_sync_done.set()
@@ -67,7 +81,9 @@ class LiveSync:
     async def _sync(self, spec: SourceSpec) -> None:
         known = self._validators_of(spec)
         async with self._writing:
-            outcome = await sync_source(self._ingestor, spec, self._options_for, known)
+            outcome = await sync_source(
+                self._ingestor, spec, self._options_for, self._git_cache, known
+            )
         self.outcomes[spec.origin] = outcome
 
     def _validators_of(self, spec: SourceSpec) -> dict[str, Validators]:

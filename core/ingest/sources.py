@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +49,17 @@ class SourceLimits:
 
 
 @dataclass(frozen=True)
+class FolderInput:
+    """A local folder recorded under another origin (a git checkout under its repository's
+    URL), with only the files whose path inside it matches `include` (fnmatch: `*` crosses
+    folders)."""
+
+    path: Path
+    origin: str
+    include: str = "*"
+
+
+@dataclass(frozen=True)
 class SitemapInput:
     """A docs site by its sitemap.xml: every page it lists on its host, up to `max_pages`."""
 
@@ -79,7 +91,7 @@ class IngestRoot:
 
 
 async def resolve_inputs(
-    inputs: Sequence[str | Path | SitemapInput], limits: SourceLimits
+    inputs: Sequence[str | Path | SitemapInput | FolderInput], limits: SourceLimits
 ) -> list[IngestRoot]:
     """Check every local path exists, then download every URL and sitemap: a typo or a dead
     link loses nothing.
@@ -87,13 +99,11 @@ async def resolve_inputs(
     URLs must arrive as strings (a Path turns "https://" into "https:/").
     """
     sitemaps = [item for item in inputs if isinstance(item, SitemapInput)]
+    folders = [item for item in inputs if isinstance(item, FolderInput)]
     urls = [item for item in inputs if isinstance(item, str) and is_url(item)]
-    paths = [
-        Path(item)
-        for item in inputs
-        if not isinstance(item, SitemapInput) and not (isinstance(item, str) and is_url(item))
-    ]
+    paths = [Path(item) for item in inputs if isinstance(item, str | Path) and item not in urls]
     roots = [_local_root(path, limits) for path in paths]
+    roots += [_checkout_root(folder) for folder in folders]
     downloads = await download_all(urls, limits.fetch_options())
     roots += [_download_root(download, limits) for download in downloads]
     return roots + [await _sitemap_root(sitemap, limits) for sitemap in sitemaps]
@@ -114,6 +124,20 @@ def local_origin(raw: str | Path) -> Path:
 def url_origin(url: str) -> str:
     """A URL as recorded: no fragment, no credentials."""
     return without_credentials(urldefrag(url).url)
+
+
+def _checkout_root(folder: FolderInput) -> IngestRoot:
+    name = folder.path.name
+
+    def files() -> list[ListedFile]:
+        return [
+            file
+            for file in _folder_files(name, folder.path)
+            if (isinstance(file, SkippedFile) and file.is_folder)
+            or fnmatch.fnmatchcase(file.source.removeprefix(name + "/"), folder.include)
+        ]
+
+    return IngestRoot(name, name, True, files, folder.origin)
 
 
 def _local_root(raw: Path, limits: SourceLimits) -> IngestRoot:

@@ -16,6 +16,11 @@
     sitemap = "https://docs.example.com/sitemap.xml"   # every page it lists on its host
     max_pages = 500
 
+    [[source]]
+    git = "https://github.com/example/handbook.git"    # cloned, then pulled at each refresh
+    glob = "docs/*.md"
+    link = "https://github.com/example/handbook/blob/main/{source}"
+
 A source taken out of the file has its chunks deleted at the next sync; what `helpbot ingest`
 added by hand is never touched.
 """
@@ -37,10 +42,12 @@ from core.settings import KNOWLEDGE_BASE_NAME
 __all__ = ["SourceSpec", "load_sources_file"]
 
 _KNOWLEDGE_BASE = re.compile(KNOWLEDGE_BASE_NAME)
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_KINDS = ("path", "url", "sitemap")
-_KEYS = {"kb", "link", "refresh", "token_env", "max_pages", *_KINDS}
+Kind = Literal["path", "url", "sitemap", "git"]
+_KINDS: tuple[Kind, ...] = ("path", "url", "sitemap", "git")
+_KEYS = {"kb", "link", "refresh", "token_env", "max_pages", "glob", "branch", *_KINDS}
 DEFAULT_MAX_PAGES = 500
 DEFAULT_REFRESH_S = 6 * 3600.0
 
@@ -51,12 +58,15 @@ class SourceSpec:
     when not absolute) or URL; `origin` is what the knowledge base records for it."""
 
     kb: str
-    kind: Literal["path", "url", "sitemap"]
+    kind: Kind
     location: str
     link: str | None = None
     refresh_s: float = DEFAULT_REFRESH_S
     token_env: str | None = None
     max_pages: int = DEFAULT_MAX_PAGES
+    glob: str = "*"
+    """git: the files to take, by their path in the repository (`*` crosses folders)."""
+    branch: str | None = None
 
     @property
     def remote(self) -> bool:
@@ -64,7 +74,9 @@ class SourceSpec:
 
     @property
     def origin(self) -> str:
-        return url_origin(self.location) if self.remote else str(local_origin(self.location))
+        if self.kind == "path" or (self.kind == "git" and _is_local(self.location)):
+            return str(local_origin(self.location))
+        return url_origin(self.location) if is_url(self.location) else self.location
 
     def token(self) -> str | None:
         """The credential the source names, read from the environment when it is used."""
@@ -109,11 +121,14 @@ def _spec(entry: Any, where: str, folder: Path, default_kb: str) -> SourceSpec:
     kinds = [kind for kind in _KINDS if kind in entry]
     if len(kinds) != 1:
         raise ConfigError(f"{where}: give exactly one of {', '.join(_KINDS)}")
-    kind = kinds[0]
+    kind: Kind = kinds[0]
     location = _text(entry[kind], f"{where}: {kind}")
-    if kind != "path" and not is_url(location):
+    if kind in ("url", "sitemap") and not is_url(location):
         raise ConfigError(f"{where}: {kind} must start with http:// or https://")
-    if kind == "path":
+    for key in ("glob", "branch"):
+        if key in entry and kind != "git":
+            raise ConfigError(f"{where}: {key} is for a git source")
+    if kind == "path" or (kind == "git" and _is_local(location)):
         expanded = Path(location).expanduser()
         location = str(expanded if expanded.is_absolute() else folder / expanded)
     kb = _text(entry.get("kb", default_kb), f"{where}: kb")
@@ -127,8 +142,9 @@ def _spec(entry: Any, where: str, folder: Path, default_kb: str) -> SourceSpec:
         raise ConfigError(f"{where}: max_pages is for a sitemap")
     if not isinstance(max_pages, int) or isinstance(max_pages, bool) or max_pages < 1:
         raise ConfigError(f"{where}: max_pages must be a whole number of at least 1")
-    spec = SourceSpec(kb, kind, location, link, refresh, token_env, max_pages)  # type: ignore[arg-type]
-    return spec
+    glob = _text(entry.get("glob", "*"), f"{where}: glob")
+    branch = _text(entry["branch"], f"{where}: branch") if "branch" in entry else None
+    return SourceSpec(kb, kind, location, link, refresh, token_env, max_pages, glob, branch)
 
 
 def _text(value: object, where: str) -> str:
@@ -146,3 +162,8 @@ def _duration(value: object, where: str) -> float:
     if seconds < 60:
         raise ConfigError(f"{where} must be at least a minute")
     return seconds
+
+
+def _is_local(location: str) -> bool:
+    """A git location that is a folder on this machine, not a URL or `user@host:path`."""
+    return "://" not in location and not _SCP_LIKE.match(location)

@@ -8,10 +8,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from core.errors import HelpbotError
 from core.ingest.downloads import Validators
-from core.ingest.sources import SitemapInput
+from core.ingest.git_checkout import checkout
+from core.ingest.sources import FolderInput, SitemapInput
 from core.ingest.sources_file import SourceSpec
 from core.ingest.sync import IngestOptions, Ingestor, IngestReport
 from core.search.types import RootRecord
@@ -57,10 +59,12 @@ async def sync_source(
     ingestor: Ingestor,
     spec: SourceSpec,
     options_for: OptionsFor,
+    git_cache: Path,
     known: Mapping[str, Validators] | None = None,
 ) -> SourceOutcome:
     """Sync one source; an error is reported in the outcome, never raised. `known` has the
-    validators of the source's last downloads (see `IngestReport.validators`)."""
+    validators of the source's last downloads (see `IngestReport.validators`); git sources
+    are checked out under `git_cache`."""
     try:
         options = replace(
             options_for(spec.kb, spec.link),
@@ -68,8 +72,7 @@ async def sync_source(
             auth_token=spec.token(),
             known_validators=known or {},
         )
-        target = SitemapInput(spec.location, spec.max_pages) if spec.kind == "sitemap" else None
-        report = await ingestor.sync([target or spec.location], options)
+        report = await ingestor.sync([await _input(spec, git_cache, options)], options)
     except HelpbotError as exc:
         log.warning("source %s failed to sync, its chunks are kept: %s", spec.origin, exc)
         return SourceOutcome(spec, None, str(exc), time.time())
@@ -77,8 +80,22 @@ async def sync_source(
     return SourceOutcome(spec, report, None, time.time())
 
 
+async def _input(
+    spec: SourceSpec, git_cache: Path, options: IngestOptions
+) -> str | SitemapInput | FolderInput:
+    if spec.kind == "sitemap":
+        return SitemapInput(spec.location, spec.max_pages)
+    if spec.kind == "git":
+        folder = await checkout(spec.location, git_cache, spec.branch, options.auth_token)
+        return FolderInput(folder, spec.origin, spec.glob)
+    return spec.location
+
+
 async def sync_sources(
-    ingestor: Ingestor, specs: list[SourceSpec], options_for: OptionsFor
+    ingestor: Ingestor,
+    specs: list[SourceSpec],
+    options_for: OptionsFor,
+    git_cache: Path,
 ) -> SourcesReport:
     """Remove the roots the file added and no longer names, then sync every source in turn.
 
@@ -93,5 +110,5 @@ async def sync_sources(
     for record in result.removed:
         log.info("source %s left the sources file: its chunks were deleted", record.origin)
     for spec in specs:
-        result.outcomes.append(await sync_source(ingestor, spec, options_for))
+        result.outcomes.append(await sync_source(ingestor, spec, options_for, git_cache))
     return result

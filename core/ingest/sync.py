@@ -27,6 +27,7 @@ from core.ingest.downloads import Validators
 from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
 from core.ingest.forget import ForgetReport, forget, remove_roots
 from core.ingest.sources import (
+    FolderInput,
     IngestRoot,
     ListedFile,
     SitemapInput,
@@ -137,7 +138,7 @@ class Ingestor:
 
     async def sync(
         self,
-        inputs: Sequence[str | Path | SitemapInput],
+        inputs: Sequence[str | Path | SitemapInput | FolderInput],
         options: IngestOptions,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:

@@ -1,0 +1,91 @@
+"""A git repository as a source: cloned into the cache folder, only the files its glob names,
+linked with {file}, and a new commit picked up at the next refresh (what `serve` does on the
+source's interval)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+from core.container import Helpbot
+from core.ingest.live_sync import LiveSync
+from core.ingest.sources_file import SourceSpec
+from core.ingest.sources_sync import sync_source
+from tests.support import write
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+    "HOME": "/nonexistent",
+}
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=GIT_ENV)
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+async def stored(bot: Helpbot) -> dict[str, str]:
+    """Each stored source and its link."""
+    rows = await asyncio.to_thread(
+        bot.store.client.query,
+        bot.store.collection,
+        filter='id != ""',
+        output_fields=["source", "url"],
+    )
+    return {row["source"]: row["url"] for row in rows}
+
+
+async def test_a_git_source_is_cloned_and_follows_new_commits(
+    make_settings, tmp_path: Path
+) -> None:
+    repo = tmp_path / "handbook"
+    write(repo / "docs" / "backups.md", "# Backups\n\nBackups run every night at two.\n")
+    write(repo / "README.md", "# Handbook\n\nNot under docs/, so not taken.\n")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, env=GIT_ENV)
+    commit_all(repo, "first")
+    spec = SourceSpec(
+        "default",
+        "git",
+        str(repo),
+        link="https://git.example.com/handbook/blob/main/{file}",
+        refresh_s=0.2,
+        glob="docs/*.md",
+    )
+    cache = tmp_path / "git-cache"
+    async with Helpbot(make_settings()) as bot:
+        first = await sync_source(bot.ingestor, spec, bot.ingest_options, cache)
+        assert first.ok, first.error
+        assert await stored(bot) == {
+            "handbook/docs/backups.md": "https://git.example.com/handbook/blob/main/docs/backups.md"
+        }
+        (repo / "docs" / "backups.md").unlink()
+        write(repo / "docs" / "restore.md", "# Restore\n\nRestore with the backup tool.\n")
+        commit_all(repo, "second")
+        stop = asyncio.Event()
+        live = LiveSync(bot.ingestor, [spec], bot.ingest_options, cache)
+        running = asyncio.create_task(live.run(stop))
+        for _ in range(100):
+            if set(await stored(bot)) == {"handbook/docs/restore.md"}:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await running
+        assert set(await stored(bot)) == {"handbook/docs/restore.md"}
+    assert (cache.stat().st_mode & 0o777) == 0o700
+
+
+async def test_a_repository_that_cannot_be_fetched_keeps_its_chunks(
+    make_settings, tmp_path: Path
+) -> None:
+    missing = SourceSpec("default", "git", str(tmp_path / "nowhere"), glob="*.md")
+    async with Helpbot(make_settings()) as bot:
+        outcome = await sync_source(bot.ingestor, missing, bot.ingest_options, tmp_path / "c")
+    assert not outcome.ok and "git could not fetch" in str(outcome.error)
