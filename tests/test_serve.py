@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 from pathlib import Path
@@ -181,3 +182,66 @@ async def test_sigterm_lets_the_answer_in_flight_finish(
         finally:
             run.cancel()
     assert "Backups run nightly at two" in streamed_text(slack)
+
+
+async def test_the_sources_and_routing_files_are_reloaded_without_a_restart(
+    tmp_path: Path, embedding_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A knowledge base added to both files is synced and searched from the next question; a
+    broken file keeps what is in force; SIGHUP reloads too."""
+    caplog.set_level(logging.INFO, logger="bots.cli.serve")
+    docs_and_sources(tmp_path)
+    write(tmp_path / "eng" / "oncall.md", ROTA)
+    sources = write(tmp_path / "sources.toml", '[[source]]\nkb = "handbook"\npath = "docs"\n')
+    routing = write(tmp_path / "routing.toml", 'default = ["handbook"]\n')
+    settings = settings_for(tmp_path, embedding_cache, sources_file=sources, routing_file=routing)
+    async with SlackStandIn() as slack:
+        listening = Listening()
+        command = ServeCommand(HealthOptions(port=0, host="127.0.0.1"), drain_s=5)
+        run = asyncio.create_task(
+            run_serve(
+                settings,
+                slack_settings_for(slack),
+                DiscordSettings(_env_file=None),
+                command,
+                listening,
+            )
+        )
+        try:
+            await asyncio.wait_for(listening.ready.wait(), 60)
+            await _until_ready(f"http://127.0.0.1:{listening.ports['health']}")
+            question = "When does the on-call rota change?"
+            before = await ask_slack(slack, question, "1700000300.000001")
+            sources.write_text(sources.read_text() + '[[source]]\nkb = "eng"\npath = "eng"\n')
+            routing.write_text('default = ["handbook", "eng"]\n')
+            after = ""
+            for attempt in range(40):
+                after = await ask_slack(slack, question, f"1700000400.{attempt:06d}")
+                if "every Monday" in after:
+                    break
+                await asyncio.sleep(0.5)
+            routing.write_text("default = [")  # broken: the rules in force stay
+            await _until_logged(caplog, "the routing in force stays")
+            kept = await ask_slack(slack, question, "1700000500.000001")
+            caplog.clear()
+            routing.write_text('default = ["handbook", "eng"]\n')
+            await _until_logged(caplog, "routing file")  # the change, read once
+            await asyncio.sleep(2)  # past the watcher's debounce: nothing more to read
+            caplog.clear()
+            os.kill(os.getpid(), signal.SIGHUP)
+            await _until_logged(caplog, "routing file")  # read again, on SIGHUP alone
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert await asyncio.wait_for(run, 30) == 0
+        finally:
+            run.cancel()
+    assert "every Monday" not in before
+    assert "every Monday" in after
+    assert "every Monday" in kept
+
+
+async def _until_logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    for _ in range(100):
+        if any(text in record.getMessage() for record in caplog.records):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never logged: {text}")

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import watchfiles
 
 from bots.cli.platforms import discord_adapter, raise_discord_failure, slack_adapter
 from bots.cli.running import (
@@ -23,7 +27,15 @@ from bots.discord.settings import DiscordSettings
 from bots.ops.metrics import Metrics
 from bots.slack.app import SlackBot
 from bots.slack.settings import SlackSettings
-from core import ConfigError, Helpbot, LiveSync, Readiness, Settings, load_sources_file
+from core import (
+    ConfigError,
+    Helpbot,
+    LiveSync,
+    Readiness,
+    Routing,
+    Settings,
+    load_sources_file,
+)
 
 __all__ = ["ServeCommand", "run_serve"]
 
@@ -68,9 +80,10 @@ async def run_serve(
             )
             sync = (
                 LiveSync(bot.ingestor, specs, bot.ingest_options, settings.git_cache_dir)
-                if specs
+                if settings.sources_file
                 else None
             )
+            adapters = [adapter for adapter in (slack, discord_bot) if adapter is not None]
 
             async def readiness() -> Readiness:
                 core = await bot.service.readiness()
@@ -92,6 +105,8 @@ async def run_serve(
                 try:
                     if sync is not None:
                         tasks.append(asyncio.create_task(sync.run(stop), name="sync"))
+                    reloading = _follow_config(settings, adapters, sync, stop)
+                    tasks.append(asyncio.create_task(reloading, name="reload"))
                     if slack is not None:
                         await slack.start_socket_mode()
                         print("Slack bot connected over Socket Mode", flush=True)
@@ -106,10 +121,69 @@ async def run_serve(
                     await _shut_down(slack, discord_bot, drain_s)
                     # A sync cut short is safe: a re-run converges on one clean run's state.
                     for task in tasks:
-                        if task.get_name() == "sync":
+                        if task.get_name() in ("sync", "reload"):
                             task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
     return 0
+
+
+async def _follow_config(
+    settings: Settings,
+    adapters: list[SlackBot | DiscordBot],
+    sync: LiveSync | None,
+    stop: asyncio.Event,
+) -> None:
+    """Re-read the routing file and the sources file after a change to either, or on SIGHUP.
+    A file that no longer reads keeps the rules in force, with one line saying why."""
+    files = [path.resolve() for path in (settings.routing_file, settings.sources_file) if path]
+    if not files:
+        return
+    requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, requested.set)
+    watcher = asyncio.create_task(_watch_files(files, requested))
+    try:
+        while True:
+            await requested.wait()
+            requested.clear()
+            _reload(settings, adapters, sync)
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+
+async def _watch_files(files: list[Path], changed: asyncio.Event) -> None:
+    """Set `changed` after each batch of changes to `files` (their folders are watched: an
+    editor replaces a file by renaming another over it). Stopped by cancelling: watchfiles
+    sets the stop event it is given when cancelled, so it gets one of its own."""
+    folders = sorted({file.parent for file in files})
+    watching = watchfiles.awatch(*folders, stop_event=asyncio.Event(), recursive=False)
+    async for changes in watching:
+        if any(Path(path).resolve() in files for _, path in changes):
+            changed.set()
+
+
+def _reload(
+    settings: Settings, adapters: list[SlackBot | DiscordBot], sync: LiveSync | None
+) -> None:
+    if settings.routing_file is not None:
+        try:
+            routing = Routing.from_file(settings.routing_file)
+        except ConfigError as exc:
+            log.warning("%s; the routing in force stays", exc)
+        else:
+            for adapter in adapters:
+                adapter.use_routing(routing)
+            log.info("routing file %s reloaded", settings.routing_file)
+    if settings.sources_file is not None and sync is not None:
+        try:
+            specs = load_sources_file(settings.sources_file, settings.knowledge_base)
+        except ConfigError as exc:
+            log.warning("%s; the sources in force stay", exc)
+        else:
+            sync.reload(specs)
+            log.info("sources file %s reloaded: syncing it", settings.sources_file)
 
 
 def _discord_token(discord_settings: DiscordSettings) -> str:

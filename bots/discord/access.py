@@ -19,6 +19,10 @@ class DiscordAccess:
         self._settings = settings
         self._routing = routing
 
+    def use_routing(self, routing: Routing) -> None:
+        """Apply a reloaded routing file to the next question."""
+        self._routing = routing
+
     def scope(
         self, guild_id: int | None, channel: object, channel_id: int | None
     ) -> tuple[str, ...]:

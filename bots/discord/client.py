@@ -76,6 +76,10 @@ class DiscordBot(discord.Client):
             self.metrics.vote("discord", vote)
         return recorded
 
+    def use_routing(self, routing: Routing) -> None:
+        """Apply a reloaded routing file to the next question (answers in flight keep theirs)."""
+        self._access.use_routing(routing)
+
     async def drain(self, seconds: float) -> None:
         """Start no new answers; let those in progress finish for up to `seconds`."""
         await self._inflight.drain(seconds)

@@ -57,6 +57,10 @@ class SlackAccess:
         self._channels: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._guests: dict[str, tuple[float, bool]] = {}
 
+    def use_routing(self, routing: Routing) -> None:
+        """Apply a reloaded routing file to the next question."""
+        self._routing = routing
+
     async def scope(
         self, channel: str, user: str, direct: bool | None, shared: bool | None = None
     ) -> tuple[str, ...]:

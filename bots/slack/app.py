@@ -129,6 +129,10 @@ class SlackBot:
         await web.TCPSite(self._http, host, port).start()
         return int(self._http.addresses[0][1])
 
+    def use_routing(self, routing: Routing) -> None:
+        """Apply a reloaded routing file to the next question (answers in flight keep theirs)."""
+        self._access.use_routing(routing)
+
     @property
     def answers_in_progress(self) -> int:
         """Questions being answered right now."""

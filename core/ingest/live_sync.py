@@ -47,6 +47,7 @@ class LiveSync:
         self.outcomes: dict[str, SourceOutcome] = {}
         """Each source's last sync, by origin."""
         self.first_sync_done = asyncio.Event()
+        self._reloaded = asyncio.Event()
 
     def checks(self) -> dict[str, str]:
         """Per source, for /readyz: "ok", "failing" (its chunks kept) or "pending"."""
@@ -57,26 +58,44 @@ class LiveSync:
             checks[f"source {spec.origin}"] = state
         return checks
 
+    def reload(self, specs: list[SourceSpec]) -> None:
+        """Follow a reloaded sources file: the whole file is synced again (sources taken out
+        of it are deleted), then its sources are followed."""
+        self._specs = specs
+        self._reloaded.set()
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Sync every source, then follow changes and intervals until `stop` is set."""
-        async with self._writing:
-            report = await sync_sources(
-                self._ingestor, self._specs, self._options_for, self._git_cache
-            )
-        for outcome in report.outcomes:
-            self.outcomes[outcome.spec.origin] = outcome
-        self.first_sync_done.set()
-        local = [spec for spec in self._specs if spec.kind == "path"]
-        followers = [asyncio.create_task(self._follow_changes(local, stop))] if local else []
+        """Sync every source, then follow changes and intervals until `stop` is set; after a
+        `reload`, the same with the new sources."""
+        while not stop.is_set():
+            self._reloaded.clear()
+            specs = self._specs
+            async with self._writing:
+                report = await sync_sources(
+                    self._ingestor, specs, self._options_for, self._git_cache
+                )
+            self.outcomes = {
+                origin: outcome
+                for origin, outcome in self.outcomes.items()
+                if any(spec.origin == origin for spec in specs)
+            } | {outcome.spec.origin: outcome for outcome in report.outcomes}
+            self.first_sync_done.set()
+            await self._follow(specs, stop)
+
+    async def _follow(self, specs: list[SourceSpec], stop: asyncio.Event) -> None:
+        """Follow changes and intervals until `stop` is set or the file is reloaded."""
+        local = [spec for spec in specs if spec.kind == "path"]
+        followers = [asyncio.create_task(self._follow_changes(local))] if local else []
         followers += [
-            asyncio.create_task(self._refresh(spec, stop)) for spec in self._specs if spec.remote
+            asyncio.create_task(self._refresh(spec, stop)) for spec in specs if spec.remote
         ]
+        ended = [asyncio.create_task(stop.wait()), asyncio.create_task(self._reloaded.wait())]
         try:
-            await stop.wait()
+            await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in followers:
+            for task in followers + ended:
                 task.cancel()
-            await asyncio.gather(*followers, return_exceptions=True)
+            await asyncio.gather(*followers, *ended, return_exceptions=True)
 
     async def _sync(self, spec: SourceSpec) -> None:
         known = self._validators_of(spec)
@@ -92,14 +111,16 @@ class LiveSync:
         last = self.outcomes.get(spec.origin)
         return dict(last.report.validators) if last and last.report else {}
 
-    async def _follow_changes(self, specs: list[SourceSpec], stop: asyncio.Event) -> None:
+    async def _follow_changes(self, specs: list[SourceSpec]) -> None:
         """Sync each local source after a batch of changes under it."""
         watched = [Path(spec.origin) for spec in specs]
         existing = [path for path in watched if path.exists()]
         if not existing:
             return
+        # Its own stop event: watchfiles sets the one it is given when it is cancelled, and a
+        # reload cancels this watch without stopping anything else.
         async for changes in watchfiles.awatch(
-            *existing, debounce=_DEBOUNCE_MS, stop_event=stop, recursive=True
+            *existing, debounce=_DEBOUNCE_MS, stop_event=asyncio.Event(), recursive=True
         ):
             changed = {Path(path) for _, path in changes}
             for spec, root in zip(specs, watched, strict=True):
