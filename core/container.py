@@ -16,6 +16,7 @@ from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.routing import load_routing
 from core.search.embedding_cache import EmbeddingCache
 from core.search.embeddings import Embedder, build_embedder
+from core.search.milvus.lite_engine import SharedLiteEngine
 from core.search.milvus.store import MilvusStore
 from core.search.types import SearchConfig
 from core.settings import Settings
@@ -26,8 +27,14 @@ __all__ = ["Helpbot", "build_answer_log"]
 class Helpbot:
     """The core's parts, wired together, with one lifecycle: `async with Helpbot(settings)`."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, share_store: bool = False
+    ) -> None:
+        """`share_store`: on a Milvus Lite file, run its engine as a process of its own while
+        this core runs, so other helpbot processes can use the same data (`helpbot serve`)."""
         self.settings = settings
+        lite_file = "://" not in settings.milvus_uri
+        self._engine = SharedLiteEngine(settings.milvus_uri) if share_store and lite_file else None
         self.embedder = embedder or build_embedder(settings)
         self.store = MilvusStore(
             uri=settings.milvus_uri,
@@ -88,15 +95,24 @@ class Helpbot:
 
     async def start(self) -> None:
         """Connect to Milvus, open the answer log and load the language detector."""
-        await self.store.start()
-        await self.answer_log.start()
-        await asyncio.to_thread(load_language_model)
+        if self._engine is not None:
+            await self._engine.start()
+        try:
+            await self.store.start()
+            await self.answer_log.start()
+            await asyncio.to_thread(load_language_model)
+        except BaseException:
+            if self._engine is not None:  # no engine outlives a core that did not start
+                await self._engine.stop()
+            raise
 
     async def stop(self) -> None:
         """Close the model client, Milvus and the local stores."""
         if self.chat is not None:
             await self.chat.close()
         await self.store.stop()
+        if self._engine is not None:
+            await self._engine.stop()
         await self.answer_log.stop()
         if self.cache is not None:
             self.cache.close()

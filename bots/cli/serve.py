@@ -73,7 +73,7 @@ async def run_serve(
     listening = listening or Listening()
     metrics = Metrics()
     with stop_on_signals(second_exits=True) as stop:
-        async with Helpbot(settings) as bot, shared_state(settings) as state:
+        async with Helpbot(settings, share_store=True) as bot, shared_state(settings) as state:
             slack = slack_adapter(bot, slack_settings, metrics, state) if slack_on else None
             discord_bot = (
                 discord_adapter(bot, discord_settings, metrics, state) if discord_on else None

@@ -144,8 +144,18 @@ class Ingestor:
     ) -> IngestReport:
         """Bring the knowledge base in line with folders, files, zips and http(s) URLs.
 
-        Every path is checked and every URL downloaded before anything is written.
+        Every path is checked and every URL downloaded before anything is written; another
+        process writing to the same Lite file is waited for.
         """
+        async with self._store.writing():
+            return await self._sync(inputs, options, progress)
+
+    async def _sync(
+        self,
+        inputs: Sequence[str | Path | SitemapInput | FolderInput],
+        options: IngestOptions,
+        progress: ProgressCallback | None,
+    ) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
         notify = progress or (lambda stage, done, total: None)
@@ -212,21 +222,23 @@ class Ingestor:
 
     async def forget(self, kb: str, names: Sequence[str]) -> ForgetReport:
         """Delete what `names` name in `kb`, or all of `kb` with no names (see `forget`)."""
-        await self._store.open(self._embedder.model_id, await self._embedder.dimension())
-        return await forget(self._store, kb, names)
+        async with self._store.writing():
+            await self._store.open(self._embedder.model_id, await self._embedder.dimension())
+            return await forget(self._store, kb, names)
 
     async def remove_unlisted(
         self, owner: str, listed: set[tuple[str, str]]
     ) -> tuple[list[RootRecord], int]:
         """Remove the roots `owner` added whose (knowledge base, origin) is not in `listed`:
         the roots and the chunks deleted."""
-        await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
-        gone = [
-            record
-            for record in await self._store.root_records()
-            if record.owner == owner and (record.kb, record.origin) not in listed
-        ]
-        return gone, await remove_roots(self._store, gone)
+        async with self._store.writing():
+            await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
+            gone = [
+                record
+                for record in await self._store.root_records()
+                if record.owner == owner and (record.kb, record.origin) not in listed
+            ]
+            return gone, await remove_roots(self._store, gone)
 
     async def _check_origins(self, roots: list[IngestRoot], options: IngestOptions) -> None:
         """Refuse an input whose scope was ingested from another path or URL: its sync would

@@ -9,26 +9,31 @@ from pathlib import Path
 
 from core.errors import RetrievalError
 from core.private_files import make_private_folder
+from core.search.milvus.lite_engine import shared_engine_uri
 from core.search.milvus.pymilvus_import import MilvusClient, MilvusException
 
 log = logging.getLogger(__name__)
 
 
-def connect(uri: str, token: str | None, timeout: float) -> MilvusClient:
-    """A client for a server URI or a Lite file, with a clear error for the Lite failures
-    pymilvus reports only as "Open local milvus failed"."""
+def connect(uri: str, token: str | None, timeout: float) -> tuple[MilvusClient, str]:
+    """A client for a server URI or a Lite file, and the URI it connected to: the engine
+    `helpbot serve` runs for the file while it runs (see lite_engine), else the file. A clear
+    error for the Lite failures pymilvus reports only as "Open local milvus failed"."""
     if "://" not in uri:
+        shared = shared_engine_uri(uri)
+        if shared is not None:
+            return MilvusClient(uri=shared, timeout=timeout), shared
         _check_writable(uri, Path(uri).parent)
     try:
-        return MilvusClient(uri=uri, token=token or "", timeout=timeout)
+        return MilvusClient(uri=uri, token=token or "", timeout=timeout), uri
     except MilvusException as exc:
         if "://" in uri or "Open local milvus failed" not in str(exc.message):
             raise
         # milvus-lite refuses a second process on the same file (DataDirLockedError inside).
         raise RetrievalError(
             f"cannot open {uri}: Milvus Lite allows one process per file and "
-            "another helpbot process may have it open; stop that process, or run a Milvus "
-            "server and set MILVUS_URI=http://host:19530"
+            "another helpbot process may have it open; stop that process, run `helpbot serve` "
+            "(other commands share its file), or set MILVUS_URI=http://host:19530"
         ) from exc
 
 

@@ -7,6 +7,7 @@ on servers without those features (Milvus 2.3), dense-only (the text vector alon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from core.errors import (
 )
 from core.search.milvus.capabilities import probe
 from core.search.milvus.connection import connect, remove_damaged_indexes
+from core.search.milvus.lite_engine import writing
 from core.search.milvus.pymilvus_import import (
     AnnSearchRequest,
     LoadState,
@@ -79,13 +81,16 @@ class MilvusStore:
         self._search = search or SearchConfig()
         self._chunking_version = chunking_version
         self._client: MilvusClient | None = None
+        self._connected_to = uri  # a Lite file's shared engine while `serve` runs
         # The open collection's layout: True hybrid, False dense-only, None not opened yet.
         self._hybrid: bool | None = None
 
     async def start(self) -> None:
         """Connect (Milvus Lite starts its engine here, which blocks for a moment)."""
         if self._client is None:
-            self._client = await self._call(connect, self._uri, self._token, self._timeout)
+            self._client, self._connected_to = await self._call(
+                connect, self._uri, self._token, self._timeout
+            )
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -115,8 +120,14 @@ class MilvusStore:
 
     @property
     def is_server(self) -> bool:
-        """A Milvus server or Zilliz Cloud (by URI), not a Milvus Lite file."""
-        return "://" in self._uri
+        """Connected to a Milvus server (Zilliz Cloud, or the engine `serve` runs for a Lite
+        file), not to a Milvus Lite file in this process."""
+        return "://" in self._connected_to
+
+    def writing(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held while a sync or forget writes: on a Lite file, one writer at a time across
+        processes; a server orders its writes itself."""
+        return contextlib.nullcontext() if "://" in self._uri else writing(self._uri)
 
     async def open(self, model_id: str, dim: int, create: bool = False) -> None:
         """Load the collection for search, checking it was built with this embedding model.

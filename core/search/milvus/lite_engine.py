@@ -1,0 +1,214 @@
+"""One Milvus Lite file, shared by every helpbot process while `helpbot serve` runs.
+
+Milvus Lite lets one process open a file. `serve` runs the engine instead as a child
+`milvus-lite server` on a loopback port and writes where it listens beside the data
+(`helpbot.db.engine.json`, readable by its owner only); every other helpbot command finds that
+record and connects to the engine rather than to the file. The child dies with `serve`, even
+after kill -9 (the kernel's parent-death signal); a record whose engine or owner is gone is
+stale, and removed or replaced. Writers (ingest, sync, forget) take a lock file beside the
+data, so two never interleave: the second waits for the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from core.errors import RetrievalError
+from core.private_files import create_private_file, make_private_folder
+
+__all__ = ["SharedLiteEngine"]
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+_START_TIMEOUT_S = 120.0
+_WRITE_WAIT_S = 600.0
+
+
+def engine_record(path: str) -> Path:
+    return Path(f"{path}.engine.json")
+
+
+def shared_engine_uri(path: str) -> str | None:
+    """The URI of the engine `serve` runs for the Lite file at `path`, if one answers."""
+    record = _read_record(engine_record(path))
+    if record is None:
+        return None
+    if _alive(record["pid"]) and _alive(record["owner"]) and _listening(record["port"]):
+        return f"http://127.0.0.1:{record['port']}"
+    return None
+
+
+class SharedLiteEngine:
+    """`milvus-lite server` for one Lite file, for the lifetime of `serve`."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._record = engine_record(path)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> str:
+        """Start the engine (replacing one left behind) and record it; its URI."""
+        self._replace_stale()
+        make_private_folder(Path(self._path).parent)
+        port = _free_port()
+        # Popen on the loop's thread: the parent-death signal follows the thread that forked.
+        self._process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("milvus-lite")),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                self._path,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # pymilvus, imported by the server, refuses a MILVUS_URI that is a file path.
+            env={key: value for key, value in os.environ.items() if key != "MILVUS_URI"},
+            preexec_fn=_die_with_parent,
+        )
+        await self._until_listening(port)
+        create_private_file(self._record)
+        record = {"port": port, "pid": self._process.pid, "owner": os.getpid()}
+        self._record.write_text(json.dumps(record), encoding="utf-8")
+        log.info("Milvus Lite engine for %s on 127.0.0.1:%d", self._path, port)
+        return f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        """Stop the engine cleanly (milvus-lite flushes on SIGINT) and remove the record."""
+        self._record.unlink(missing_ok=True)
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)
+        try:
+            await asyncio.to_thread(process.wait, 30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait, 5)
+
+    async def _until_listening(self, port: int) -> None:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise RetrievalError(
+                    f"cannot share {self._path}: milvus-lite server exited with "
+                    f"{self._process.returncode} (another process may have the file open)"
+                )
+            if await asyncio.to_thread(_listening, port):
+                return
+            await asyncio.sleep(0.2)
+        await self.stop()
+        raise RetrievalError(f"milvus-lite server for {self._path} did not start")
+
+    def _replace_stale(self) -> None:
+        """A record left by a serve that died: stop its engine if it still runs, remove it."""
+        record = _read_record(self._record)
+        if record is None:
+            return
+        if _alive(record["owner"]) and _alive(record["pid"]):
+            raise RetrievalError(
+                f"{self._path} is already served by helpbot serve (pid {record['owner']})"
+            )
+        if _alive(record["pid"]):
+            log.warning("stopping a Milvus Lite engine left behind (pid %d)", record["pid"])
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record["pid"], signal.SIGKILL)
+            _wait_gone(record["pid"])
+        self._record.unlink(missing_ok=True)
+
+
+@contextlib.asynccontextmanager
+async def writing(path: str) -> AsyncIterator[None]:
+    """Hold the Lite file's write lock: another writer (an ingest, a sync) waits its turn."""
+    lock = Path(f"{path}.write.lock")
+    make_private_folder(lock.parent)
+    create_private_file(lock)
+    with open(lock, "a+b") as handle:
+        deadline = time.monotonic() + _WRITE_WAIT_S
+        announced = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RetrievalError(
+                        f"another helpbot process has been writing to {path} for "
+                        f"{_WRITE_WAIT_S:g} s; try again when it has finished"
+                    ) from None
+                if not announced:
+                    log.warning("another helpbot process is writing to %s: waiting", path)
+                    announced = True
+                await asyncio.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _read_record(record: Path) -> dict[str, int] | None:
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        return {key: int(data[key]) for key in ("port", "pid", "owner")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def _wait_gone(pid: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

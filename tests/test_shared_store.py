@@ -1,0 +1,135 @@
+"""While `helpbot serve` runs on the default Milvus Lite file, every other command works on the
+same data (through the engine serve runs for it), two writers never interleave, and the
+engine never outlives serve, not even a kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.search.milvus.lite_engine import engine_record
+from tests.support import write
+
+HELPBOT = str(Path(sys.executable).with_name("helpbot"))
+
+
+def helpbot(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HELPBOT, *argv], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path, embedding_cache: Path) -> dict[str, str]:
+    write(tmp_path / "docs" / "backups.md", "# Backups\n\nBackups run every night at two.\n")
+    sources = write(tmp_path / "sources.toml", '[[source]]\npath = "docs"\n')
+    return {
+        **os.environ,
+        "MILVUS_URI": str(tmp_path / "data" / "helpbot.db"),
+        "EMBEDDING_CACHE_PATH": str(embedding_cache),
+        "FEEDBACK_PATH": str(tmp_path / "data" / "feedback.sqlite"),
+        "SOURCES_FILE": str(sources),
+    }
+
+
+@pytest.fixture
+def serving(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`helpbot serve` (the sources file only), until its first sync is done."""
+    process = subprocess.Popen(
+        [HELPBOT, "serve", "--health-port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    record = engine_record(env["MILVUS_URI"])
+    try:
+        _until(lambda: record.exists(), "serve to start its engine")
+        _until(
+            lambda: "backups.md" in helpbot(env, "ask", "--json", "When do backups run?").stdout,
+            "the first sync",
+        )
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+
+def _until(check, what: str, timeout_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_other_commands_share_the_file_while_serve_runs(
+    env: dict[str, str], serving: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes"
+    write(notes / "travel.md", "# Travel\n\nBook trains through the travel desk.\n")
+    ingested = helpbot(env, "ingest", "--json", str(notes))
+    assert ingested.returncode == 0, ingested.stderr
+    asked = helpbot(env, "ask", "--json", "How do I book a train?")
+    stats = helpbot(env, "stats", "--json")
+    assert asked.returncode == 0 and json.loads(asked.stdout)["sources"][0]["source"] == (
+        "notes/travel.md"
+    )
+    assert stats.returncode == 0, stats.stderr
+    assert serving.poll() is None  # serve still running
+
+
+def test_two_ingests_at_once_end_as_two_in_turn(
+    env: dict[str, str], serving: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    folders = []
+    for name in ("alpha", "beta"):
+        folder = tmp_path / name
+        for n in range(3):
+            write(folder / f"{name}{n}.md", f"# {name} {n}\n\nThe {name} page number {n}.\n")
+        folders.append(folder)
+    running = [
+        subprocess.Popen(
+            [HELPBOT, "ingest", "--json", str(folder)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for folder in folders
+    ]
+    reports = [json.loads(process.communicate(timeout=300)[0]) for process in running]
+    assert [report["chunks_added"] for report in reports] == [3, 3]
+    again = [json.loads(helpbot(env, "ingest", "--json", str(f)).stdout) for f in folders]
+    assert [report["chunks_unchanged"] for report in again] == [3, 3]
+
+
+def test_the_engine_dies_with_serve_and_a_stale_record_is_ignored(env: dict[str, str]) -> None:
+    process = subprocess.Popen(
+        [HELPBOT, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    record = engine_record(env["MILVUS_URI"])
+    _until(lambda: record.exists(), "serve to start its engine")
+    engine = json.loads(record.read_text())["pid"]
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    _until(lambda: not _running(engine), "the engine to die with serve", timeout_s=30)
+    stats = helpbot(env, "stats", "--json")  # the record is stale: the file opens directly
+    assert stats.returncode == 0, stats.stderr
+    assert record.exists()  # left by the kill; the next serve replaces it
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
