@@ -58,6 +58,7 @@ __all__ = [
     "Retrieval",
     "RetrievalError",
     "Role",
+    "RootRecord",
     "Routing",
     "ServiceConfig",
     "Settings",

@@ -109,6 +109,7 @@ async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
                     break
                 await asyncio.sleep(1)
             ready = json.loads((await http_get(f"{health}/readyz"))[1])
+            metrics = (await http_get(f"{health}/metrics"))[1]
             os.kill(os.getpid(), signal.SIGTERM)
             assert await asyncio.wait_for(run, 30) == 0
     assert "every night at two" in slack_answer
@@ -117,6 +118,7 @@ async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
     assert ready["status"] == "ready"
     assert ready["checks"]["slack"] == ready["checks"]["discord"] == "ok"
     assert ready["checks"][f"source {docs}"] == "ok"
+    assert f'helpbot_source_failing{{kb="default",source="{docs}"}} 0.0' in metrics
     assert "close" in discord_api.timeline
 
 

@@ -105,6 +105,12 @@ def test_a_failing_source_keeps_its_chunks_and_the_others_sync(
     code, _, err = run(capsys, "sync", "--file", str(file))
     assert code == 1
     assert f"FAILED {folders['handbook']} (default): no such file or folder" in err
+    code, out, _ = run(capsys, "stats", "--json")
+    ingested = {root["origin"]: root for root in json.loads(out)["ingested"]}
+    assert "no such file or folder" in ingested[str(folders["handbook"])]["error"]
+    assert ingested[str(folders["eng"])]["error"] is None
+    assert ingested[str(folders["eng"])]["owner"] == "sources-file"
+    assert ingested[str(folders["eng"])]["synced_at"] is not None
     assert stored_sources() == {
         "default": {
             "handbook/backups.md",

@@ -8,7 +8,14 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from bots.cli.output import json_text, plain_text
-from core import BadInputError, Helpbot, Settings, StaleChunkingError, build_answer_log
+from core import (
+    BadInputError,
+    Helpbot,
+    RootRecord,
+    Settings,
+    StaleChunkingError,
+    build_answer_log,
+)
 
 __all__ = ["FeedbackCommand", "StatsCommand", "redact_uri", "run_feedback", "run_stats"]
 
@@ -63,6 +70,7 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
     async with Helpbot(settings) as bot:
         exists = await bot.store.exists()
         model, dim, refs, chunking, stale = None, None, [], "current", False
+        roots: list[RootRecord] = []
         if exists:
             model, dim = await bot.store.embedding_model()
             try:
@@ -70,7 +78,9 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
                 refs = await bot.store.chunk_refs()
             except StaleChunkingError as exc:
                 chunking, stale = str(exc), True
+            roots = await bot.store.root_records()
     per_kb = Counter(ref.kb for ref in refs)
+    ingested = [_root_json(root) for root in sorted(roots, key=lambda r: (r.kb, r.scope))]
     sources = {(ref.kb, ref.source) for ref in refs}
     stats = {
         "milvus_uri": redact_uri(settings.milvus_uri),
@@ -82,6 +92,7 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
             kb: {"chunks": n, "sources": sum(1 for k, _ in sources if k == kb)}
             for kb, n in sorted(per_kb.items())
         },
+        "ingested": ingested,
         "search": bot.store.layout,
         "chunking": chunking,
         "embedding_model": model,
@@ -92,11 +103,32 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
     }
     if command.json:
         print(json_text(stats))
-    else:
-        width = max(len(k) for k in stats)
-        for key, value in stats.items():
-            print(plain_text(f"{key:<{width}}  {value}"))
+        return 0
+    del stats["ingested"]
+    width = max(len(k) for k in stats)
+    for key, value in stats.items():
+        print(plain_text(f"{key:<{width}}  {value}"))
+    for root in ingested:
+        state = f"FAILING: {root['error']}" if root["error"] else "ok"
+        when = root["synced_at"] or "unknown"
+        line = f"  {root['kb']}: {root['origin']} ({root['owner']}; synced {when}; {state})"
+        print(plain_text(line))
     return 0
+
+
+def _root_json(root: RootRecord) -> dict[str, object]:
+    """One ingested root: where it came from, who added it, its last sync."""
+    synced = (
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(root.synced_at)) if root.synced_at else None
+    )
+    return {
+        "kb": root.kb,
+        "scope": root.scope,
+        "origin": redact_uri(root.origin) if "://" in root.origin else root.origin,
+        "owner": root.owner,
+        "synced_at": synced,
+        "error": root.error or None,
+    }
 
 
 def redact_uri(uri: str) -> str:

@@ -34,6 +34,7 @@ from core import (
     Readiness,
     Routing,
     Settings,
+    SourceOutcome,
     load_sources_file,
 )
 
@@ -78,8 +79,13 @@ async def run_serve(
             discord_bot = (
                 discord_adapter(bot, discord_settings, metrics, state) if discord_on else None
             )
+
+            def counted(outcome: SourceOutcome) -> None:
+                metrics.ingest_run(outcome.report)
+                metrics.source_synced(outcome.spec.kb, outcome.spec.origin, outcome.ok)
+
             sync = (
-                LiveSync(bot.ingestor, specs, bot.ingest_options, settings.git_cache_dir)
+                LiveSync(bot.ingestor, specs, bot.ingest_options, settings.git_cache_dir, counted)
                 if settings.sources_file
                 else None
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core import Answer, IngestReport
@@ -76,6 +76,12 @@ class Metrics:
             ["change"],
             registry=self.registry,
         )
+        self.sources_failing = Gauge(
+            "helpbot_source_failing",
+            "1 while a sources-file source's last sync failed (its chunks are kept), else 0.",
+            ["kb", "source"],
+            registry=self.registry,
+        )
         self.ingest_runs = Counter(
             "helpbot_ingest_runs",
             "Ingestion runs, by result (ok, failed).",
@@ -122,6 +128,10 @@ class Metrics:
             ("deleted", report.chunks_deleted),
         ):
             self.ingested_chunks.labels(change).inc(count)
+
+    def source_synced(self, kb: str, source: str, ok: bool) -> None:
+        """A sources-file source's last sync: failing (its chunks kept) or not."""
+        self.sources_failing.labels(kb, source).set(0 if ok else 1)
 
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""

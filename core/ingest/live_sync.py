@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import watchfiles
@@ -38,7 +39,10 @@ class LiveSync:
         specs: list[SourceSpec],
         options_for: OptionsFor,
         git_cache: Path,
+        on_outcome: Callable[[SourceOutcome], None] | None = None,
     ) -> None:
+        """`on_outcome` hears of each source's sync as it ends (serve counts them)."""
+        self._on_outcome = on_outcome or (lambda outcome: None)
         self._ingestor = ingestor
         self._git_cache = git_cache
         self._specs = specs
@@ -79,6 +83,8 @@ class LiveSync:
                 for origin, outcome in self.outcomes.items()
                 if any(spec.origin == origin for spec in specs)
             } | {outcome.spec.origin: outcome for outcome in report.outcomes}
+            for outcome in report.outcomes:
+                self._on_outcome(outcome)
             self.first_sync_done.set()
             await self._follow(specs, stop)
 
@@ -104,6 +110,7 @@ class LiveSync:
                 self._ingestor, spec, self._options_for, self._git_cache, known
             )
         self.outcomes[spec.origin] = outcome
+        self._on_outcome(outcome)
 
     def _validators_of(self, spec: SourceSpec) -> dict[str, Validators]:
         """What the source's last successful sync downloaded: an unchanged page answers 304

@@ -4,6 +4,7 @@ no longer names."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -75,6 +76,8 @@ async def sync_source(
         report = await ingestor.sync([await _input(spec, git_cache, options)], options)
     except HelpbotError as exc:
         log.warning("source %s failed to sync, its chunks are kept: %s", spec.origin, exc)
+        with contextlib.suppress(HelpbotError):  # the store itself may be what failed
+            await ingestor.record_failure(spec.kb, spec.origin, str(exc))
         return SourceOutcome(spec, None, str(exc), time.time())
     log.info("source %s synced: %s", spec.origin, report.summary())
     return SourceOutcome(spec, report, None, time.time())

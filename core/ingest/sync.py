@@ -13,7 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import BadInputError
@@ -210,9 +210,12 @@ class Ingestor:
             await self._store.flush()
         for root in listed:
             report.validators.update(root.validators)
+        synced_at = time.time()
         await self._store.record_roots(
             [
-                RootRecord(options.knowledge_base, r.scope, r.origin, r.is_dir, options.owner)
+                RootRecord(
+                    options.knowledge_base, r.scope, r.origin, r.is_dir, options.owner, synced_at
+                )
                 for r in listed
             ]
         )
@@ -239,6 +242,13 @@ class Ingestor:
                 if record.owner == owner and (record.kb, record.origin) not in listed
             ]
             return gone, await remove_roots(self._store, gone)
+
+    async def record_failure(self, kb: str, origin: str, error: str) -> None:
+        """Note on the record of the root read from `origin` why its last sync failed (its
+        chunks stay); nothing when it was never synced."""
+        async with self._store.writing():
+            records = [r for r in await self._store.root_records(kb) if r.origin == origin]
+            await self._store.record_roots([replace(r, error=error) for r in records])
 
     async def _check_origins(self, roots: list[IngestRoot], options: IngestOptions) -> None:
         """Refuse an input whose scope was ingested from another path or URL: its sync would

@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Fusion", "Hit"]
+__all__ = ["Fusion", "Hit", "RootRecord"]
 
 Fusion = Literal["rrf", "weighted", "dense"]
 
@@ -56,6 +56,10 @@ class RootRecord:
     origin: str
     is_dir: bool
     owner: str
+    synced_at: float = 0.0
+    """When it was last synced (Unix time); 0 when not known."""
+    error: str = ""
+    """Why its last sync failed (its chunks were kept); "" when it did not."""
 
     def owns(self, source: str) -> bool:
         return source.startswith(self.scope + "/") if self.is_dir else source == self.scope

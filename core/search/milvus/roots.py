@@ -16,7 +16,7 @@ from core.search.types import RootRecord
 
 _MAX_BYTES = 4096
 _PLACEHOLDER = [0.0, 0.0]
-_FIELDS = ["kb", "scope", "origin", "is_dir", "owner"]
+_FIELDS = ["kb", "scope", "origin", "is_dir", "owner", "synced_at", "error"]
 
 
 def roots_collection(collection: str) -> str:
@@ -54,6 +54,8 @@ def read_records(
             row["origin"],
             bool(row.get("is_dir", True)),
             str(row.get("owner", "cli")),
+            float(row.get("synced_at", 0.0)),
+            str(row.get("error", "")),
         )
         for row in rows
     ]
@@ -70,6 +72,8 @@ def write_records(
             "origin": record.origin,
             "is_dir": record.is_dir,
             "owner": record.owner,
+            "synced_at": record.synced_at,
+            "error": record.error[:_MAX_BYTES],
             "placeholder": _PLACEHOLDER,
         }
         for record in records
