@@ -16,7 +16,10 @@ and the bot process's CPU time per question. The baseline, in the same run: the 
 questions one after another (each posted when the previous answer is complete); `speed-up` is
 its wall time over the concurrent wall time.
 
-Run: .venv/bin/python bench/load.py [--sizes 1,8,32,128] [--ttft 0.5] [--milvus lite|server]
+`--milvus serve` shares the Lite file as `helpbot serve` does (its engine in a child process,
+whose CPU time is reported beside the bot's).
+
+Run: .venv/bin/python bench/load.py [--sizes 1,8,32,128] [--ttft 0.5] [--milvus lite|serve|server]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -45,6 +49,7 @@ sys.path.insert(0, str(PROJECT_ROOT))  # the stand-ins are the test package's
 from bots.slack.app import SlackBot
 from bots.slack.settings import SlackSettings
 from core.container import Helpbot
+from core.search.milvus.lite_engine import engine_record
 from core.settings import Settings
 from tests.milvus_servers.servers import MilvusServer
 from tests.standins import slack_payloads as payloads
@@ -175,8 +180,9 @@ class LoopLag:
 
 @contextlib.asynccontextmanager
 async def milvus_uri(kind: str, workdir: Path) -> AsyncIterator[str]:
-    """A Milvus Lite file, or `milvus-lite server` on a free port in a process of its own."""
-    if kind == "lite":
+    """A Milvus Lite file (opened in this process, or shared as `helpbot serve` shares it:
+    its engine in a child process), or `milvus-lite server` started by the bench."""
+    if kind in ("lite", "serve"):
         yield str(workdir / "milvus.db")
         return
     server = MilvusServer("milvus-lite", workdir / "milvus-server")
@@ -191,6 +197,16 @@ def _cpu_s() -> float:
     """CPU seconds this process (the bot) has used, all threads."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _engine_cpu_s(uri: str) -> float:
+    """CPU seconds of the engine `serve` runs for a Lite file (0 without one)."""
+    record = engine_record(uri)
+    if not record.exists():
+        return 0.0
+    pid = json.loads(record.read_text())["pid"]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -238,7 +254,7 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 slack_signing_secret=SECRET,
                 slack_api_url=urls["slack"],
             )
-            async with Helpbot(settings) as bot:
+            async with Helpbot(settings, share_store=args.milvus == "serve") as bot:
                 await bot.ingestor.sync([milvus_docs() / "faq"], bot.ingest_options())
                 slack = SlackBot(slack_settings, bot.service, bot.answer_log)
                 port = await slack.start_http("127.0.0.1", 0)
@@ -251,9 +267,10 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                     for n in args.sizes:
                         asked = list(islice(cycle(questions), n))
                         lag.samples.clear()
-                        cpu_before = _cpu_s()
+                        cpu_before, engine_before = _cpu_s(), _engine_cpu_s(uri)
                         concurrent = await run_round(url, asked, "concurrent")
                         concurrent["bot_cpu_s"] = _cpu_s() - cpu_before
+                        concurrent["engine_cpu_s"] = _engine_cpu_s(uri) - engine_before
                         lag_p99 = _pct(lag.samples, 99)
                         sequential = await run_round(url, asked, "sequential")
                         rows.append(
@@ -290,6 +307,7 @@ def _row(
         "overhead_p99_ms": _pct(overhead, 99) * 1000,
         "loop_lag_p99_ms": lag_p99 * 1000,
         "bot_cpu_ms_per_question": concurrent["bot_cpu_s"] / n * 1000,
+        "engine_cpu_ms_per_question": concurrent["engine_cpu_s"] / n * 1000,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "concurrent_wall_s": concurrent["wall_s"],
         "sequential_wall_s": sequential["wall_s"],
@@ -300,8 +318,8 @@ def _row(
 
 HEADER = (
     "| N | ack p50/p99 ms | end to end p50/p99 ms | overhead on first token p50/p99 ms "
-    "| loop lag p99 ms | bot CPU ms/question | peak RSS MiB | wall s (sequential baseline) "
-    "| speed-up |\n|---|---|---|---|---|---|---|---|---|"
+    "| loop lag p99 ms | bot (+ engine) CPU ms/question | peak RSS MiB "
+    "| wall s (sequential baseline) | speed-up |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -311,6 +329,7 @@ def _table_line(row: dict[str, Any]) -> str:
         f"| {row['e2e_p50_ms']:.0f} / {row['e2e_p99_ms']:.0f} "
         f"| {row['overhead_p50_ms']:.0f} / {row['overhead_p99_ms']:.0f} "
         f"| {row['loop_lag_p99_ms']:.1f} | {row['bot_cpu_ms_per_question']:.0f} "
+        f"(+ {row['engine_cpu_ms_per_question']:.0f}) "
         f"| {row['peak_rss_mib']:.0f} "
         f"| {row['concurrent_wall_s']:.1f} ({row['sequential_wall_s']:.1f}) "
         f"| {row['speed_up']:.1f}x |"
@@ -321,7 +340,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1,8,32,128", help="concurrent questions per round")
     parser.add_argument("--ttft", type=float, default=0.5, help="stand-in time to first token")
-    parser.add_argument("--milvus", choices=("lite", "server"), default="lite")
+    parser.add_argument(
+        "--milvus",
+        choices=("lite", "serve", "server"),
+        default="lite",
+        help="the Lite file in this process, shared as serve shares it, or milvus-lite server",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON at the end")
     parser.add_argument("--driver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

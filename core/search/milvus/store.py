@@ -183,7 +183,7 @@ class MilvusStore:
         return "hybrid" if self._hybrid else "dense-only"
 
     async def _server_has_hybrid(self) -> bool:
-        if not self.is_server:
+        if "://" not in self._uri:  # a Lite file, in this process or in serve's engine
             return True  # Milvus Lite has every feature the hybrid layout needs
         found = await self._call(probe, self.client, self._timeout)
         if not found.hybrid:
@@ -263,7 +263,7 @@ class MilvusStore:
     def _chunk_refs(self, kb: str | None) -> list[ChunkRef]:
         where = f"kb == {_literal(kb)}" if kb is not None else 'id != ""'
         fields = ["kb", "source", "position"]
-        if self.is_server:
+        if "://" in self._uri:
             # A server returns at most 16384 rows per query: page through them.
             iterator = self.client.query_iterator(
                 self.collection,
@@ -279,7 +279,8 @@ class MilvusStore:
             finally:
                 iterator.close()
         else:
-            # Milvus Lite returns every match, and lacks the AllocTimestamp query_iterator needs.
+            # Milvus Lite (in this process or in serve's engine) returns every match, and
+            # lacks the AllocTimestamp query_iterator needs.
             rows = self.client.query(
                 self.collection, filter=where, output_fields=fields, timeout=self._timeout
             )
