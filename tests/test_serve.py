@@ -24,7 +24,7 @@ from tests.standins.discord_payloads import BOT_TOKEN, BOT_USER_ID, GUILD_ID
 from tests.standins.discord_server import DiscordStandIn
 from tests.standins.openai_server import OpenAIStandIn
 from tests.standins.slack_server import SlackStandIn
-from tests.support import http_get, write
+from tests.support import http_get, post_event, write
 from tests.test_discord_bot import final_message, has_buttons
 from tests.test_slack_bot import streamed_text
 
@@ -247,3 +247,45 @@ async def _until_logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"never logged: {text}")
+
+
+async def test_serve_takes_slack_over_the_http_events_api(
+    tmp_path: Path, embedding_cache: Path
+) -> None:
+    """`serve --slack-http`: a signed event on the public port is answered; that port has the
+    probes but no /metrics (those stay on the health port)."""
+    _, sources = docs_and_sources(tmp_path)
+    settings = settings_for(tmp_path, embedding_cache, sources_file=sources)
+    async with SlackStandIn() as slack:
+        slack_settings = SlackSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret="signing-secret",
+            slack_api_url=slack.api_url,
+        )
+        listening = Listening()
+        command = ServeCommand(
+            HealthOptions(port=0, host="127.0.0.1"), 5, slack_http=True, host="127.0.0.1", port=0
+        )
+        run = asyncio.create_task(
+            run_serve(settings, slack_settings, DiscordSettings(_env_file=None), command, listening)
+        )
+        try:
+            await asyncio.wait_for(listening.ready.wait(), 60)
+            await _until_ready(f"http://127.0.0.1:{listening.ports['health']}")
+            public = f"http://127.0.0.1:{listening.ports['slack']}"
+            body = json.dumps(
+                payloads.app_mention(
+                    "<@U0BOT> When do backups run?", channel="C0HELP", user="U0ASKER", ts="5.1"
+                )
+            ).encode()
+            status = await post_event(public, body, payloads.signed_headers(body, "signing-secret"))
+            await slack.wait_for("chat.stopStream", timeout=20)
+            probes = [(await http_get(f"{public}{route}"))[0] for route in ("/readyz", "/metrics")]
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert await asyncio.wait_for(run, 30) == 0
+        finally:
+            run.cancel()
+    assert status == 200
+    assert "every night at two" in streamed_text(slack)
+    assert probes == [200, 404]

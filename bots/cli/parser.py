@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="after SIGTERM, how long answers in flight may take to finish (default 20)",
     )
+    serve.add_argument(
+        "--slack-http",
+        action="store_true",
+        help="Slack over the HTTP Events API (SLACK_SIGNING_SECRET) instead of Socket Mode",
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="with --slack-http: address to bind")
+    serve.add_argument("--port", type=int, default=3000, help="with --slack-http: port")
     _add_health_options(serve)
     serve.set_defaults(handler=_serve, log_level=logging.INFO)
 
@@ -179,7 +186,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
-    command = ServeCommand(_health(args), args.drain)
+    command = ServeCommand(_health(args), args.drain, args.slack_http, args.host, args.port)
     return run_serve(
         settings, read_settings(SlackSettings), read_settings(DiscordSettings), command
     )

@@ -45,10 +45,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ServeCommand:
-    """`drain_s`: how long answers in flight may take to finish after SIGTERM."""
+    """`drain_s`: how long answers in flight may take to finish after SIGTERM; `slack_http`:
+    Slack's HTTP Events API on host:port instead of Socket Mode."""
 
     health: HealthOptions = field(default_factory=HealthOptions)
     drain_s: float = 20.0
+    slack_http: bool = False
+    host: str = "0.0.0.0"
+    port: int = 3000
 
 
 async def run_serve(
@@ -59,7 +63,7 @@ async def run_serve(
     listening: Listening | None = None,
 ) -> int:
     """Run every configured adapter and the sources file's sync until SIGINT or SIGTERM."""
-    slack_on = _slack_configured(slack_settings)
+    slack_on = _slack_configured(slack_settings, command.slack_http)
     discord_on = discord_settings.discord_token is not None
     if not (slack_on or discord_on or settings.sources_file):
         raise ConfigError(
@@ -104,8 +108,16 @@ async def run_serve(
                 return Readiness(ready, checks)
 
             tasks: list[asyncio.Task[None]] = []
+            # The Slack HTTP port serves the health routes itself when it is the one asked.
+            slack_port = command.port if slack_on and command.slack_http and command.port else None
             async with health_server(
-                settings, command.health, bot, metrics, listening, readiness=readiness
+                settings,
+                command.health,
+                bot,
+                metrics,
+                listening,
+                served_on=slack_port,
+                readiness=readiness,
             ):
                 drain_s = 0.0  # a failure stops at once; SIGTERM lets answers finish
                 try:
@@ -114,8 +126,8 @@ async def run_serve(
                     reloading = _follow_config(settings, adapters, sync, stop)
                     tasks.append(asyncio.create_task(reloading, name="reload"))
                     if slack is not None:
-                        await slack.start_socket_mode()
-                        print("Slack bot connected over Socket Mode", flush=True)
+                        health_here = command.health.resolved(settings).port == slack_port
+                        await _start_slack(slack, slack_settings, command, listening, health_here)
                     if discord_bot is not None:
                         token = _discord_token(discord_settings)
                         tasks.append(asyncio.create_task(discord_bot.start(token), name="discord"))
@@ -197,15 +209,39 @@ def _discord_token(discord_settings: DiscordSettings) -> str:
     return discord_settings.discord_token.get_secret_value()
 
 
-def _slack_configured(slack_settings: SlackSettings) -> bool:
+def _slack_configured(slack_settings: SlackSettings, http: bool) -> bool:
     if slack_settings.slack_bot_token is None:
         return False
-    if slack_settings.slack_app_token is None:
+    if http and slack_settings.slack_signing_secret is None:
+        raise ConfigError("--slack-http needs SLACK_SIGNING_SECRET to check Slack's requests")
+    if not http and slack_settings.slack_app_token is None:
         raise ConfigError(
             "SLACK_BOT_TOKEN is set but SLACK_APP_TOKEN is not: serve connects to Slack over "
-            "Socket Mode (use `helpbot slack --http` for the HTTP Events API)"
+            "Socket Mode unless --slack-http (the HTTP Events API, with SLACK_SIGNING_SECRET)"
         )
     return True
+
+
+async def _start_slack(
+    slack: SlackBot,
+    slack_settings: SlackSettings,
+    command: ServeCommand,
+    listening: Listening,
+    health_here: bool,
+) -> None:
+    """Socket Mode, or the HTTP Events API; /metrics on the public port only when asked, or
+    when it is the health port too (`health_here`)."""
+    if not command.slack_http:
+        await slack.start_socket_mode()
+        print("Slack bot connected over Socket Mode", flush=True)
+        return
+    port = await slack.start_http(
+        command.host,
+        command.port,
+        metrics_route=slack_settings.slack_http_metrics or health_here,
+    )
+    listening.ports["slack"] = port
+    print(f"Slack Events API on http://{command.host}:{port}/slack/events", flush=True)
 
 
 async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
