@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +71,49 @@ async def ask_slack(slack: SlackStandIn, question: str, ts: str) -> str:
     return streamed_text(slack, since=before)
 
 
+class Serving:
+    """`run_serve` in this process: on entry, started and ready (the first sync done, every
+    adapter connected); `stop()` sends SIGTERM and returns its exit code; a test that fails
+    first leaves it cancelled on exit."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        slack_settings: SlackSettings,
+        discord_settings: DiscordSettings | None = None,
+        **command: Any,
+    ) -> None:
+        self.listening = Listening()
+        command.setdefault("drain_s", 5)
+        self._run = lambda: run_serve(
+            settings,
+            slack_settings,
+            discord_settings or DiscordSettings(_env_file=None),  # type: ignore[call-arg]
+            ServeCommand(HealthOptions(port=0, host="127.0.0.1"), **command),
+            self.listening,
+        )
+        self._task: asyncio.Task[int] | None = None
+
+    def url(self, port: str) -> str:
+        return f"http://127.0.0.1:{self.listening.ports[port]}"
+
+    async def __aenter__(self) -> Serving:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self.listening.ready.wait(), 60)
+        await _until_ready(self.url("health"))
+        return self
+
+    async def stop(self) -> int:
+        assert self._task is not None
+        os.kill(os.getpid(), signal.SIGTERM)
+        return await asyncio.wait_for(self._task, 30)
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
 async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
     tmp_path: Path, embedding_cache: Path
 ) -> None:
@@ -81,37 +125,29 @@ async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
             discord_settings = DiscordSettings(  # type: ignore[call-arg]
                 _env_file=None, discord_token=BOT_TOKEN, discord_guild_id=int(GUILD_ID)
             )
-            listening = Listening()
-            command = ServeCommand(HealthOptions(port=0, host="127.0.0.1"), drain_s=5)
-            run = asyncio.create_task(
-                run_serve(settings, slack_settings, discord_settings, command, listening)
-            )
-            await asyncio.wait_for(listening.ready.wait(), 60)
-            health = f"http://127.0.0.1:{listening.ports['health']}"
-            await _until_ready(health)
-
-            slack_answer = await ask_slack(slack, "When do backups run?", "1700000101.000001")
-            await discord_api.user_message(
-                f"<@{BOT_USER_ID}> When do backups run?", mentions=[BOT_USER_ID]
-            )
-            await discord_api.wait_until(
-                lambda: has_buttons(final_message(discord_api)), timeout=20, what="the reply"
-            )
-            discord_answer = json.dumps(final_message(discord_api))
-
-            write(docs / "oncall.md", ROTA)  # no restart: the watched folder is synced
-            rota_answer = ""
-            for attempt in range(30):
-                rota_answer = await ask_slack(
-                    slack, "When does the on-call rota change?", f"1700000200.{attempt:06d}"
+            async with Serving(settings, slack_settings, discord_settings) as serving:
+                health = serving.url("health")
+                slack_answer = await ask_slack(slack, "When do backups run?", "1700000101.000001")
+                await discord_api.user_message(
+                    f"<@{BOT_USER_ID}> When do backups run?", mentions=[BOT_USER_ID]
                 )
-                if "every Monday" in rota_answer:
-                    break
-                await asyncio.sleep(1)
-            ready = json.loads((await http_get(f"{health}/readyz"))[1])
-            metrics = (await http_get(f"{health}/metrics"))[1]
-            os.kill(os.getpid(), signal.SIGTERM)
-            assert await asyncio.wait_for(run, 30) == 0
+                await discord_api.wait_until(
+                    lambda: has_buttons(final_message(discord_api)), timeout=20, what="the reply"
+                )
+                discord_answer = json.dumps(final_message(discord_api))
+
+                write(docs / "oncall.md", ROTA)  # no restart: the watched folder is synced
+                rota_answer = ""
+                for attempt in range(30):
+                    rota_answer = await ask_slack(
+                        slack, "When does the on-call rota change?", f"1700000200.{attempt:06d}"
+                    )
+                    if "every Monday" in rota_answer:
+                        break
+                    await asyncio.sleep(1)
+                ready = json.loads((await http_get(f"{health}/readyz"))[1])
+                metrics = (await http_get(f"{health}/metrics"))[1]
+                assert await serving.stop() == 0
     assert "every night at two" in slack_answer
     assert "every night at two" in discord_answer
     assert "every Monday" in rota_answer
@@ -158,20 +194,7 @@ async def test_sigterm_lets_the_answer_in_flight_finish(
             llm_base_url=llm.base_url,
             llm_api_key="test-key",
         )
-        listening = Listening()
-        command = ServeCommand(HealthOptions(port=0, host="127.0.0.1"), drain_s=10)
-        run = asyncio.create_task(
-            run_serve(
-                settings,
-                slack_settings_for(slack),
-                DiscordSettings(_env_file=None),
-                command,
-                listening,
-            )
-        )
-        try:
-            await asyncio.wait_for(listening.ready.wait(), 60)
-            await _until_ready(f"http://127.0.0.1:{listening.ports['health']}")
+        async with Serving(settings, slack_settings_for(slack), drain_s=10) as serving:
             llm.hang(2.0)
             body = payloads.app_mention(
                 "<@U0BOT> When do backups run?", channel="C0HELP", user="U0ASKER", ts="1.000001"
@@ -179,10 +202,7 @@ async def test_sigterm_lets_the_answer_in_flight_finish(
             asked = len(llm.chat_calls())
             await slack.push("events_api", body)
             await slack.wait_until(lambda: len(llm.chat_calls()) > asked, 20, "the model asked")
-            os.kill(os.getpid(), signal.SIGTERM)
-            assert await asyncio.wait_for(run, 30) == 0
-        finally:
-            run.cancel()
+            assert await serving.stop() == 0
     assert "Backups run nightly at two" in streamed_text(slack)
 
 
@@ -197,45 +217,28 @@ async def test_the_sources_and_routing_files_are_reloaded_without_a_restart(
     sources = write(tmp_path / "sources.toml", '[[source]]\nkb = "handbook"\npath = "docs"\n')
     routing = write(tmp_path / "routing.toml", 'default = ["handbook"]\n')
     settings = settings_for(tmp_path, embedding_cache, sources_file=sources, routing_file=routing)
-    async with SlackStandIn() as slack:
-        listening = Listening()
-        command = ServeCommand(HealthOptions(port=0, host="127.0.0.1"), drain_s=5)
-        run = asyncio.create_task(
-            run_serve(
-                settings,
-                slack_settings_for(slack),
-                DiscordSettings(_env_file=None),
-                command,
-                listening,
-            )
-        )
-        try:
-            await asyncio.wait_for(listening.ready.wait(), 60)
-            await _until_ready(f"http://127.0.0.1:{listening.ports['health']}")
-            question = "When does the on-call rota change?"
-            before = await ask_slack(slack, question, "1700000300.000001")
-            sources.write_text(sources.read_text() + '[[source]]\nkb = "eng"\npath = "eng"\n')
-            routing.write_text('default = ["handbook", "eng"]\n')
-            after = ""
-            for attempt in range(40):
-                after = await ask_slack(slack, question, f"1700000400.{attempt:06d}")
-                if "every Monday" in after:
-                    break
-                await asyncio.sleep(0.5)
-            routing.write_text("default = [")  # broken: the rules in force stay
-            await _until_logged(caplog, "the routing in force stays")
-            kept = await ask_slack(slack, question, "1700000500.000001")
-            caplog.clear()
-            routing.write_text('default = ["handbook", "eng"]\n')
-            await _until_logged(caplog, "routing file")  # the change, read once
-            await asyncio.sleep(2)  # past the watcher's debounce: nothing more to read
-            caplog.clear()
-            os.kill(os.getpid(), signal.SIGHUP)
-            await _until_logged(caplog, "routing file")  # read again, on SIGHUP alone
-            os.kill(os.getpid(), signal.SIGTERM)
-            assert await asyncio.wait_for(run, 30) == 0
-        finally:
-            run.cancel()
+    async with SlackStandIn() as slack, Serving(settings, slack_settings_for(slack)) as serving:
+        question = "When does the on-call rota change?"
+        before = await ask_slack(slack, question, "1700000300.000001")
+        sources.write_text(sources.read_text() + '[[source]]\nkb = "eng"\npath = "eng"\n')
+        routing.write_text('default = ["handbook", "eng"]\n')
+        after = ""
+        for attempt in range(40):
+            after = await ask_slack(slack, question, f"1700000400.{attempt:06d}")
+            if "every Monday" in after:
+                break
+            await asyncio.sleep(0.5)
+        routing.write_text("default = [")  # broken: the rules in force stay
+        await _until_logged(caplog, "the routing in force stays")
+        kept = await ask_slack(slack, question, "1700000500.000001")
+        caplog.clear()
+        routing.write_text('default = ["handbook", "eng"]\n')
+        await _until_logged(caplog, "routing file")  # the change, read once
+        await asyncio.sleep(2)  # past the watcher's debounce: nothing more to read
+        caplog.clear()
+        os.kill(os.getpid(), signal.SIGHUP)
+        await _until_logged(caplog, "routing file")  # read again, on SIGHUP alone
+        assert await serving.stop() == 0
     assert "every Monday" not in before
     assert "every Monday" in after
     assert "every Monday" in kept
@@ -263,17 +266,9 @@ async def test_serve_takes_slack_over_the_http_events_api(
             slack_signing_secret="signing-secret",
             slack_api_url=slack.api_url,
         )
-        listening = Listening()
-        command = ServeCommand(
-            HealthOptions(port=0, host="127.0.0.1"), 5, slack_http=True, host="127.0.0.1", port=0
-        )
-        run = asyncio.create_task(
-            run_serve(settings, slack_settings, DiscordSettings(_env_file=None), command, listening)
-        )
-        try:
-            await asyncio.wait_for(listening.ready.wait(), 60)
-            await _until_ready(f"http://127.0.0.1:{listening.ports['health']}")
-            public = f"http://127.0.0.1:{listening.ports['slack']}"
+        http = {"slack_http": True, "host": "127.0.0.1", "port": 0}
+        async with Serving(settings, slack_settings, **http) as serving:
+            public = serving.url("slack")
             body = json.dumps(
                 payloads.app_mention(
                     "<@U0BOT> When do backups run?", channel="C0HELP", user="U0ASKER", ts="5.1"
@@ -282,10 +277,7 @@ async def test_serve_takes_slack_over_the_http_events_api(
             status = await post_event(public, body, payloads.signed_headers(body, "signing-secret"))
             await slack.wait_for("chat.stopStream", timeout=20)
             probes = [(await http_get(f"{public}{route}"))[0] for route in ("/readyz", "/metrics")]
-            os.kill(os.getpid(), signal.SIGTERM)
-            assert await asyncio.wait_for(run, 30) == 0
-        finally:
-            run.cancel()
+            assert await serving.stop() == 0
     assert status == 200
     assert "every night at two" in streamed_text(slack)
     assert probes == [200, 404]

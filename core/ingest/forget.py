@@ -36,15 +36,14 @@ async def forget(store: MilvusStore, kb: str, names: Sequence[str]) -> ForgetRep
     records = await store.root_records(kb)
     refs = await store.chunk_refs(kb)
     scopes = [_scope(name, records) for name in names]
-    if names:
-        for name, scope in zip(names, scopes, strict=True):
-            if not any(_covers(scope, ref.source) for ref in refs) and not any(
-                _covers(scope, record.scope) for record in records
-            ):
-                raise BadInputError(
-                    f"nothing in knowledge base {kb!r} matches {name}; give a path or URL as "
-                    "it was ingested, or a source name as answers show it"
-                )
+    for name, scope in zip(names, scopes, strict=True):
+        if not any(_covers(scope, ref.source) for ref in refs) and not any(
+            _covers(scope, record.scope) for record in records
+        ):
+            raise BadInputError(
+                f"nothing in knowledge base {kb!r} matches {name}; give a path or URL as "
+                "it was ingested, or a source name as answers show it"
+            )
     gone = [ref for ref in refs if not names or any(_covers(s, ref.source) for s in scopes)]
     await store.delete(ref.id for ref in gone)
     await store.flush()

@@ -23,6 +23,7 @@ from core.ingest.downloads import (
 from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
 from core.ingest.sitemap import sitemap_pages
 from core.ingest.zip_archive import ArchiveError, zip_files
+from core.search.types import scope_owns
 
 ListedFile = SourceFile | SkippedFile | UnchangedFile
 
@@ -59,12 +60,15 @@ class FolderInput:
     include: str = "*"
 
 
+DEFAULT_MAX_PAGES = 500
+
+
 @dataclass(frozen=True)
 class SitemapInput:
     """A docs site by its sitemap.xml: every page it lists on its host, up to `max_pages`."""
 
     url: str
-    max_pages: int = 500
+    max_pages: int = DEFAULT_MAX_PAGES
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ class IngestRoot:
     """Each downloaded URL's validators, for a conditional request next time."""
 
     def owns(self, source: str) -> bool:
-        return source.startswith(self.scope + "/") if self.is_dir else source == self.scope
+        return scope_owns(self.scope, self.is_dir, source)
 
 
 async def resolve_inputs(
@@ -111,9 +115,13 @@ async def resolve_inputs(
 
 def url_source(url: str) -> str:
     """A stable, readable source for a page: host and path, without scheme, query or fragment."""
+    return (_host(url) + unquote(urlsplit(url).path)).rstrip("/")
+
+
+def _host(url: str) -> str:
+    """The URL's host and port, without credentials: a sitemap's scope, a page source's start."""
     parts = urlsplit(url)
-    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    return (host + unquote(parts.path)).rstrip("/")
+    return (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
 
 
 def local_origin(raw: str | Path) -> Path:
@@ -164,8 +172,7 @@ async def _sitemap_root(sitemap: SitemapInput, limits: SourceLimits) -> IngestRo
     its chunks deleted, and an unchanged one (304) is kept without a download."""
     pages = await sitemap_pages(sitemap.url, limits.fetch_options(), sitemap.max_pages)
     downloads = await download_all(pages, limits.fetch_options())
-    parts = urlsplit(sitemap.url)
-    scope = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    scope = _host(sitemap.url)
 
     def files() -> list[ListedFile]:
         return [file for d in downloads for file in _page_files(d, url_source(d.url))]

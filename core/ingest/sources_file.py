@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from core.errors import ConfigError
 from core.ingest.downloads import is_url
-from core.ingest.sources import local_origin, url_origin
+from core.ingest.sources import DEFAULT_MAX_PAGES, local_origin, url_origin
 from core.settings import KNOWLEDGE_BASE_NAME
 
 __all__ = ["SourceSpec", "load_sources_file"]
@@ -48,7 +48,6 @@ _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 Kind = Literal["path", "url", "sitemap", "git"]
 _KINDS: tuple[Kind, ...] = ("path", "url", "sitemap", "git")
 _KEYS = {"kb", "link", "refresh", "token_env", "max_pages", "glob", "branch", *_KINDS}
-DEFAULT_MAX_PAGES = 500
 DEFAULT_REFRESH_S = 6 * 3600.0
 
 

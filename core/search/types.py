@@ -62,7 +62,13 @@ class RootRecord:
     """Why its last sync failed (its chunks were kept); "" when it did not."""
 
     def owns(self, source: str) -> bool:
-        return source.startswith(self.scope + "/") if self.is_dir else source == self.scope
+        return scope_owns(self.scope, self.is_dir, source)
+
+
+def scope_owns(scope: str, is_dir: bool, source: str) -> bool:
+    """Whether an ingested root named `scope` owns `source`: a folder, zip or site every
+    source under it, a file or page only itself."""
+    return source.startswith(scope + "/") if is_dir else source == scope
 
 
 @dataclass(frozen=True)
