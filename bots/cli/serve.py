@@ -123,7 +123,7 @@ async def run_serve(
                 try:
                     if sync is not None:
                         tasks.append(asyncio.create_task(sync.run(stop), name="sync"))
-                    reloading = _follow_config(settings, adapters, sync, stop)
+                    reloading = _follow_config(settings, adapters, sync)
                     tasks.append(asyncio.create_task(reloading, name="reload"))
                     if slack is not None:
                         health_here = command.health.resolved(settings).port == slack_port
@@ -149,7 +149,6 @@ async def _follow_config(
     settings: Settings,
     adapters: list[SlackBot | DiscordBot],
     sync: LiveSync | None,
-    stop: asyncio.Event,
 ) -> None:
     """Re-read the routing file and the sources file after a change to either, or on SIGHUP.
     A file that no longer reads keeps the rules in force, with one line saying why."""
