@@ -193,13 +193,13 @@ async def milvus_uri(kind: str, workdir: Path) -> AsyncIterator[str]:
         await asyncio.to_thread(server.stop)
 
 
-def _cpu_s() -> float:
+def bot_cpu_s() -> float:
     """CPU seconds this process (the bot) has used, all threads."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def _engine_cpu_s(uri: str) -> float:
+def engine_cpu_s(uri: str) -> float:
     """CPU seconds of the engine `serve` runs for a Lite file (0 without one)."""
     record = engine_record(uri)
     if not record.exists():
@@ -267,10 +267,10 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                     for n in args.sizes:
                         asked = list(islice(cycle(questions), n))
                         lag.samples.clear()
-                        cpu_before, engine_before = _cpu_s(), _engine_cpu_s(uri)
+                        cpu_before, engine_before = bot_cpu_s(), engine_cpu_s(uri)
                         concurrent = await run_round(url, asked, "concurrent")
-                        concurrent["bot_cpu_s"] = _cpu_s() - cpu_before
-                        concurrent["engine_cpu_s"] = _engine_cpu_s(uri) - engine_before
+                        concurrent["bot_cpu_s"] = bot_cpu_s() - cpu_before
+                        concurrent["engine_cpu_s"] = engine_cpu_s(uri) - engine_before
                         lag_p99 = _pct(lag.samples, 99)
                         sequential = await run_round(url, asked, "sequential")
                         rows.append(

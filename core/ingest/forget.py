@@ -47,6 +47,7 @@ async def forget(store: MilvusStore, kb: str, names: Sequence[str]) -> ForgetRep
     gone = [ref for ref in refs if not names or any(_covers(s, ref.source) for s in scopes)]
     await store.delete(ref.id for ref in gone)
     await store.flush()
+    await store.update_hubness(kb, changed=bool(gone))
     forgotten = [r.scope for r in records if not names or any(_covers(s, r.scope) for s in scopes)]
     await store.forget_roots(kb, forgotten)
     return ForgetReport(len(gone), len({ref.source for ref in gone}))
@@ -77,7 +78,8 @@ async def remove_roots(store: MilvusStore, records: list[RootRecord]) -> int:
         ]
         await store.delete(gone)
         await store.forget_roots(kb, [record.scope for record in mine])
+        if gone:
+            await store.flush()
+            await store.update_hubness(kb, changed=True)
         removed += len(gone)
-    if removed:
-        await store.flush()
     return removed

@@ -208,6 +208,7 @@ class Ingestor:
         await self._store.delete(stale)
         if new_rows or stale:
             await self._store.flush()
+        await self._store.update_hubness(options.knowledge_base, changed=bool(new_rows or stale))
         for root in listed:
             report.validators.update(root.validators)
         synced_at = time.time()

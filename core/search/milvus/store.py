@@ -23,6 +23,15 @@ from core.errors import (
 )
 from core.search.milvus.capabilities import probe
 from core.search.milvus.connection import connect, remove_damaged_indexes
+from core.search.milvus.hubness import (
+    delete_hubness,
+    ensure_hubness_collection,
+    has_hubness,
+    hubness_collection,
+    mean_neighbour_similarity,
+    read_hubness,
+    write_hubness,
+)
 from core.search.milvus.lite_engine import writing
 from core.search.milvus.pymilvus_import import (
     AnnSearchRequest,
@@ -55,7 +64,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Dense-first fusion re-ranks this many candidates per requested hit.
-_DENSE_FIRST_POOL = 4
+_DENSE_FIRST_POOL = 2
 _PAGE = 1000
 _NOT_LOADED = 101  # Milvus's error code for a collection that is not loaded
 
@@ -84,6 +93,7 @@ class MilvusStore:
         self._connected_to = uri  # a Lite file's shared engine while `serve` runs
         # The open collection's layout: True hybrid, False dense-only, None not opened yet.
         self._hybrid: bool | None = None
+        self._hubness = hubness_collection(collection)
 
     async def start(self) -> None:
         """Connect (Milvus Lite starts its engine here, which blocks for a moment)."""
@@ -173,6 +183,7 @@ class MilvusStore:
             if self.is_server or not remove_damaged_indexes(exc, self._uri, self.collection):
                 raise
             await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+        await self._call(ensure_hubness_collection, self.client, self._hubness, self._timeout)
 
     @property
     def layout(self) -> Literal["hybrid", "dense-only"] | None:
@@ -207,8 +218,8 @@ class MilvusStore:
         return built_with_model(info)
 
     async def drop(self) -> None:
-        """Drop the chunks and the record of where they came from."""
-        for name in (self.collection, roots_collection(self.collection)):
+        """Drop the chunks, their hubness and the record of where they came from."""
+        for name in (self.collection, self._hubness, roots_collection(self.collection)):
             if await self._call(self.client.has_collection, name, timeout=self._timeout):
                 await self._call(self.client.drop_collection, name, timeout=self._timeout)
 
@@ -241,6 +252,7 @@ class MilvusStore:
         await self._call(self.client.upsert, self.collection, rows, timeout=self._timeout)
 
     async def delete(self, ids: Iterable[str]) -> None:
+        """Delete chunks and their hubness."""
         id_list = list(ids)
         for start in range(0, len(id_list), _PAGE):
             await self._call(
@@ -249,6 +261,27 @@ class MilvusStore:
                 ids=id_list[start : start + _PAGE],
                 timeout=self._timeout,
             )
+        if id_list:
+            await self._call(delete_hubness, self.client, self._hubness, id_list, self._timeout)
+
+    async def update_hubness(self, kb: str, changed: bool) -> None:
+        """Recompute the hubness of every chunk in `kb` after a sync changed it (`changed`),
+        or when none is stored yet (a collection built before it was kept). Needs the whole
+        knowledge base's text vectors in memory: 1.5 KB per chunk."""
+        if not changed and await self._call(
+            has_hubness, self.client, self._hubness, kb, self._timeout
+        ):
+            return
+        rows = await self._call(self._rows, f"kb == {_literal(kb)}", ["dense"])
+        if not rows:
+            return
+        vectors = np.asarray([row["dense"] for row in rows], dtype=np.float32)
+        values = await asyncio.to_thread(
+            mean_neighbour_similarity, vectors, self._search.hub_neighbours
+        )
+        hubness = {row["id"]: float(value) for row, value in zip(rows, values, strict=True)}
+        await self._call(write_hubness, self.client, self._hubness, kb, hubness, self._timeout)
+        await self._call(self.client.flush, self._hubness, timeout=self._timeout)
 
     async def flush(self) -> None:
         """Seal written rows into indexed segments: unflushed rows are searched by brute force."""
@@ -262,7 +295,11 @@ class MilvusStore:
 
     def _chunk_refs(self, kb: str | None) -> list[ChunkRef]:
         where = f"kb == {_literal(kb)}" if kb is not None else 'id != ""'
-        fields = ["kb", "source", "position"]
+        rows = self._rows(where, ["kb", "source", "position"])
+        return [ChunkRef(r["id"], r["kb"], r["source"], int(r["position"])) for r in rows]
+
+    def _rows(self, where: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every chunk row matching `where`, with `fields` and the id."""
         if "://" in self._uri:
             # A server returns at most 16384 rows per query: page through them.
             iterator = self.client.query_iterator(
@@ -284,7 +321,7 @@ class MilvusStore:
             rows = self.client.query(
                 self.collection, filter=where, output_fields=fields, timeout=self._timeout
             )
-        return [ChunkRef(r["id"], r["kb"], r["source"], int(r["position"])) for r in rows]
+        return rows
 
     async def search(
         self, vector: np.ndarray, text: str, kbs: tuple[str, ...], limit: int
@@ -303,7 +340,8 @@ class MilvusStore:
             log.warning(
                 "collection %r is not loaded (did Milvus restart?); loading it", self.collection
             )
-            await self._call(self.client.load_collection, self.collection, timeout=self._timeout)
+            for name in (self.collection, self._hubness):
+                await self._call(self.client.load_collection, name, timeout=self._timeout)
             return await self._search_once(vector, text, kbs, limit)
 
     async def _search_once(
@@ -327,41 +365,25 @@ class MilvusStore:
             output_fields=DENSE_OUTPUT_FIELDS,
             timeout=self._timeout,
         )
-        return self._closest_first(results[0], query, kbs)[:limit]
+        return self._closest_first(results[0], query)[:limit]
 
-    def _closest_first(
-        self, rows: list[dict[str, Any]], query: np.ndarray, kbs: list[str]
-    ) -> list[Hit]:
-        """Candidates ordered by similarity, less each one's hubness times `hub_penalty`.
-
-        A hub is a chunk close to everything (a page of code, a list of release notes): it
-        outscores the answer for many questions, worst across languages. Its hubness is its
-        mean similarity to its nearest chunks in the same knowledge bases (as in CSLS, Conneau
-        et al. 2018); the similarity shown and thresholded stays the raw one.
-        """
+    def _closest_first(self, rows: list[dict[str, Any]], query: np.ndarray) -> list[Hit]:
+        """Candidates ordered by similarity, less each one's stored hubness times
+        `hub_penalty` (see core/search/milvus/hubness.py); the similarity shown and
+        thresholded stays the raw one."""
         hits = [to_hit(row, query) for row in rows]
-        if not hits or not self._search.hub_penalty:
-            hits.sort(key=lambda hit: -round(hit.similarity, 3))
-            return hits
-        vectors = [np.asarray(row["entity"]["dense"], dtype=np.float32).tolist() for row in rows]
-        neighbours = self._search.hub_neighbours
-        found = self.client.search(
-            self.collection,
-            data=vectors,
-            anns_field="dense",
-            search_params={"metric_type": "COSINE", "params": {"ef": self._search.ef}},
-            filter=_kb_filter(kbs),
-            limit=neighbours + 1,
-            output_fields=[],
-            timeout=self._timeout,
-        )
-        hubness = {
-            hit.id: _mean([n["distance"] for n in near if n["id"] != hit.id][:neighbours])
-            for hit, near in zip(hits, found, strict=True)
-        }
-        # Stable sort: equal scores keep their fused (BM25-informed) order.
         penalty = self._search.hub_penalty
-        hits.sort(key=lambda hit: -round(hit.similarity - penalty * hubness[hit.id], 3))
+        hubness = (
+            read_hubness(self.client, self._hubness, [hit.id for hit in hits], self._timeout)
+            if hits and penalty
+            else {}
+        )
+        # A chunk a running sync wrote has none yet: it is ranked as a typical candidate.
+        typical = float(np.mean(list(hubness.values()))) if hubness else 0.0
+        # Stable sort: equal scores keep their fused (BM25-informed) order.
+        hits.sort(
+            key=lambda hit: -round(hit.similarity - penalty * hubness.get(hit.id, typical), 3)
+        )
         return hits
 
     def _hybrid_search(
@@ -397,13 +419,8 @@ class MilvusStore:
             timeout=self._timeout,
         )
         if fusion == "dense":
-            return self._closest_first(results[0], query, kbs)[:limit]
+            return self._closest_first(results[0], query)[:limit]
         return [to_hit(row, query) for row in results[0]][:limit]
-
-
-def _mean(values: list[float]) -> float:
-    """0 for a chunk with no neighbours (the only one in its knowledge bases)."""
-    return float(np.mean(values)) if values else 0.0
 
 
 def _not_loaded(error: RetrievalError) -> bool:

@@ -1,0 +1,94 @@
+"""Each chunk's hubness, computed when a knowledge base changes and kept in a small collection
+beside the chunks, so a question pays one lookup by id for it instead of a search per
+candidate.
+
+A hub is a chunk close to everything (a page of code, a list of release notes): it outscores
+the answer for many questions, worst across languages. Its hubness is its mean similarity to
+its nearest chunks in the same knowledge base (as in CSLS, Conneau et al. 2018). Milvus needs
+a vector field in every collection: a two-dimensional placeholder that is never searched."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import numpy as np
+
+from core.search.milvus.pymilvus_import import DataType, MilvusClient
+
+_PLACEHOLDER = [0.0, 0.0]
+_PAGE = 1000
+# Rows of the similarity matrix computed at once: 256 x N floats (10 MB at N = 10,000).
+_BLOCK = 256
+
+
+def hubness_collection(collection: str) -> str:
+    return f"{collection}_hubness"
+
+
+def ensure_hubness_collection(client: MilvusClient, name: str, timeout: float) -> None:
+    """Create the hubness collection if missing, and load it."""
+    if not client.has_collection(name, timeout=timeout):
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("kb", DataType.VARCHAR, max_length=64)
+        schema.add_field("hubness", DataType.FLOAT)
+        schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(_PLACEHOLDER))
+        index = client.prepare_index_params()
+        index.add_index("placeholder", index_type="FLAT", metric_type="L2")
+        client.create_collection(name, schema=schema, consistency_level="Strong", timeout=timeout)
+        client.create_index(name, index, timeout=timeout, sync=False)
+    client.load_collection(name, timeout=timeout)
+
+
+def mean_neighbour_similarity(vectors: np.ndarray, neighbours: int) -> np.ndarray:
+    """Each row's mean cosine similarity to its `neighbours` most similar other rows (exact,
+    in blocks of rows so memory stays linear in the number of chunks); 0 for a lone row."""
+    count = len(vectors)
+    k = min(neighbours, count - 1)
+    if k <= 0:
+        return np.zeros(count, dtype=np.float32)
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = unit.astype(np.float32, copy=False)
+    result = np.empty(count, dtype=np.float32)
+    for start in range(0, count, _BLOCK):
+        block = unit[start : start + _BLOCK] @ unit.T
+        rows = np.arange(len(block))
+        block[rows, start + rows] = -np.inf  # not its own neighbour
+        nearest = np.partition(block, count - k, axis=1)[:, count - k :]
+        result[start : start + len(block)] = nearest.mean(axis=1)
+    return result
+
+
+def read_hubness(
+    client: MilvusClient, name: str, ids: list[str], timeout: float
+) -> dict[str, float]:
+    """The stored hubness of these chunks; a chunk without one (written by a sync that has
+    not finished) is missing from the result."""
+    if not ids:
+        return {}
+    rows = client.query(name, ids=ids, output_fields=["hubness"], timeout=timeout)
+    return {row["id"]: float(row["hubness"]) for row in rows}
+
+
+def has_hubness(client: MilvusClient, name: str, kb: str, timeout: float) -> bool:
+    """Whether any chunk of `kb` has its hubness stored (none: built before it was kept)."""
+    where = f"kb == {json.dumps(kb, ensure_ascii=False)}"
+    return bool(client.query(name, filter=where, output_fields=["id"], limit=1, timeout=timeout))
+
+
+def write_hubness(
+    client: MilvusClient, name: str, kb: str, values: dict[str, float], timeout: float
+) -> None:
+    rows = [
+        {"id": cid, "kb": kb, "hubness": value, "placeholder": _PLACEHOLDER}
+        for cid, value in values.items()
+    ]
+    for start in range(0, len(rows), _PAGE):
+        client.upsert(name, rows[start : start + _PAGE], timeout=timeout)
+
+
+def delete_hubness(client: MilvusClient, name: str, ids: Iterable[str], timeout: float) -> None:
+    id_list = list(ids)
+    for start in range(0, len(id_list), _PAGE):
+        client.delete(name, ids=id_list[start : start + _PAGE], timeout=timeout)
