@@ -56,15 +56,18 @@ async def answer_into(
                     first_shown = time.perf_counter() - started
             if answer is None:
                 raise RuntimeError("the answer stream ended without an Answer")
-            answer_id = await answer_log.save_answer(query, answer)
+            latency_ms = (time.perf_counter() - started) * 1000
+            answer_id = await answer_log.save_answer(query, answer, latency_ms)
             await sink.finish(answer, answer_id)
         except HelpbotError as exc:
             metrics.question(platform, "error")
             log.warning("could not answer (%s): %s", platform, exc)
+            await _log_failure(answer_log, query, language, started)
             await _fail(sink, exc.user_message(language))
         except Exception:
             metrics.question(platform, "error")
             log.exception("unexpected failure answering (%s)", platform)
+            await _log_failure(answer_log, query, language, started)
             await _fail(sink, message("internal_error", language))
         else:
             total = time.perf_counter() - started
@@ -123,6 +126,24 @@ class InFlight:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def log_not_enabled(answer_log: AnswerLog, query: Query) -> None:
+    """A question where helpbot is not enabled is logged too (the digest counts them)."""
+    try:
+        await answer_log.save_failure(query, "not_enabled", detect_language(query.text))
+    except Exception:
+        log.exception("could not log the question asked where helpbot is not enabled")
+
+
+async def _log_failure(answer_log: AnswerLog, query: Query, language: str, started: float) -> None:
+    """An error is logged like an answer (the digest counts them), never raising."""
+    try:
+        await answer_log.save_failure(
+            query, "error", language, (time.perf_counter() - started) * 1000
+        )
+    except Exception:
+        log.exception("could not log the failed question")
 
 
 async def _fail(sink: ReplySink, text: str) -> None:

@@ -15,6 +15,9 @@ from core.ingest.sources_sync import *
 from core.ingest.sync import *
 from core.language import *
 from core.learning.answer_log import *
+from core.learning.coverage import *
+from core.learning.digest import *
+from core.learning.gaps import *
 from core.messages import *
 from core.models import *
 from core.private_files import *
@@ -24,6 +27,9 @@ from core.search.types import *
 from core.settings import *
 
 __all__ = [
+    "DOWN_REASONS",
+    "GAP_REVIEW_DAYS",
+    "GAP_STATUSES",
     "KNOWLEDGE_BASE_NAME",
     "SETTINGS_CONFIG",
     "Answer",
@@ -31,13 +37,19 @@ __all__ = [
     "AnswerRecord",
     "AnswerTimeoutError",
     "BadInputError",
+    "Citation",
+    "Closest",
     "ConfigError",
+    "CoverageGaps",
+    "Digest",
     "EmbeddingMismatchError",
     "EvalItem",
     "EvalOutcome",
     "FileInUseError",
     "ForgetReport",
     "Fusion",
+    "Gap",
+    "GapStatus",
     "Helpbot",
     "HelpbotError",
     "Hit",
@@ -45,6 +57,7 @@ __all__ = [
     "Label",
     "Language",
     "LiveSync",
+    "LoggedOutcome",
     "Mode",
     "ModelError",
     "NotIngestedError",
@@ -70,6 +83,7 @@ __all__ = [
     "StaleChunkingError",
     "StreamEvent",
     "Timings",
+    "TokenUsage",
     "Turn",
     "Vote",
     "build_answer_log",
@@ -83,6 +97,8 @@ __all__ = [
     "load_sources_file",
     "make_private_folder",
     "message",
+    "parse_duration",
+    "read_eval_set",
     "read_settings",
     "separated",
     "shorten",

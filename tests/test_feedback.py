@@ -9,8 +9,6 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
-
 from bots.cli import main
 from core.container import build_answer_log
 from core.learning.answer_log import AnswerLog, Retention
@@ -18,14 +16,6 @@ from core.learning.redis_answer_log import RedisAnswerLog
 from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.models import Answer, Origin, Query, Source
 from core.settings import Settings
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def feedback_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    """The variables that choose a feedback store: a SQLite file, or a Redis URL."""
-    if request.param == "redis":
-        return {"REDIS_URL": request.getfixturevalue("redis_url")}
-    return {"FEEDBACK_PATH": str(tmp_path / "data" / "feedback.sqlite")}
 
 
 def store_for(env: dict[str, str], retention: Retention | None = None) -> AnswerLog:

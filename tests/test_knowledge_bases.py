@@ -159,6 +159,8 @@ async def slack_bot(bot: Helpbot, slack: SlackStandIn, tmp_path: Path) -> AsyncI
         slack_bot_token="xoxb-test",  # type: ignore[arg-type]
         slack_app_token="xapp-1-test",  # type: ignore[arg-type]
         slack_api_url=slack.api_url,
+        slack_cooldown_s=0,
+        slack_channel_questions_per_minute=0,
     )
     adapter = SlackBot(settings, bot.service, feedback, routing=bot.routing)
     await adapter.start_socket_mode()

@@ -83,6 +83,8 @@ async def slack_over_http(
             slack_signing_secret=SECRET,  # type: ignore[arg-type]
             slack_api_url=slack.api_url,
             slack_http_metrics=metrics_on_the_slack_port,
+            slack_cooldown_s=0,
+            slack_channel_questions_per_minute=0,
         )
         bot = SlackBot(settings, service, feedback, metrics=Metrics())
         port = await bot.start_http("127.0.0.1", 0)

@@ -19,10 +19,12 @@ from bots.cli.serve import ServeCommand, run_serve
 from bots.discord.settings import DiscordSettings
 from bots.slack.settings import SlackSettings
 from core import ConfigError
+from core.ingest import sources_file
 from core.settings import Settings
 from tests.standins import slack_payloads as payloads
 from tests.standins.discord_payloads import BOT_TOKEN, BOT_USER_ID, GUILD_ID
 from tests.standins.discord_server import DiscordStandIn
+from tests.standins.docs_site import Site, page
 from tests.standins.openai_server import OpenAIStandIn
 from tests.standins.slack_server import SlackStandIn
 from tests.support import http_get, post_event, write
@@ -51,12 +53,14 @@ def docs_and_sources(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def slack_settings_for(slack: SlackStandIn) -> SlackSettings:
-    """Socket Mode against the stand-in."""
+    """Socket Mode against the stand-in; no fair limits (one user asks again and again)."""
     return SlackSettings(  # type: ignore[call-arg]
         _env_file=None,
         slack_bot_token="xoxb-test",
         slack_app_token="xapp-1-test",
         slack_api_url=slack.api_url,
+        slack_cooldown_s=0,
+        slack_channel_questions_per_minute=0,
     )
 
 
@@ -156,6 +160,58 @@ async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
     assert ready["checks"][f"source {docs}"] == "ok"
     assert f'helpbot_source_failing{{kb="default",source="{docs}"}} 0.0' in metrics
     assert "close" in discord_api.timeline
+
+
+async def ask_discord(discord_api: DiscordStandIn, question: str) -> str:
+    """Mention the bot in Discord and return its final reply, sources and buttons included."""
+    before = final_message(discord_api)
+    await discord_api.user_message(f"<@{BOT_USER_ID}> {question}", mentions=[BOT_USER_ID])
+    await discord_api.wait_until(
+        lambda: (reply := final_message(discord_api)) != before and has_buttons(reply),
+        timeout=20,
+        what="the reply",
+    )
+    return json.dumps(final_message(discord_api), ensure_ascii=False)
+
+
+async def test_a_page_changed_behind_a_sitemap_is_answered_on_both_platforms(
+    tmp_path: Path, embedding_cache: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sitemap is fetched again on its interval: the changed page is answered from on
+    Slack and on Discord without a restart; the unchanged one is only asked for (304)."""
+    monkeypatch.setattr(sources_file, "MIN_REFRESH_S", 1.0)
+    site.pages = {
+        "/backups.html": page("Backups", "Backups run every night at two."),
+        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
+    }
+    site.listed = ["/backups.html", "/restore.html"]
+    sources = write(
+        tmp_path / "sources.toml",
+        f'[[source]]\nsitemap = "{site.url("/sitemap.xml")}"\nrefresh = "1s"\n',
+    )
+    settings = settings_for(tmp_path, embedding_cache, sources_file=sources)
+    question = "How do I restore a backup?"
+    async with SlackStandIn() as slack, DiscordStandIn() as discord_api:
+        with discord_api.patch_discord():
+            discord_settings = DiscordSettings(  # type: ignore[call-arg]
+                _env_file=None, discord_token=BOT_TOKEN, discord_guild_id=int(GUILD_ID)
+            )
+            async with Serving(settings, slack_settings_for(slack), discord_settings) as serving:
+                before = await ask_slack(slack, question, "1700000600.000001")
+                site.pages["/restore.html"] = page("Restore", "Run milvus-backup restore -n.")
+                slack_after = ""
+                for attempt in range(40):
+                    slack_after = await ask_slack(slack, question, f"1700000700.{attempt:06d}")
+                    if "milvus-backup restore" in slack_after:
+                        break
+                    await asyncio.sleep(0.5)
+                discord_after = await ask_discord(discord_api, question)
+                assert await serving.stop() == 0
+    assert "snapshot with the backup tool" in before
+    assert "milvus-backup restore" in slack_after
+    assert "milvus-backup restore" in discord_after
+    assert site.answers["/backups.html", 200] == 1
+    assert site.answers["/backups.html", 304] >= 1
 
 
 async def _until_ready(health: str) -> None:

@@ -169,11 +169,42 @@ async def test_model_saying_no_answer_becomes_i_dont_know_without_sources(faq_bo
     assert deltas == [message("dont_know", "en")] and NO_ANSWER not in answer.text
 
 
-async def test_japanese_question_asks_for_a_japanese_answer(faq_bot, llm) -> None:
-    llm.reply_with(NO_ANSWER)
-    answer = await generative(faq_bot, llm).answer(Query("Milvusのデータはどこに保存されますか？"))
-    assert "Japanese" in llm.chat_calls()[-1].json["messages"][0]["content"]
-    assert answer.text == message("dont_know", "ja")
+# "Where does Milvus store data?" in each language with fixed strings, and its English name.
+IN_EACH_LANGUAGE = [
+    ("en", "English", "Where does Milvus store its data?"),
+    ("ja", "Japanese", "Milvusのデータはどこに保存されますか？"),
+    ("zh", "Chinese", "Milvus 的数据存储在哪里？"),
+    ("ko", "Korean", "Milvus는 데이터를 어디에 저장하나요?"),
+    ("es", "Spanish", "¿Dónde guarda Milvus los datos?"),
+    ("fr", "French", "Où Milvus stocke-t-il les données ?"),
+    ("de", "German", "Wo speichert Milvus die Daten?"),
+    ("pt", "Portuguese", "Onde o Milvus armazena os dados?"),
+]
+
+
+@pytest.mark.parametrize(("language", "name", "question"), IN_EACH_LANGUAGE)
+async def test_a_question_gets_fixed_strings_in_its_language_and_the_model_is_told_it(
+    faq_bot, llm, language: str, name: str, question: str
+) -> None:
+    """The same question in eight languages finds the same section (retrieval is
+    cross-lingual), is answered with that language's fixed strings, and the model is told
+    to write in it."""
+    if language != "en":  # a fixed string in English would pass as that language's
+        assert message("unsure_note", language) != message("unsure_note", "en")
+        assert message("dont_know", language) != message("dont_know", "en")
+    llm.reply_with(f"{UNSURE} Milvus keeps data in object storage [1].", NO_ANSWER)
+    service = generative(faq_bot, llm)
+    hedged = await service.answer(Query(question))
+    refused = await service.answer(Query(question))
+    assert hedged.language == language
+    assert hedged.text.startswith(message("unsure_note", language))
+    assert refused.text == message("dont_know", language)
+    for call in llm.chat_calls():
+        assert call.json["messages"][0]["content"].endswith(f"Write the answer in {name}.")
+    quoted = await faq_bot.service.answer(Query(question))
+    assert WHERE_STORED in headings(quoted)
+    intros = (message("extractive_intro", language), message("unsure_intro", language))
+    assert quoted.text.startswith(intros)
 
 
 async def test_follow_up_with_llm_is_condensed_before_searching(faq_bot, llm) -> None:
@@ -188,6 +219,51 @@ async def test_follow_up_with_llm_is_condensed_before_searching(faq_bot, llm) ->
     assert "where does milvus keep my data?" in condense.json["messages"][-1]["content"]
     assert [m["content"] for m in final.json["messages"][1:3]] == [t.text for t in history]
     assert WHERE_STORED in headings(answer)
+
+
+async def test_a_long_conversation_reaches_the_model_capped_to_its_newest_characters(
+    faq_bot, llm
+) -> None:
+    """Turns of a few thousand characters each (a pasted log, a long answer) reach the model,
+    for the search query and for the answer alike, only as the newest that fit
+    HISTORY_MAX_CHARS; a turn longer than that on its own is cut, not dropped."""
+    llm.reply_with("Where does Milvus store data?", "In object storage [1].")
+    history = (
+        Turn("user", "oldest " + "a" * 2500),
+        Turn("assistant", "older " + "b" * 2500),
+        Turn("user", "newer " + "c" * 2500),
+        Turn("assistant", "newest " + "d" * 8000),
+    )
+    service = generative(faq_bot, llm, history_max_chars=6000)
+    await service.answer(Query("and on S3?", history=history))
+    condense, final = llm.chat_calls()
+    earlier = conversation_of(final)
+    assert [turn["role"] for turn in earlier] == ["assistant"]
+    assert earlier[0]["content"].startswith("newest ddd") and len(earlier[0]["content"]) == 6000
+    transcript = condense.json["messages"][-1]["content"]
+    assert "newest ddd" in transcript and "oldest" not in transcript and "newer" not in transcript
+
+    llm.reply_with("Where does Milvus store data?", "In object storage [1].")
+    await service.answer(Query("and on S3?", history=history[:3]))
+    assert [t["content"][:5] for t in conversation_of(llm.chat_calls()[-1])] == ["older", "newer"]
+
+
+async def test_history_max_chars_is_read_from_the_settings(make_settings, docs, llm) -> None:
+    settings = make_settings(
+        llm_base_url=llm.base_url, llm_api_key="test-key", history_max_chars=300
+    )
+    llm.reply_with("How often are backups taken?", "Nightly [1].")
+    async with Helpbot(settings) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        history = (Turn("user", "backups? " + "x" * 1000),)
+        await bot.service.answer(Query("and how often?", history=history))
+    [earlier] = conversation_of(llm.chat_calls()[-1])
+    assert earlier["content"].startswith("backups? xxx") and len(earlier["content"]) == 300
+
+
+def conversation_of(call) -> list[dict[str, str]]:
+    """The earlier turns a chat request carried: between the system prompt and the question."""
+    return list(call.json["messages"][1:-1])
 
 
 async def test_server_errors_are_retried_by_the_client_then_answered(faq_bot, llm) -> None:

@@ -16,11 +16,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bots.slack.app import SlackBot
 from bots.slack.format import VOTE_UP
+from bots.slack.settings import SlackSettings
 from bots.state.event_dedup import RedisEventDeduplicator
-from bots.state.rate_limits import RedisRateLimiter
+from bots.state.rate_limits import LocalChannelBudget, RedisChannelBudget, RedisRateLimiter
 from bots.state.shared import SharedState
+from core.container import Helpbot
 from core.errors import SharedStateError
+from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.redis_client import connect_redis
 from tests.milvus_servers.servers import MilvusServer
 from tests.standins import slack_payloads as payloads
@@ -72,15 +76,83 @@ async def test_the_rate_limit_holds_across_processes_and_a_refusal_does_not_exte
         await second.aclose()
 
 
+async def test_the_channel_budget_holds_across_processes(redis_url: str) -> None:
+    first, second = await connect_redis(redis_url), await connect_redis(redis_url)
+    try:
+        here = RedisChannelBudget(first, "helpbot:slack:channel:", per_minute=3)
+        there = RedisChannelBudget(second, "helpbot:slack:channel:", per_minute=3)
+        waits = [await budget.retry_after("C1") for budget in (here, there, here, there)]
+        assert waits[:3] == [0, 0, 0]
+        assert 59 < waits[3] <= 60  # the minute began with the first question
+        assert await here.retry_after("C2") == 0  # other channels have their own budget
+        assert await RedisChannelBudget(first, "x:", per_minute=0).retry_after("C1") == 0
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_channel_budget_in_memory_refills_after_its_minute() -> None:
+    now = [0.0]
+    budget = LocalChannelBudget(per_minute=2, clock=lambda: now[0])
+    assert [await budget.retry_after("C1") for _ in range(2)] == [0, 0]
+    now[0] = 45.0
+    assert await budget.retry_after("C1") == 15.0
+    assert await budget.retry_after("C2") == 0
+    now[0] = 60.0
+    assert await budget.retry_after("C1") == 0
+
+
+async def test_a_thread_one_process_answered_in_is_followed_up_by_another(
+    redis_url: str, faq_bot: Helpbot, tmp_path: Path
+) -> None:
+    """The threads the bot answered in are remembered in Redis: after a restart, or on
+    another process, a reply there without a mention is still a follow-up."""
+    channel, thread = "C0REDIS", "1700000900.000001"
+    async with SlackStandIn() as slack:
+        feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
+        await feedback.start()
+        settings = SlackSettings(
+            _env_file=None,  # type: ignore[call-arg]
+            slack_bot_token="xoxb-test",  # type: ignore[arg-type]
+            slack_app_token="xapp-1-test",  # type: ignore[arg-type]
+            slack_api_url=slack.api_url,
+        )
+        mention = payloads.app_mention(
+            "<@U0BOT> How is data stored in milvus?", channel=channel, user="U0A", ts=thread
+        )
+        reply = payloads.thread_reply(
+            "and where are the indexes kept?",
+            channel=channel,
+            user="U0B",
+            ts="1700000901.000001",
+            thread_ts=thread,
+        )
+        for process, body in enumerate([mention, reply], start=1):  # a process each
+            async with SharedState(redis_url) as state:
+                bot = SlackBot(settings, faq_bot.service, feedback, state=state)
+                await bot.start_socket_mode()
+                await slack.wait_connected(count=process)
+                await slack.push("events_api", body)
+                await slack.wait_for("chat.stopStream", count=process, timeout=30)
+                await bot.stop()
+        await feedback.stop()
+    starts = slack.calls_to("chat.startStream")
+    assert [call.params["thread_ts"] for call in starts] == [thread, thread]
+    assert [call.params["recipient_user_id"] for call in starts] == ["U0A", "U0B"]
+
+
 async def test_while_redis_is_down_questions_are_still_answered(tmp_path: Path) -> None:
     with running_redis(tmp_path) as url:
         client = await connect_redis(url)
         memory = RedisEventDeduplicator(client, "helpbot:slack:seen:")
         limit = RedisRateLimiter(client, "helpbot:slack:cooldown:", per_s=60)
+        budget = RedisChannelBudget(client, "helpbot:slack:channel:", per_minute=1)
         assert await memory.claim("event:E1") and await limit.retry_after("u1") == 0
+        assert await budget.retry_after("C1") == 0
     try:  # the server is gone now
         assert await memory.claim("event:E1") and await memory.claim("event:E1")
         assert await limit.retry_after("u1") == 0
+        assert await budget.retry_after("C1") == 0
     finally:
         await client.aclose()
 

@@ -22,7 +22,7 @@ from bots.cli.running import HealthOptions
 from bots.slack.app import SlackBot
 from bots.slack.format import VOTE_UP
 from bots.slack.settings import SlackSettings
-from core import Routing
+from core import Routing, message
 from core.answering.service import RagService
 from core.container import Helpbot
 from core.learning.sqlite_answer_log import SqliteAnswerLog
@@ -65,6 +65,10 @@ def slack_settings(slack: SlackStandIn, **overrides: object) -> SlackSettings:
         "slack_app_token": "xapp-1-test",
         "slack_signing_secret": SECRET,
         "slack_api_url": slack.api_url,
+        # Tests ask quickly, often as one user in one channel; tests/test_slack_limits.py
+        # turns the limits on.
+        "slack_cooldown_s": 0,
+        "slack_channel_questions_per_minute": 0,
     }
     values.update(overrides)
     return SlackSettings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -527,10 +531,33 @@ async def test_http_vote_button_is_recorded(http_bot) -> None:
     )
     signed = payloads.signed_headers(click, SECRET)
     assert await post_event(base, click, signed, "application/x-www-form-urlencoded") == 200
-    [thanks] = await slack.wait_for("chat.postEphemeral")
-    assert thanks.params["user"] == "U0V" and thanks.params["text"] == "Thanks, noted."
+    [prompt] = await slack.wait_for("chat.postEphemeral")
+    assert prompt.params["user"] == "U0V"
+    assert prompt.params["text"] == message("down_reason_prompt")
+    reasons = [
+        element
+        for block in _json(prompt.params["blocks"])
+        for element in block.get("elements", [])
+        if element.get("type") == "button"
+    ]
+    assert [r["text"]["text"] for r in reasons] == [
+        message(f"reason_{reason}") for reason in ("wrong", "outdated", "not_asked", "other")
+    ]
+    outdated = payloads.interaction_body(
+        payloads.block_actions(
+            reasons[1]["action_id"],
+            reasons[1]["value"],
+            channel=CHANNEL,
+            user="U0V",
+            message_ts=stop.params["ts"],
+            thread_ts="1700000500.000001",
+        )
+    )
+    signed = payloads.signed_headers(outdated, SECRET)
+    assert await post_event(base, outdated, signed, "application/x-www-form-urlencoded") == 200
+    await slack.wait_for("chat.postEphemeral", count=2)
     [record] = await feedback.recent()
-    assert (record.up, record.down) == (0, 1)
+    assert (record.up, record.down, record.down_reasons) == (0, 1, ("outdated",))
 
 
 async def test_assistant_panel_offers_prompts_then_shows_status_and_streams(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from bots.slack.format import MAX_BLOCKS, SECTION_LIMIT, escape, full_message
+from bots.slack.format import (
+    MAX_BLOCKS,
+    MESSAGE_CHARS,
+    SECTION_LIMIT,
+    answer_messages,
+    escape,
+    message_parts,
+)
 from bots.state.event_dedup import LocalEventDeduplicator
 from core.models import Answer
 from tests.support import source
@@ -16,27 +23,37 @@ def test_mentions_and_disguised_links_from_documents_or_models_are_escaped() -> 
     answer = Answer(
         PINGS, True, "generative", (source(1, heading=PINGS, snippet=PINGS, title="<!everyone>"),)
     )
-    rendered = json.dumps(full_message(answer, "a1"))
+    rendered = json.dumps(answer_messages(answer, "a1"))
     for raw in ("<!channel>", "<!here>", "<@U123>", "<!subteam", "<https://evil", "<!everyone>"):
         assert raw not in rendered
     assert "&lt;!channel&gt;" in rendered
     assert escape("a & b") == "a &amp; b"
 
 
-def test_long_answers_are_split_into_sections_within_the_block_limit() -> None:
-    text = "\n\n".join(f"Paragraph {i}. " + "word " * 400 for i in range(80))
-    blocks = full_message(Answer(text, True, "generative", (source(1),)), "a1")
-    sections = [b for b in blocks if b["type"] == "section"]
-    assert len(blocks) <= MAX_BLOCKS
+def test_long_answers_are_split_into_messages_and_sections_within_the_limits() -> None:
+    text = "\n\n".join(f"Paragraph {i}. " + "word & " * 400 for i in range(80))
+    messages = answer_messages(Answer(text, True, "generative", (source(1),)), "a1")
+    sections = [b for blocks in messages for b in blocks if b["type"] == "section"]
+    assert all(len(blocks) <= MAX_BLOCKS for blocks in messages)
     assert all(len(b["text"]["text"]) <= SECTION_LIMIT for b in sections)
-    assert blocks[-1]["type"] == "actions"  # the vote buttons always survive the cut
+    assert messages[-1][-1]["type"] == "actions"  # the vote buttons close the last message
+    shown = " ".join(b["text"]["text"] for b in sections)
+    assert shown.split() == escape(text).split()  # every word, none cut in two
+
+
+def test_message_parts_keep_every_character_and_every_entity_whole() -> None:
+    text = escape("<&>" * 10_000)  # no space to cut at: only entities
+    parts = message_parts(text)
+    assert "".join(parts) == text
+    assert all(len(part) <= MESSAGE_CHARS for part in parts)
+    assert all(part.endswith(";") for part in parts)
 
 
 def test_sources_show_number_label_path_and_link_and_buttons_carry_the_answer_id() -> None:
     answer = Answer(
         "See [1].", True, "extractive", (source(1, url="https://milvus.io/docs/product_faq.md"),)
     )
-    blocks = full_message(answer, "answer-42")
+    [blocks] = answer_messages(answer, "answer-42")
     [context] = [b for b in blocks if b["type"] == "context"]
     line = context["elements"][0]["text"]
     assert line == "[1] <https://milvus.io/docs/product_faq.md|FAQ &gt; H> · `faq/a.md`\ns"
@@ -45,7 +62,7 @@ def test_sources_show_number_label_path_and_link_and_buttons_carry_the_answer_id
 
 
 def test_dont_know_has_no_sources_block() -> None:
-    blocks = full_message(Answer("I don't know.", False, "extractive"), "a1")
+    [blocks] = answer_messages(Answer("I don't know.", False, "extractive"), "a1")
     assert [b["type"] for b in blocks] == ["section", "actions"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -222,6 +223,60 @@ async def test_limits_and_ownership_are_enforced(slack: SlackStandIn) -> None:
         await client.chat_update(channel=CHANNEL, ts=QUESTION_TS, text="not mine")
     with pytest.raises(SlackApiError, match="not_allowed_token_type"):
         await AsyncWebClient(token="xapp-1-test", base_url=slack.api_url).auth_test()
+
+
+async def test_context_blocks_hold_at_most_ten_elements(slack: SlackStandIn) -> None:
+    client = web_client(slack)
+    element = {"type": "mrkdwn", "text": "[1] a source"}
+    await client.chat_postMessage(
+        channel=CHANNEL, text="x", blocks=[{"type": "context", "elements": [element] * 10}]
+    )
+    with pytest.raises(SlackApiError, match="invalid_blocks"):
+        await client.chat_postMessage(
+            channel=CHANNEL, text="x", blocks=[{"type": "context", "elements": [element] * 11}]
+        )
+    stream = await client.chat_startStream(channel="D0ALICE", thread_ts=QUESTION_TS)
+    with pytest.raises(SlackApiError, match="invalid_blocks"):
+        await client.chat_stopStream(
+            channel="D0ALICE",
+            ts=stream["ts"],
+            blocks=[{"type": "context", "elements": [element] * 19}],
+        )
+
+
+async def test_streaming_refuses_more_than_twelve_thousand_characters(
+    slack: SlackStandIn,
+) -> None:
+    """12,000 characters a call (documented), and about as many in one streamed message."""
+    client = web_client(slack)
+    with pytest.raises(SlackApiError, match="msg_too_long"):
+        await client.chat_startStream(
+            channel="D0ALICE", thread_ts=QUESTION_TS, markdown_text="x" * 12_001
+        )
+    stream = await client.chat_startStream(
+        channel="D0ALICE", thread_ts=QUESTION_TS, markdown_text="x" * 6_000
+    )
+    await client.chat_appendStream(channel="D0ALICE", ts=stream["ts"], markdown_text="y" * 6_000)
+    with pytest.raises(SlackApiError, match="msg_too_long"):
+        await client.chat_appendStream(channel="D0ALICE", ts=stream["ts"], markdown_text="z")
+    with pytest.raises(SlackApiError, match="msg_too_long"):
+        await client.chat_stopStream(channel="D0ALICE", ts=stream["ts"], markdown_text="z")
+    await client.chat_stopStream(channel="D0ALICE", ts=stream["ts"])
+    assert slack.thread("D0ALICE", stream["ts"])[0]["text"] == "x" * 6_000 + "y" * 6_000
+
+
+async def test_a_response_url_takes_five_valid_posts(slack: SlackStandIn) -> None:
+    url = slack.new_response_url()
+    async with aiohttp.ClientSession() as session:
+        statuses = []
+        bad = {"text": "x", "blocks": [{"type": "divider"}] * 51}
+        async with session.post(url, json=bad) as response:
+            statuses.append(response.status)
+        for _ in range(5):
+            async with session.post(url, json={"text": "the answer"}) as response:
+                statuses.append(response.status)
+    assert statuses == [400, 200, 200, 200, 200, 404]
+    assert slack.refusals == [("response_url", "invalid_blocks"), ("response_url", "used_url")]
 
 
 async def test_assistant_thread_methods_and_ephemeral_messages(slack: SlackStandIn) -> None:

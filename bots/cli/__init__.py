@@ -5,6 +5,7 @@ from bots.cli.ask import *
 from bots.cli.evaluate import *
 from bots.cli.ingest import *
 from bots.cli.inspect import *
+from bots.cli.learning import *
 from bots.cli.main import *
 from bots.cli.platforms import *
 from bots.cli.running import *

@@ -17,6 +17,10 @@ from core import Answer, Helpbot, HelpbotError, Query, Settings, Turn, detect_la
 
 __all__ = ["AskCommand", "ChatCommand", "answer_json", "run_ask", "run_chat"]
 
+# A source's number is its place in the list; its chunk id and content hash are the
+# answer log's (stale answers), not part of the stable JSON shape.
+_NOT_SHOWN = {"number", "chunk_id", "content_hash"}
+
 
 @dataclass(frozen=True)
 class AskCommand:
@@ -89,7 +93,8 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "outcome": answer.outcome,
         "mode": answer.mode,
         "sources": [
-            {k: v for k, v in asdict(source).items() if k != "number"} for source in answer.sources
+            {k: v for k, v in asdict(source).items() if k not in _NOT_SHOWN}
+            for source in answer.sources
         ],
         "timings": asdict(answer.timings),
     }

@@ -18,7 +18,7 @@ from core import (
     Query,
     Settings,
     evaluate,
-    load_eval_items,
+    read_eval_set,
     summarize,
 )
 
@@ -46,7 +46,10 @@ async def run_eval(settings: Settings, command: EvalCommand) -> int:
             '"I don\'t know" comes from the relevance threshold alone, which plain '
             "`helpbot eval` measures"
         )
-    items = load_eval_items(command.file)
+    eval_set = read_eval_set(command.file)
+    items = eval_set.items
+    if eval_set.needs_label and not command.json:
+        print(f"skipped {eval_set.needs_label} questions that need a label (needs_label)")
     knowledge_bases = scope_of(command.kb)
     limit = max(command.k, settings.top_k)
     async with Helpbot(settings) as bot:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bots.cli.output import json_text, plain_text
 from core import (
+    AnswerRecord,
     BadInputError,
     Helpbot,
     RootRecord,
     Settings,
     StaleChunkingError,
     build_answer_log,
+    create_private_file,
 )
 
 __all__ = ["FeedbackCommand", "StatsCommand", "redact_uri", "run_feedback", "run_stats"]
@@ -28,6 +32,8 @@ class FeedbackCommand:
     voted: bool = False
     json: bool = False
     purge: bool = False
+    export_eval: Path | None = None
+    """Write the votes as eval cases here instead of listing answers."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,15 @@ async def run_feedback(settings: Settings, command: FeedbackCommand) -> int:
             purged = await answer_log.purge()
             print(f"deleted {purged} answers and their votes")
             return 0
+        if command.export_eval is not None:
+            cases = eval_cases(await answer_log.between(0.0))
+            _write_private(command.export_eval, "".join(json_text(c) + "\n" for c in cases))
+            labelled = sum(1 for case in cases if not case.get("needs_label"))
+            print(
+                f"wrote {len(cases)} cases to {command.export_eval}: {labelled} labelled from "
+                f'👍 answers, {len(cases) - labelled} to label (👎 or "I don\'t know")'
+            )
+            return 0
         records = await answer_log.recent(command.limit, only_voted=command.voted)
     finally:
         await answer_log.stop()
@@ -63,6 +78,38 @@ async def run_feedback(settings: Settings, command: FeedbackCommand) -> int:
     if not records and not command.json:
         print("no answers recorded yet")
     return 0
+
+
+def eval_cases(records: list[AnswerRecord]) -> list[dict[str, Any]]:
+    """Votes as `helpbot eval` cases, one per question: a 👍 answer labelled with the sections
+    it cited; a 👎 or "I don't know" as a case that needs a label (never `source: null`,
+    which says the docs do not answer). Replies without their question are left out."""
+    cases: dict[str, dict[str, Any]] = {}
+    for record in records:
+        question = record.question.strip()
+        if not question or question in cases:
+            continue
+        if record.up > record.down and record.citations:
+            answers = [{"source": c.source, "heading": c.heading} for c in record.citations]
+            cases[question] = {"question": question, "lang": record.language, "answers": answers}
+        elif record.down > record.up or record.outcome == "dont_know":
+            why = "down-voted" if record.down > record.up else "dont_know"
+            cases[question] = {
+                "question": question,
+                "lang": record.language,
+                "needs_label": True,
+                "why": why,
+            }
+    return list(cases.values())
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Questions are the users': the file is readable by its owner only."""
+    try:
+        create_private_file(path)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BadInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 async def run_stats(settings: Settings, command: StatsCommand) -> int:

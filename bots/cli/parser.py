@@ -13,13 +13,28 @@ from bots.cli.ask import AskCommand, ChatCommand, run_ask, run_chat
 from bots.cli.evaluate import EvalCommand, run_eval
 from bots.cli.ingest import IngestCommand, run_ingest
 from bots.cli.inspect import FeedbackCommand, StatsCommand, run_feedback, run_stats
+from bots.cli.learning import (
+    DigestCommand,
+    GapsCommand,
+    GapStatusCommand,
+    run_digest,
+    run_gap_status,
+    run_gaps,
+)
 from bots.cli.platforms import DiscordCommand, SlackCommand, run_discord, run_slack
 from bots.cli.running import HealthOptions
 from bots.cli.serve import ServeCommand, run_serve
 from bots.cli.sources import ForgetCommand, SyncCommand, run_forget, run_sync
 from bots.discord.settings import DiscordSettings
 from bots.slack.settings import SlackSettings
-from core import KNOWLEDGE_BASE_NAME, Settings, read_settings
+from core import (
+    GAP_STATUSES,
+    KNOWLEDGE_BASE_NAME,
+    ConfigError,
+    Settings,
+    parse_duration,
+    read_settings,
+)
 
 __all__ = ["Handler", "build_parser"]
 
@@ -159,11 +174,50 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete every stored answer and vote now (questions and user ids with them)",
     )
+    feedback.add_argument(
+        "--export-eval",
+        type=Path,
+        metavar="FILE",
+        help="write 👍 answers as eval cases and 👎 / don't-know questions as cases to label",
+    )
     feedback.set_defaults(
         handler=lambda settings, a: run_feedback(
-            settings, FeedbackCommand(a.limit, a.voted, a.json, a.purge)
+            settings, FeedbackCommand(a.limit, a.voted, a.json, a.purge, a.export_eval)
         )
     )
+
+    gaps = commands.add_parser("gaps", help="what the bot could not answer, grouped by topic")
+    gaps.add_argument(
+        "--since", type=_duration, default=7 * 86400.0, help='how far back (default "7d")'
+    )
+    gaps.add_argument(
+        "--kb",
+        type=_knowledge_base,
+        help="only questions asked in this knowledge base (default: all)",
+    )
+    gaps.add_argument("--json", action="store_true", help="print the gaps as JSON lines")
+    gap_commands = gaps.add_subparsers(dest="gaps_command", metavar="set")
+    gap_set = gap_commands.add_parser("set", help="record what the team decided about a gap")
+    gap_set.add_argument("gap_id", metavar="ID", help="the gap, as `helpbot gaps` shows it")
+    gap_set.add_argument(
+        "status", choices=GAP_STATUSES, metavar="STATUS", help=", ".join(GAP_STATUSES)
+    )
+    gap_set.add_argument("--note", default="", help="e.g. a link to the docs change")
+    gap_set.set_defaults(
+        handler=lambda settings, a: run_gap_status(
+            settings, GapStatusCommand(a.gap_id, a.status, a.note)
+        )
+    )
+    gaps.set_defaults(
+        handler=lambda settings, a: run_gaps(settings, GapsCommand(a.since, a.kb, a.json))
+    )
+
+    digest = commands.add_parser("digest", help="the digest of recent questions, now")
+    digest.add_argument(
+        "--since", type=_duration, help='how far back (default: DIGEST_EVERY, "7d")'
+    )
+    digest.add_argument("--post", action="store_true", help="also post it to the digest channels")
+    digest.set_defaults(handler=_digest)
 
     stats = commands.add_parser("stats", help="show the collection, its size and its model")
     stats.add_argument("--json", action="store_true", help="print the stats as JSON")
@@ -189,6 +243,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
     command = ServeCommand(_health(args), args.drain, args.slack_http, args.host, args.port)
     return run_serve(
         settings, read_settings(SlackSettings), read_settings(DiscordSettings), command
+    )
+
+
+def _digest(settings: Settings, args: argparse.Namespace) -> Awaitable[int]:
+    return run_digest(
+        settings,
+        read_settings(SlackSettings),
+        read_settings(DiscordSettings),
+        DigestCommand(args.since, args.post),
     )
 
 
@@ -228,3 +291,11 @@ def _add_health_options(parser: argparse.ArgumentParser) -> None:
         "--health-host",
         help="address the health port listens on (default: HEALTH_HOST, else 127.0.0.1)",
     )
+
+
+def _duration(value: str) -> float:
+    """A `--since` value: "7d", "12h", "30m"."""
+    try:
+        return parse_duration(value, "--since")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc

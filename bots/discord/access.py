@@ -27,11 +27,11 @@ class DiscordAccess:
         self, guild_id: int | None, channel: object, channel_id: int | None
     ) -> tuple[str, ...]:
         """The knowledge bases a question here may search; () where the bot is not enabled.
-        A thread follows its channel."""
-        if not self._allowed(guild_id, channel_id):
-            return ()
+        A thread follows its channel, in the allow list as in routing."""
         if isinstance(channel, discord.Thread):
             channel_id = channel.parent_id
+        if not self._allowed(guild_id, channel_id):
+            return ()
         place = Place("discord", _id(channel_id), _id(guild_id), direct=guild_id is None)
         return self._routing.scope(place)
 

@@ -1,33 +1,30 @@
-"""The Discord adapter: `/ask`, @mentions and DMs become core calls; the answer streams into
-a message that is edited as text arrives, then gets its sources embed and vote buttons. It
-holds no RAG logic."""
+"""The Discord adapter: `/ask`, @mentions, DMs and replies in the bot's threads become core
+calls; the answer streams into a message that is edited as text arrives, then gets its
+sources embed and vote buttons. It holds no RAG logic."""
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 from typing import Any
 
 import discord
 from discord import app_commands
 
-from bots.answering import InFlight, answer_into
+from bots.answering import InFlight, answer_into, log_not_enabled
 from bots.discord.access import DiscordAccess
-from bots.discord.format import NO_MENTIONS
+from bots.discord.format import NO_MENTIONS, plain_text
+from bots.discord.history import ThreadConversation, read_thread
 from bots.discord.replies import Send, StreamedReply
 from bots.discord.settings import DiscordSettings
-from bots.discord.votes import VoteButton
+from bots.discord.votes import ReasonButton, VoteButton
 from bots.ops.metrics import Metrics
 from bots.state.shared import SharedState
-from core import AnswerLog, Origin, Query, RagService, Routing, Turn, Vote, detect_language, message
+from core import AnswerLog, Origin, Query, RagService, Routing, Vote, detect_language, message
 
 __all__ = ["DiscordBot"]
 
 log = logging.getLogger(__name__)
-
-_MENTION = re.compile(r"<@!?\d+>")
-_THREAD_HISTORY_LIMIT = 20
 
 
 class DiscordBot(discord.Client):
@@ -44,7 +41,8 @@ class DiscordBot(discord.Client):
         **client_options: Any,
     ) -> None:
         intents = discord.Intents.default()
-        # Mentions and DMs carry their text without the privileged Message Content intent.
+        # Mentions and DMs carry their text without the privileged Message Content intent;
+        # it is asked for only when set, as Discord refuses it unless the portal grants it.
         intents.message_content = settings.discord_message_content_intent
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **client_options)
         self.settings = settings
@@ -55,6 +53,9 @@ class DiscordBot(discord.Client):
         self.tree.error(self._on_command_error)
         state = state or SharedState()
         self._rate_limiter = state.rate_limiter("discord", settings.discord_cooldown_s)
+        self._budget = state.channel_budget(
+            "discord", settings.discord_channel_questions_per_minute
+        )
         self._deduplicator = state.event_deduplicator("discord")
         self._access = DiscordAccess(
             settings, routing or Routing.everywhere(service.default_knowledge_base)
@@ -68,11 +69,13 @@ class DiscordBot(discord.Client):
             )
         )
 
-    async def record_vote(self, answer_id: str, voter: str, vote: Vote) -> bool:
-        """Record a 👍 / 👎 from a button; False when the answer is unknown (purged, or from
-        another answer log)."""
-        recorded = await self.answer_log.vote(answer_id, voter, vote)
-        if recorded:
+    async def record_vote(
+        self, answer_id: str, voter: str, vote: Vote, reason: str | None = None
+    ) -> bool:
+        """Record a 👍 / 👎 (a 👎's reason when given) from a button; False when the answer
+        is unknown (purged, or from another answer log)."""
+        recorded = await self.answer_log.vote(answer_id, voter, vote, reason)
+        if recorded and reason is None:
             self.metrics.vote("discord", vote)
         return recorded
 
@@ -90,7 +93,7 @@ class DiscordBot(discord.Client):
         await super().close()
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(VoteButton)
+        self.add_dynamic_items(VoteButton, ReasonButton)
         if self.settings.discord_guild_id:
             guild = discord.Object(id=self.settings.discord_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -110,8 +113,10 @@ class DiscordBot(discord.Client):
             await interaction.response.send_message(
                 message("not_enabled", language), ephemeral=True
             )
+            origin = Origin("discord", _id(interaction.guild_id), _id(interaction.channel_id))
+            await log_not_enabled(self.answer_log, Query(question, origin=origin))
             return
-        wait = await self._rate_limiter.retry_after(str(interaction.user.id))
+        wait = await self._wait_needed(str(interaction.user.id), interaction.channel_id)
         if wait:
             await interaction.response.send_message(
                 message("cooldown", language, seconds=math.ceil(wait)), ephemeral=True
@@ -150,37 +155,72 @@ class DiscordBot(discord.Client):
         else:
             await interaction.response.send_message(text, ephemeral=True)
 
-    # --- @mentions and DMs ----------------------------------------------------------------
+    # --- @mentions, DMs and replies in the bot's threads -----------------------------------
 
     async def on_message(self, incoming: discord.Message) -> None:
         if incoming.author.bot or self.user is None:
             return
         guild_id = incoming.guild.id if incoming.guild else None
-        if guild_id is not None and self.user not in incoming.mentions:
-            return  # in guilds only mentions are questions; every DM is one
+        # In guilds mentions are questions, and so are replies in the bot's threads when the
+        # Message Content intent lets their text through; every DM is one.
+        asked = guild_id is None or self.user in incoming.mentions
+        text = plain_text(incoming.content)
+        if not asked and not (text and self._may_follow_up(incoming)):
+            return
         scope = self._access.scope(guild_id, incoming.channel, incoming.channel.id)
         if not scope:
+            if asked:
+                place = Origin("discord", _id(guild_id), str(incoming.channel.id))
+                await log_not_enabled(self.answer_log, Query(text, origin=place))
             return
         if not await self._deduplicator.claim(f"message:{incoming.id}"):
             self.metrics.duplicate_events.labels("discord").inc()
             return
-        text = _MENTION.sub("", incoming.content).strip()
-        wait = await self._rate_limiter.retry_after(str(incoming.author.id))
+        conversation = (
+            await read_thread(incoming.channel, incoming, self.user)
+            if isinstance(incoming.channel, discord.Thread)
+            else ThreadConversation()
+        )
+        if not asked and not conversation.bot_took_part:
+            return
+        wait = await self._wait_needed(str(incoming.author.id), incoming.channel.id)
         if wait:
             await _reply_to(incoming)(
                 content=message("cooldown", detect_language(text), seconds=math.ceil(wait))
             )
             return
-        history = await self._thread_history(incoming)
         target = await self._answer_target(incoming, text)
-        origin = Origin("discord", _id(guild_id), str(incoming.channel.id), str(incoming.author.id))
+        origin = Origin(
+            "discord",
+            _id(guild_id),
+            str(incoming.channel.id),
+            str(incoming.author.id),
+            thread=str(incoming.id),  # a notice later replies to the question
+        )
         reply = StreamedReply(
             first=_reply_to(incoming) if target is incoming.channel else target.send,
             more=target.send,
         )
-        query = Query(text, history=history, origin=origin, knowledge_bases=scope)
+        query = Query(text, history=conversation.turns, origin=origin, knowledge_bases=scope)
         await self._inflight.run(
             answer_into(self.service, self.answer_log, query, reply, self.metrics)
+        )
+
+    async def _wait_needed(self, user: str, channel: int | None) -> float:
+        """Seconds before this question may be answered (the asker's cooldown, else the
+        channel's budget); 0 when it counts and is answered now."""
+        return await self._rate_limiter.retry_after(user) or await self._budget.retry_after(
+            str(channel)
+        )
+
+    def _may_follow_up(self, incoming: discord.Message) -> bool:
+        """A message in a thread that may continue a conversation with the bot: typed text
+        (not a system message) that addresses no one else."""
+        return (
+            self.settings.discord_message_content_intent
+            and isinstance(incoming.channel, discord.Thread)
+            and incoming.type in (discord.MessageType.default, discord.MessageType.reply)
+            and not (incoming.mentions or incoming.role_mentions or incoming.mention_everyone)
         )
 
     async def _answer_target(self, incoming: discord.Message, text: str) -> Any:
@@ -197,39 +237,6 @@ class DiscordBot(discord.Client):
         except discord.HTTPException as exc:
             log.warning("could not open a thread, answering in the channel: %s", exc)
             return incoming.channel
-
-    async def _thread_history(self, incoming: discord.Message) -> tuple[Turn, ...]:
-        """Earlier messages of the thread the question is in, oldest first. Without the
-        Message Content intent, other people's messages arrive empty and are skipped."""
-        thread = incoming.channel
-        if not isinstance(thread, discord.Thread):
-            return ()
-        try:
-            items = [
-                item async for item in thread.history(limit=_THREAD_HISTORY_LIMIT, before=incoming)
-            ]
-        except discord.HTTPException as exc:  # no Read Message History permission
-            log.warning("could not read the thread's history: %s", exc)
-            items = []
-        # A thread opened on a question starts with that message, which lives in the parent
-        # channel rather than in the thread's own history.
-        starter = thread.starter_message or await self._fetch_starter(thread)
-        if starter is not None and len(items) < _THREAD_HISTORY_LIMIT:
-            items.append(starter)
-        turns = []
-        for item in reversed(items):
-            text = _MENTION.sub("", item.content).strip()
-            if text:
-                turns.append(Turn("assistant" if item.author == self.user else "user", text))
-        return tuple(turns)
-
-    async def _fetch_starter(self, thread: discord.Thread) -> discord.Message | None:
-        if thread.parent is None or not isinstance(thread.parent, discord.TextChannel):
-            return None
-        try:
-            return await thread.parent.fetch_message(thread.id)
-        except discord.HTTPException:
-            return None  # a thread not started from a message, or no permission to read it
 
 
 def _reply_to(incoming: discord.Message) -> Send:

@@ -7,6 +7,8 @@ document or model can neither ping nor even render `@everyone`, roles or users.
 
 from __future__ import annotations
 
+import re
+
 import discord
 
 from bots.render import source_label, split_text
@@ -24,6 +26,12 @@ MAX_FIELDS = 25
 EMBED_TOTAL_LIMIT = 6000
 SNIPPET_CHARS = 200
 NO_MENTIONS = discord.AllowedMentions.none()
+_USER_MENTION = re.compile(r"<@!?\d+>")
+
+
+def plain_text(content: str) -> str:
+    """A message's text without the user mentions that address it (the bot's own above all)."""
+    return _USER_MENTION.sub("", content).strip()
 
 
 def safe(text: str) -> str:

@@ -26,3 +26,7 @@ class DiscordSettings(BaseSettings):
     discord_answer_in_thread: bool = False
     discord_message_content_intent: bool = False
     discord_cooldown_s: float = Field(default=10.0, ge=0)
+    # Questions a minute one channel may ask (shared through Redis); 0 turns it off.
+    discord_channel_questions_per_minute: int = Field(default=20, ge=0)
+    # `helpbot serve` posts the digest (DIGEST_EVERY) in this channel (its id).
+    digest_discord_channel: str | None = None

@@ -58,6 +58,13 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.llm_tokens = Counter(
+            "helpbot_llm_tokens",
+            "Tokens the language model reported using for answers, by platform and kind "
+            "(prompt, completion).",
+            ["platform", "kind"],
+            registry=self.registry,
+        )
         self.votes = Counter(
             "helpbot_feedback_votes",
             "Votes recorded on answers, by platform and vote (up, down).",
@@ -104,6 +111,9 @@ class Metrics:
             self.stage_seconds.labels("embed").observe(timings.embed_ms / 1000)
             self.stage_seconds.labels("search").observe(timings.search_ms / 1000)
             self.stage_seconds.labels("generate").observe(timings.generate_ms / 1000)
+            if answer.usage is not None:
+                self.llm_tokens.labels(platform, "prompt").inc(answer.usage.prompt_tokens)
+                self.llm_tokens.labels(platform, "completion").inc(answer.usage.completion_tokens)
         if first_shown_s is not None:
             self.first_token_seconds.labels(platform).observe(first_shown_s)
         if total_s is not None:

@@ -3,14 +3,16 @@ core calls, and stream the answer back into the thread. It holds no RAG logic.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncAssistant, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -18,16 +20,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.answering import InFlight, answer_into
+from bots.answering import InFlight, answer_into, log_not_enabled
 from bots.ops.health import add_health_routes
 from bots.ops.metrics import Metrics
 from bots.slack.access import SlackAccess, is_direct
-from bots.slack.format import (
-    VOTE_DOWN,
-    VOTE_UP,
-)
+from bots.slack.panel_context import PanelContextStore
 from bots.slack.replies import CommandReply, ThreadReply
 from bots.slack.settings import SlackSettings
+from bots.slack.votes import SlackVotes
 from bots.state.shared import SharedState
 from core import (
     AnswerLog,
@@ -37,7 +37,6 @@ from core import (
     RagService,
     Routing,
     Turn,
-    Vote,
     detect_language,
     message,
 )
@@ -48,7 +47,11 @@ _MENTION = re.compile(r"<@[A-Z0-9]+>")
 # Message subtypes that are still someone asking: none, a file shared with text, a thread
 # reply also sent to the channel.
 _QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}
+# Messages of a thread read back as its history: the core keeps fewer (HISTORY_TURNS,
+# HISTORY_MAX_CHARS), and conversations.replies is slow to page (as little as one call a
+# minute for apps outside the Marketplace), so reading stops here.
 _THREAD_HISTORY_LIMIT = 50
+_DAY_S = 86_400
 
 
 def build_web_client(settings: SlackSettings) -> AsyncWebClient:
@@ -89,7 +92,11 @@ class SlackBot:
             signing_secret=signing_secret.get_secret_value() if signing_secret else "",
             logger=log,
         )
-        self._deduplicator = (state or SharedState()).event_deduplicator("slack")
+        state = state or SharedState()
+        self._deduplicator = state.event_deduplicator("slack")
+        self._cooldown = state.rate_limiter("slack", settings.slack_cooldown_s)
+        self._budget = state.channel_budget("slack", settings.slack_channel_questions_per_minute)
+        self._memory = state.conversation_memory("slack", settings.thread_memory_days * _DAY_S)
         self._access = SlackAccess(
             self.client,
             routing or Routing.everywhere(service.default_knowledge_base),
@@ -153,14 +160,13 @@ class SlackBot:
 
     def _register(self) -> None:
         # The assistant side panel (Slack's AI-app surface): DM threads with the app.
-        assistant = AsyncAssistant()
+        assistant = AsyncAssistant(thread_context_store=PanelContextStore(self._memory))
         assistant.thread_started(self._on_assistant_started)
         assistant.user_message(self._on_assistant_message)
         self.app.use(assistant)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
-        self.app.action(VOTE_UP)(self._on_vote)
-        self.app.action(VOTE_DOWN)(self._on_vote)
+        SlackVotes(self.client, self._answer_log, self._metrics).register(self.app)
         self.app.command("/ask")(self._on_ask_command)
         self.app.error(self._on_error)
 
@@ -184,17 +190,22 @@ class SlackBot:
         bot_user = context.bot_user_id
         if bot_user and f"<@{bot_user}>" in event.get("text", ""):
             return  # answered through app_mention
-        channel = event["channel"]
+        channel, thread_ts = event["channel"], event.get("thread_ts")
         if (
-            event.get("thread_ts")
+            thread_ts
             and self._settings.slack_thread_followups
             and self._access.allows(channel)
+            # Only threads the bot answered in are read (conversations.replies) at all.
+            and await self._memory.recall(_thread_key(channel, thread_ts))
         ):
-            history = await self._history(channel, event["thread_ts"], event["ts"], context)
-            if any(turn.role == "assistant" for turn in history):
-                await self._answer_event(event, body, context, history)
+            history = await self._history(channel, thread_ts, event["ts"], context)
+            await self._answer_event(event, body, context, history)
 
-    async def _on_assistant_started(self, set_suggested_prompts: Any) -> None:
+    async def _on_assistant_started(
+        self, payload: dict[str, Any], save_thread_context: Any, set_suggested_prompts: Any
+    ) -> None:
+        # The channel the user is viewing: it sets the scope of the panel's answers.
+        await save_thread_context(payload["assistant_thread"].get("context") or {})
         prompts = self._settings.slack_suggested_prompts
         if prompts:
             await set_suggested_prompts(
@@ -202,11 +213,21 @@ class SlackBot:
             )
 
     async def _on_assistant_message(
-        self, event: dict[str, Any], body: dict[str, Any], context: Any, set_status: Any
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: Any,
+        set_status: Any,
+        get_thread_context: Any,
     ) -> None:
         language = detect_language(event.get("text", ""))
+        viewing = await get_thread_context()
         await self._answer_event(
-            event, body, context, status=lambda: set_status(message("searching", language))
+            event,
+            body,
+            context,
+            status=lambda: set_status(message("searching", language)),
+            viewing=viewing.channel_id if viewing else None,
         )
 
     async def _answer_event(
@@ -216,7 +237,11 @@ class SlackBot:
         context: Any,
         history: tuple[Turn, ...] | None = None,
         status: Callable[[], Awaitable[Any]] | None = None,
+        viewing: str | None = None,
     ) -> None:
+        """Answer a message in its thread. `viewing`: in the assistant panel, the channel
+        the user is looking at, whose scope (as the routing gives it to this user there)
+        the answer gets; where it has none, the panel's own (a DM's)."""
         channel, ts = event["channel"], event["ts"]
         keys = [f"message:{channel}:{ts}"]
         if body.get("event_id"):
@@ -229,19 +254,30 @@ class SlackBot:
         direct = is_direct(channel, event.get("channel_type"))
         shared = body.get("is_ext_shared_channel")
         scope = await self._access.scope(channel, user, direct, shared)
+        if viewing and self._access.allows(channel):
+            scope = await self._access.scope(viewing, user, direct=False) or scope
+        text = _MENTION.sub("", event.get("text", "")).strip()
         if not scope:
-            await self._not_enabled(channel, user, event.get("thread_ts"))
+            await self._ephemeral(channel, user, event.get("thread_ts"), message("not_enabled"))
+            await log_not_enabled(
+                self._answer_log, Query(text, origin=Origin("slack", None, channel, user))
+            )
+            return
+        wait = await self._wait_needed(channel, user)
+        if wait:
+            note = message("cooldown", detect_language(text), seconds=math.ceil(wait))
+            await self._ephemeral(channel, user, event.get("thread_ts"), note)
             return
         thread_ts = event.get("thread_ts") or ts
+        await self._memory.remember(_thread_key(channel, thread_ts))
         if history is None:
             history = (
                 await self._history(channel, thread_ts, ts, context)
                 if event.get("thread_ts")
                 else ()
             )
-        text = _MENTION.sub("", event.get("text", "")).strip()
         team = event.get("team") or body.get("team_id") or context.team_id or ""
-        origin = Origin("slack", team, channel, user)
+        origin = Origin("slack", team, channel, user, thread=thread_ts)
         query = Query(text, history=history, origin=origin, knowledge_bases=scope)
         if status is not None:
             await status()
@@ -252,54 +288,68 @@ class SlackBot:
             answer_into(self._service, self._answer_log, query, reply, self._metrics)
         )
 
-    async def _on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        vote: Vote = "up" if action["action_id"] == VOTE_UP else "down"
-        user = body["user"]["id"]
-        recorded = await self._answer_log.vote(action["value"], user, vote)
-        if recorded:
-            self._metrics.vote("slack", vote)
-        channel = (body.get("channel") or {}).get("id")
-        if channel:
-            container = body.get("container") or {}
-            await self.client.chat_postEphemeral(
-                channel=channel,
-                user=user,
-                thread_ts=container.get("thread_ts") or container.get("message_ts"),
-                text=message(f"vote_{vote}" if recorded else "vote_unknown"),
-            )
-
-    async def _on_ask_command(self, ack: Any, command: dict[str, Any]) -> None:
-        """`/ask question` answers in the channel; `/ask private question` only to the asker."""
-        await ack()
+    async def _on_ask_command(
+        self, ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]
+    ) -> None:
+        """`/ask question` answers in the channel; `/ask private question` only to the asker.
+        The asker sees "searching" at once (the ack's own ephemeral reply), then the answer,
+        and a short apology rather than silence if anything fails on the way."""
         text = command.get("text", "").strip()
         private = text.lower().startswith("private ")
         if private:
             text = text[len("private ") :]
+        language = detect_language(text)
+        wait = await self._wait_needed(command["channel_id"], command["user_id"])
+        if wait:
+            note = message("cooldown", language, seconds=math.ceil(wait))
+            await ack(text=note, response_type="ephemeral")
+            return
+        await ack(text=message("searching", language), response_type="ephemeral")
+        try:
+            await self._answer_command(command, text, private, respond)
+        except Exception:
+            log.exception("/ask failed outside the answering loop")
+            with contextlib.suppress(Exception):
+                await respond(
+                    text=message("internal_error", language),
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+
+    async def _answer_command(
+        self, command: dict[str, Any], text: str, private: bool, respond: AsyncRespond
+    ) -> None:
         channel, user = command["channel_id"], command["user_id"]
         direct = is_direct(channel, channel_name=command.get("channel_name"))
         scope = await self._access.scope(channel, user, direct)
-        if not scope:
-            await self._not_enabled(channel, user, None)
-            return
         origin = Origin("slack", command.get("team_id"), channel, user)
+        if not scope:
+            await respond(
+                text=message("not_enabled"), response_type="ephemeral", replace_original=False
+            )
+            await log_not_enabled(self._answer_log, Query(text, origin=origin))
+            return
         query = Query(text, origin=origin, knowledge_bases=scope)
-        reply = CommandReply(self.client, channel, user, text, private)
+        reply = CommandReply(self.client, respond, command, text, private)
         await self._inflight.run(
             answer_into(self._service, self._answer_log, query, reply, self._metrics)
         )
+        if reply.posted_ts:  # replies in its thread are follow-ups
+            await self._memory.remember(_thread_key(channel, reply.posted_ts))
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed: %s", error, exc_info=error)
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _not_enabled(self, channel: str, user: str, thread_ts: str | None) -> None:
+    async def _wait_needed(self, channel: str, user: str) -> float:
+        """Seconds before this question may be answered (the asker's cooldown, else the
+        channel's budget); 0 when it counts and is answered now."""
+        return await self._cooldown.retry_after(user) or await self._budget.retry_after(channel)
+
+    async def _ephemeral(self, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         await self.client.chat_postEphemeral(
-            channel=channel,
-            user=user,
-            thread_ts=thread_ts,
-            text=message("not_enabled"),
+            channel=channel, user=user, thread_ts=thread_ts, text=text
         )
 
     async def _react(self, channel: str, ts: str) -> None:
@@ -315,15 +365,18 @@ class SlackBot:
         """The thread so far, read back from Slack (no local conversation state)."""
         messages: list[dict[str, Any]] = []
         try:
-            # Replies come oldest first, a page at a time; the latest ones matter most.
+            # Replies come oldest first, a page at a time, and no call reads a thread from
+            # its end: the thread is read from its start until the limit is reached.
             async for page in await self.client.conversations_replies(
-                channel=channel, ts=thread_ts, limit=200
+                channel=channel, ts=thread_ts, limit=_THREAD_HISTORY_LIMIT
             ):
                 messages.extend(page.get("messages") or [])
+                if len(messages) >= _THREAD_HISTORY_LIMIT:
+                    break
         except SlackApiError as exc:
             log.warning("could not read thread %s: %s", thread_ts, exc.response.get("error"))
         turns = []
-        for item in messages[-_THREAD_HISTORY_LIMIT:]:
+        for item in messages[:_THREAD_HISTORY_LIMIT]:
             if item.get("ts") == current_ts:
                 continue
             mine = item.get("user") == context.bot_user_id or (
@@ -363,3 +416,7 @@ async def _unsigned_timestamp_is_401(
             log.info("refused a request to %s: its timestamp is not a number", request.path)
             return web.json_response({"error": "invalid request"}, status=401)
     return await handler(request)
+
+
+def _thread_key(channel: str, thread_ts: str) -> str:
+    return f"thread:{channel}:{thread_ts}"

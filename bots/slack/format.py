@@ -12,11 +12,17 @@ from typing import Any
 from bots.render import source_label, split_text
 from core import Answer, shorten
 
-# Slack's limits: section text 3000 characters, 50 blocks a message, 150 characters a
-# context element is not a limit but keeps the sources compact.
+# Slack's limits: section text 3000 characters, 50 blocks a message, 10 elements a context
+# block; 150 characters a context element is not a limit but keeps the sources compact.
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
+CONTEXT_ELEMENTS = 10
 SNIPPET_CHARS = 150
+# Text in one answer message, streamed or posted. A streamed message holds about 12,000
+# characters (12,000 a chat.*Stream call, documented; about as many in all, seen in real
+# workspaces); a longer answer continues in the next message. Four sections' worth, so a
+# posted message stays far inside the 50-block limit too.
+MESSAGE_CHARS = 10_000
 VOTE_UP, VOTE_DOWN = "helpbot_vote_up", "helpbot_vote_down"
 
 
@@ -25,12 +31,35 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def answer_sections(text: str) -> list[dict[str, Any]]:
-    """The answer as mrkdwn section blocks, split to Slack's section limit."""
+def sections(escaped: str) -> list[dict[str, Any]]:
+    """Already escaped text as mrkdwn section blocks, split to Slack's section limit."""
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
-        for piece in split_text(escape(text), SECTION_LIMIT)
+        for piece in split_text(escaped, SECTION_LIMIT)
     ]
+
+
+def part_end(escaped: str, limit: int = MESSAGE_CHARS) -> int:
+    """Where the first message's share of `escaped` ends: all of it when it fits, else at a
+    paragraph, line or word boundary, never inside an `&amp;`-style entity. Nothing before
+    or after the cut is dropped, so every character reaches the thread."""
+    if len(escaped) <= limit:
+        return len(escaped)
+    cut = max(escaped.rfind(sep, limit // 2, limit) for sep in ("\n\n", "\n", " "))
+    if cut > 0:
+        return cut
+    entity = escaped.rfind("&", limit - 5, limit)
+    return entity if entity > 0 and ";" not in escaped[entity:limit] else limit
+
+
+def message_parts(escaped: str, limit: int = MESSAGE_CHARS) -> list[str]:
+    """Already escaped text cut into the shares of consecutive messages."""
+    parts = []
+    while len(escaped) > limit:
+        end = part_end(escaped, limit)
+        parts.append(escaped[:end])
+        escaped = escaped[end:]
+    return [*parts, escaped]
 
 
 def sources_and_votes(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
@@ -40,9 +69,10 @@ def sources_and_votes(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
         elements = [
             {"type": "mrkdwn", "text": _source_line(answer, n)} for n in range(len(answer.sources))
         ]
-        # A context block holds at most 10 elements.
-        for start in range(0, len(elements), 10):
-            blocks.append({"type": "context", "elements": elements[start : start + 10]})
+        for start in range(0, len(elements), CONTEXT_ELEMENTS):
+            blocks.append(
+                {"type": "context", "elements": elements[start : start + CONTEXT_ELEMENTS]}
+            )
     blocks.append(
         {
             "type": "actions",
@@ -66,11 +96,12 @@ def sources_and_votes(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def full_message(answer: Answer, answer_id: str, reserved: int = 0) -> list[dict[str, Any]]:
-    """Answer sections, then sources and votes, within Slack's 50-block limit less the
-    `reserved` blocks the caller adds."""
-    tail = sources_and_votes(answer, answer_id)
-    return answer_sections(answer.text)[: MAX_BLOCKS - reserved - len(tail)] + tail
+def answer_messages(answer: Answer, answer_id: str) -> list[list[dict[str, Any]]]:
+    """The blocks of each message a complete answer takes: its text in shares of
+    MESSAGE_CHARS, the last one followed by the sources and votes."""
+    messages = [sections(part) for part in message_parts(escape(answer.text))]
+    messages[-1] += sources_and_votes(answer, answer_id)
+    return messages
 
 
 def _source_line(answer: Answer, index: int) -> str:

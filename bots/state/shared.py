@@ -1,7 +1,7 @@
-"""What several bot processes must agree on: which events were already answered, and who
-asked how recently. In this process by default; in Redis with REDIS_URL, so any number of
-bot processes (Slack HTTP behind a load balancer, several Socket Mode connections, Discord
-shards) answer each event once and apply one rate limit."""
+"""What several bot processes must agree on: which events were already answered, who asked
+how recently, how busy each channel is. In this process by default; in Redis with REDIS_URL,
+so any number of bot processes (Slack HTTP behind a load balancer, several Socket Mode
+connections, Discord shards) answer each event once and apply one set of limits."""
 
 from __future__ import annotations
 
@@ -9,8 +9,20 @@ from types import TracebackType
 
 from redis.asyncio import Redis
 
+from bots.state.conversation_memory import (
+    ConversationMemory,
+    LocalConversationMemory,
+    RedisConversationMemory,
+)
 from bots.state.event_dedup import EventDeduplicator, LocalEventDeduplicator, RedisEventDeduplicator
-from bots.state.rate_limits import LocalRateLimiter, RateLimiter, RedisRateLimiter
+from bots.state.rate_limits import (
+    ChannelBudget,
+    LocalChannelBudget,
+    LocalRateLimiter,
+    RateLimiter,
+    RedisChannelBudget,
+    RedisRateLimiter,
+)
 from core import connect_redis
 
 
@@ -39,6 +51,18 @@ class SharedState:
         if self._redis is None:
             return LocalRateLimiter(per_s)
         return RedisRateLimiter(self._redis, f"helpbot:{platform}:cooldown:", per_s)
+
+    def conversation_memory(self, platform: str, ttl_s: float) -> ConversationMemory:
+        """Threads answered in and assistant panel contexts, kept for `ttl_s` seconds."""
+        if self._redis is None:
+            return LocalConversationMemory(ttl_s)
+        return RedisConversationMemory(self._redis, f"helpbot:{platform}:memory:", ttl_s)
+
+    def channel_budget(self, platform: str, per_minute: int) -> ChannelBudget:
+        """At most `per_minute` questions a minute from one channel (0: no budget)."""
+        if self._redis is None:
+            return LocalChannelBudget(per_minute)
+        return RedisChannelBudget(self._redis, f"helpbot:{platform}:channel:", per_minute)
 
     async def __aenter__(self) -> SharedState:
         await self.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.language import Language
 from core.messages import message
 from core.models import Source
-from core.search.types import Hit
+from core.search.types import Hit, content_hash
 
 __all__ = ["shorten"]
 
@@ -48,6 +48,8 @@ def to_source(number: int, hit: Hit) -> Source:
         snippet=snippet(hit.body),
         score=round(hit.similarity, 4),
         url=hit.url or None,
+        chunk_id=hit.id,
+        content_hash=content_hash(hit.body),
     )
 
 

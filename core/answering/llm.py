@@ -6,16 +6,18 @@ from collections.abc import AsyncGenerator
 from typing import Protocol, cast
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionStreamOptionsParam
 
 from core.errors import ModelError
+from core.models import TokenUsage
 from core.settings import Settings
 
 
 class ChatModel(Protocol):
-    """Streams a reply to chat messages as text deltas."""
+    """Streams a reply to chat messages as text deltas, then what it used when the endpoint
+    reports it."""
 
-    def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]: ...
+    def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str | TokenUsage, None]: ...
 
     async def complete(self, messages: list[dict[str, str]]) -> str: ...
 
@@ -24,23 +26,39 @@ class OpenAIChatModel:
     """`openai.AsyncOpenAI` with explicit timeout and retries; 429/5xx retries are the
     client's own (with backoff and Retry-After), never a second loop on top."""
 
-    def __init__(self, client: openai.AsyncOpenAI, model: str, temperature: float) -> None:
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        model: str,
+        temperature: float,
+        stream_usage: bool = True,
+    ) -> None:
+        """`stream_usage`: ask for token usage at the end of the stream (`stream_options`);
+        off for an endpoint that refuses the option."""
         self._client = client
         self._model = model
         self._temperature = temperature
+        self._stream_options: ChatCompletionStreamOptionsParam | openai.Omit = (
+            {"include_usage": True} if stream_usage else openai.omit
+        )
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
+    async def stream(
+        self, messages: list[dict[str, str]]
+    ) -> AsyncGenerator[str | TokenUsage, None]:
         try:
             response = await self._client.chat.completions.create(
                 model=self._model,
                 messages=cast(list[ChatCompletionMessageParam], messages),
                 temperature=self._temperature,
                 stream=True,
+                stream_options=self._stream_options,
             )
             async with response:
                 async for chunk in response:
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
+                    if chunk.usage is not None:
+                        yield TokenUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
         except openai.OpenAIError as exc:
             raise ModelError(_describe(exc)) from exc
 
@@ -75,4 +93,6 @@ def build_chat_model(settings: Settings) -> OpenAIChatModel | None:
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
     )
-    return OpenAIChatModel(client, settings.llm_model, settings.llm_temperature)
+    return OpenAIChatModel(
+        client, settings.llm_model, settings.llm_temperature, settings.llm_stream_usage
+    )

@@ -3,7 +3,7 @@ instructions: documents may contain text that looks like instructions."""
 
 from __future__ import annotations
 
-from core.language import Language
+from core.language import Language, language_name
 from core.models import Turn
 from core.search.types import Hit
 
@@ -27,8 +27,6 @@ _BRACKETS = str.maketrans(
 )
 # Line breaks would end an attribute's line; quotes would end its value.
 _ATTRIBUTE_BREAKS = str.maketrans(dict.fromkeys("\r\n\v\f\x85\u2028\u2029", " ") | {'"': "'"})
-
-_LANGUAGE_NAMES: dict[Language, str] = {"en": "English", "ja": "Japanese", "zh": "Chinese"}
 
 SYSTEM_PROMPT = f"""You are helpbot, a support assistant that answers questions about a team's \
 documentation.
@@ -74,6 +72,22 @@ def format_documents(hits: list[Hit]) -> str:
     return "<documents>\n" + "\n".join(blocks) + "\n</documents>"
 
 
+def recent_history(history: tuple[Turn, ...], turns: int, max_chars: int) -> tuple[Turn, ...]:
+    """The conversation the model is shown: the last `turns` exchanges, then, newest first,
+    the whole turns whose text fits `max_chars` together. A long thread (pasted logs, long
+    answers) would otherwise crowd out the documents and grow the cost of every follow-up.
+    A newest turn longer than `max_chars` on its own is cut to its start, not dropped."""
+    kept: list[Turn] = []
+    used = 0
+    for turn in reversed(history[-2 * turns :] if turns else ()):
+        text = turn.text if len(turn.text) <= max_chars else turn.text[: max_chars - 1] + "…"
+        if kept and used + len(text) > max_chars:
+            break
+        kept.append(Turn(turn.role, text))
+        used += len(text)
+    return tuple(reversed(kept))
+
+
 def answer_messages(
     question: str, history: tuple[Turn, ...], documents: str, language: Language
 ) -> list[dict[str, str]]:
@@ -81,7 +95,7 @@ def answer_messages(
     and the turns are escaped as documents are: a question placed after `</documents>` must
     not open a block of its own, and an earlier reply may quote a document."""
     messages = [
-        {"role": "system", "content": SYSTEM_PROMPT.format(language=_LANGUAGE_NAMES[language])}
+        {"role": "system", "content": SYSTEM_PROMPT.format(language=language_name(language))}
     ]
     messages += [{"role": turn.role, "content": escape_brackets(turn.text)} for turn in history]
     question = escape_brackets(question)

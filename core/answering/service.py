@@ -22,11 +22,12 @@ from core.answering.prompts import (
     condense_messages,
     fit_context,
     format_documents,
+    recent_history,
 )
 from core.errors import AnswerTimeoutError, BadInputError, HelpbotError, ModelError
 from core.language import Language, detect_language
 from core.messages import message
-from core.models import Answer, Mode, Query, Readiness, Source, Timings
+from core.models import Answer, Mode, Query, Readiness, Source, Timings, TokenUsage, Turn
 from core.search.embeddings import Embedder
 from core.search.milvus.store import MilvusStore
 from core.search.types import Hit
@@ -56,6 +57,7 @@ class ServiceConfig:
     unsure_below: float = 0.85
     max_context_chars: int = 8000
     history_turns: int = 3
+    history_max_chars: int = 6000
     max_question_chars: int = 2000
     deadline_s: float = 60.0
     default_knowledge_base: str = "default"
@@ -123,6 +125,7 @@ class RagService:
 
         sources: tuple[Source, ...] = ()
         unsure = retrieval.unsure
+        usage: TokenUsage | None = None
         if not relevant:
             reply, answered = message("dont_know", language), False
             yield reply
@@ -145,6 +148,9 @@ class RagService:
                     break
                 if delta is _HEDGED:
                     unsure = True
+                    continue
+                if isinstance(delta, TokenUsage):
+                    usage = delta
                     continue
                 if unsure and not parts:
                     # The warning goes out with the first words of an answer, never before
@@ -170,6 +176,9 @@ class RagService:
             ),
             language=language,
             unsure=answered and unsure,
+            best_similarity=max((h.similarity for h in retrieval.hits), default=None),
+            margin=_gap(retrieval.hits),
+            usage=usage,
         )
 
     async def readiness(self) -> Readiness:
@@ -265,7 +274,7 @@ class RagService:
             return text
         if self._chat is not None:
             try:
-                recent = query.history[-2 * self._config.history_turns :]
+                recent = self._recent_history(query)
                 condensed = await _before(
                     deadline, self._chat.complete(condense_messages(text, recent))
                 )
@@ -275,6 +284,11 @@ class RagService:
                 log.warning("condensing the follow-up failed, searching the raw turns: %s", exc)
         return "\n".join([*earlier, text])
 
+    def _recent_history(self, query: Query) -> tuple[Turn, ...]:
+        """The earlier turns the model sees, for the search query and for the answer alike."""
+        config = self._config
+        return recent_history(query.history, config.history_turns, config.history_max_chars)
+
     async def _generate(
         self,
         chat: ChatModel,
@@ -283,13 +297,12 @@ class RagService:
         hits: list[Hit],
         language: Language,
         deadline: float,
-    ) -> AsyncIterator[str]:
-        """Stream the model's reply. Its markers are held back until the reply can no longer
-        start with one: `_REFUSED` when it says the documents do not answer, `_HEDGED` (then
-        the rest) when it says they answer only in part."""
-        history = (
-            query.history[-2 * self._config.history_turns :] if self._config.history_turns else ()
-        )
+    ) -> AsyncIterator[str | TokenUsage]:
+        """Stream the model's reply, and its token usage when reported. Its markers are held
+        back until the reply can no longer start with one: `_REFUSED` when it says the
+        documents do not answer, `_HEDGED` (then the rest) when it says they answer only in
+        part."""
+        history = self._recent_history(query)
         messages = answer_messages(text, history, format_documents(hits), language)
         held: str | None = ""
         hedged = False
@@ -299,7 +312,7 @@ class RagService:
                     delta = await _before(deadline, anext(deltas))
                 except StopAsyncIteration:
                     break
-                if held is None:
+                if isinstance(delta, TokenUsage) or held is None:
                     yield delta
                     continue
                 held += delta

@@ -21,6 +21,8 @@ class ForgetReport:
 
     chunks: int
     files: int
+    removed: tuple[str, ...] = ()
+    """The ids of the chunks deleted (answers that cited them are stale)."""
 
     def summary(self) -> str:
         return f"forgot {self.chunks} chunks of {self.files} files"
@@ -50,7 +52,7 @@ async def forget(store: MilvusStore, kb: str, names: Sequence[str]) -> ForgetRep
     await store.update_hubness(kb, changed=bool(gone))
     forgotten = [r.scope for r in records if not names or any(_covers(s, r.scope) for s in scopes)]
     await store.forget_roots(kb, forgotten)
-    return ForgetReport(len(gone), len({ref.source for ref in gone}))
+    return ForgetReport(len(gone), len({ref.source for ref in gone}), tuple(r.id for r in gone))
 
 
 def _scope(name: str, records: list[RootRecord]) -> str:
@@ -66,9 +68,9 @@ def _covers(scope: str, source: str) -> bool:
     return source == scope or source.startswith(scope + "/")
 
 
-async def remove_roots(store: MilvusStore, records: list[RootRecord]) -> int:
-    """Delete every chunk the recorded roots own, and their records; the chunks deleted."""
-    removed = 0
+async def remove_roots(store: MilvusStore, records: list[RootRecord]) -> list[str]:
+    """Delete every chunk the recorded roots own, and their records; the ids deleted."""
+    removed: list[str] = []
     for kb in {record.kb for record in records}:
         mine = [record for record in records if record.kb == kb]
         gone = [
@@ -81,5 +83,5 @@ async def remove_roots(store: MilvusStore, records: list[RootRecord]) -> int:
         if gone:
             await store.flush()
             await store.update_hubness(kb, changed=True)
-        removed += len(gone)
+        removed += gone
     return removed

@@ -37,18 +37,17 @@ from typing import Any, Literal
 from core.errors import ConfigError
 from core.ingest.downloads import is_url
 from core.ingest.sources import DEFAULT_MAX_PAGES, local_origin, url_origin
-from core.settings import KNOWLEDGE_BASE_NAME
+from core.settings import KNOWLEDGE_BASE_NAME, parse_duration
 
 __all__ = ["SourceSpec", "load_sources_file"]
 
 _KNOWLEDGE_BASE = re.compile(KNOWLEDGE_BASE_NAME)
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 Kind = Literal["path", "url", "sitemap", "git"]
 _KINDS: tuple[Kind, ...] = ("path", "url", "sitemap", "git")
 _KEYS = {"kb", "link", "refresh", "token_env", "max_pages", "glob", "branch", *_KINDS}
 DEFAULT_REFRESH_S = 6 * 3600.0
+MIN_REFRESH_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -153,12 +152,9 @@ def _text(value: object, where: str) -> str:
 
 
 def _duration(value: object, where: str) -> float:
-    """Seconds from a number or a string like "90s", "30m", "6h", "1d"; at least a minute."""
-    match = _DURATION.match(str(value)) if isinstance(value, int | float | str) else None
-    if match is None or isinstance(value, bool):
-        raise ConfigError(f'{where} must be a duration such as "30m", "6h" or "1d"')
-    seconds = float(match.group(1)) * _SECONDS[match.group(2)]
-    if seconds < 60:
+    """A refresh interval: at least a minute."""
+    seconds = parse_duration(value, where)
+    if seconds < MIN_REFRESH_S:
         raise ConfigError(f"{where} must be at least a minute")
     return seconds
 

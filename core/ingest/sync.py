@@ -12,26 +12,26 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import BadInputError
+from core.ingest.changes import ChangeListener, ChunkChanges
 from core.ingest.chunking import (
     Chunk,
     is_question,
 )
 from core.ingest.document_chunks import chunk_document, source_url
 from core.ingest.documents import Document, read_document
-from core.ingest.downloads import Validators
 from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
 from core.ingest.forget import ForgetReport, forget, remove_roots
+from core.ingest.reports import IngestOptions, IngestReport
 from core.ingest.sources import (
     FolderInput,
     IngestRoot,
     ListedFile,
     SitemapInput,
-    SourceLimits,
     resolve_inputs,
 )
 from core.ingest.zip_archive import ArchiveError
@@ -39,7 +39,7 @@ from core.search.embedding_cache import EmbeddingCache, embed_with_cache
 from core.search.embeddings import Embedder
 from core.search.milvus.schema import MAX_BYTES
 from core.search.milvus.store import MilvusStore
-from core.search.types import ChunkRef, RootRecord, StoredChunk
+from core.search.types import ChunkRef, RootRecord, StoredChunk, content_hash
 
 __all__ = ["IngestReport"]
 
@@ -47,69 +47,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called as (stage, done, total) while files are read and chunks embedded."""
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    knowledge_base: str
-    url_template: str | None = None
-    max_chars: int = 1500
-    overlap: int = 200
-    min_chars: int = 0
-    max_file_bytes: int = 5_000_000
-    batch_size: int = 32
-    max_zip_bytes: int = 200_000_000
-    max_zip_files: int = 10_000
-    download_timeout_s: float = 120.0
-    replace: bool = False
-    """Let an input take over a scope recorded from another path or URL (`--replace`)."""
-    owner: str = "cli"
-    """Who adds the inputs, recorded with them: "cli", or "sources-file"."""
-    auth_token: str | None = field(default=None, repr=False)
-    """Sent as `Authorization: Bearer` with every download; never stored or printed."""
-    known_validators: Mapping[str, Validators] = field(default_factory=dict)
-    """Earlier downloads' validators: a page that did not change answers 304 and is kept."""
-
-    def source_limits(self) -> SourceLimits:
-        return SourceLimits(
-            self.max_file_bytes,
-            self.max_zip_bytes,
-            self.max_zip_files,
-            self.download_timeout_s,
-            self.auth_token,
-            self.known_validators,
-        )
-
-
-@dataclass
-class IngestReport:
-    """What one ingest did; chunk counts follow the positions in each file."""
-
-    files: int = 0
-    chunks_added: int = 0
-    chunks_updated: int = 0
-    chunks_unchanged: int = 0
-    chunks_deleted: int = 0
-    files_deleted: int = 0
-    files_not_modified: int = 0
-    """Pages the server said did not change (HTTP 304): kept, not downloaded or embedded."""
-    skipped: list[SkippedFile] = field(default_factory=list)
-    seconds: float = 0.0
-    validators: dict[str, Validators] = field(default_factory=dict)
-    """Each URL downloaded, and what to send to ask whether it changed since."""
-
-    @property
-    def changed(self) -> bool:
-        """True when Milvus was written to: something was added, updated or deleted."""
-        return bool(self.chunks_added or self.chunks_updated or self.chunks_deleted)
-
-    def summary(self) -> str:
-        return (
-            f"{self.files} files: {self.chunks_added} chunks added, {self.chunks_updated} updated, "
-            f"{self.chunks_unchanged} unchanged, {self.chunks_deleted} deleted "
-            f"({self.files_deleted} files removed); {len(self.skipped)} skipped; "
-            f"{self.seconds:.1f} s"
-        )
 
 
 def chunk_id(kb: str, source: str, position: int, text: str) -> str:
@@ -130,11 +67,27 @@ class Ingestor:
     """Brings one knowledge base in line with the given folders, files, zips and URLs."""
 
     def __init__(
-        self, store: MilvusStore, embedder: Embedder, cache: EmbeddingCache | None = None
+        self,
+        store: MilvusStore,
+        embedder: Embedder,
+        cache: EmbeddingCache | None = None,
+        on_change: ChangeListener | None = None,
     ) -> None:
+        """`on_change` hears of every sync or forget that changed a knowledge base (the
+        answer log marks answers that cited a removed chunk stale; gaps are checked against
+        the new docs); a failure there never fails the sync."""
         self._store = store
         self._embedder = embedder
         self._cache = cache
+        self._on_change = on_change
+
+    async def _changed(self, changes: ChunkChanges) -> None:
+        if self._on_change is None:
+            return
+        try:
+            await self._on_change(changes)
+        except Exception:
+            log.exception("could not record which answers the sync made stale")
 
     async def sync(
         self,
@@ -209,6 +162,12 @@ class Ingestor:
         if new_rows or stale:
             await self._store.flush()
         await self._store.update_hubness(options.knowledge_base, changed=bool(new_rows or stale))
+        if new_rows or stale:
+            still_there = frozenset(
+                (source, content_hash(c.text)) for source, chunks in documents for c, _ in chunks
+            )
+            changes = ChunkChanges(options.knowledge_base, tuple(stale), still_there, len(new_rows))
+            await self._changed(changes)
         for root in listed:
             report.validators.update(root.validators)
         synced_at = time.time()
@@ -228,7 +187,10 @@ class Ingestor:
         """Delete what `names` name in `kb`, or all of `kb` with no names (see `forget`)."""
         async with self._store.writing():
             await self._store.open(self._embedder.model_id, await self._embedder.dimension())
-            return await forget(self._store, kb, names)
+            report = await forget(self._store, kb, names)
+        if report.removed:
+            await self._changed(ChunkChanges(kb, report.removed))
+        return report
 
     async def remove_unlisted(
         self, owner: str, listed: set[tuple[str, str]]
@@ -242,7 +204,10 @@ class Ingestor:
                 for record in await self._store.root_records()
                 if record.owner == owner and (record.kb, record.origin) not in listed
             ]
-            return gone, await remove_roots(self._store, gone)
+            removed = await remove_roots(self._store, gone)
+        for kb in {record.kb for record in gone} if removed else ():
+            await self._changed(ChunkChanges(kb, tuple(removed)))
+        return gone, len(removed)
 
     async def record_failure(self, kb: str, origin: str, error: str) -> None:
         """Note on the record of the root read from `origin` why its last sync failed (its

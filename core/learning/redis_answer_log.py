@@ -3,10 +3,15 @@ the SQLite `SqliteAnswerLog`.
 
 Layout (prefix P, default "helpbot:feedback:"):
   P answer:<id>  HASH   created_at, question, answer, answered ("1"/"0"), sources (JSON list),
-                        platform / workspace / channel / user (only those that are not None)
-  P votes:<id>   HASH   voter -> "up" | "down"      (HSET replaces: one vote per person)
+                        details (JSON), platform / workspace / channel / user (those not None),
+                        stale ("1" once a sync changed a cited section), noticed (its notice
+                        was claimed: HSETNX, so once across processes)
+  P votes:<id>   HASH   voter -> "up" | "down" | "down:<reason>"   (HSET: one vote per person)
   P answers      ZSET   <id> scored by created_at   (recent(): ZREVRANGE; purge: ZRANGEBYSCORE)
   P voted        ZSET   <id> scored by created_at, for answers with at least one vote
+  P stale        ZSET   <id> scored by created_at, stale answers whose notice is not claimed
+  P gaps         HASH   gap id -> status (JSON)
+  P last_digest  STRING when the last digest was claimed (a Lua check-and-set)
 """
 
 from __future__ import annotations
@@ -14,16 +19,29 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Collection, Iterable
 from typing import cast
 
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
-from core.learning.answer_log import AnswerRecord, Retention, Vote, source_keys
+from core.learning.answer_log import (
+    AnswerRecord,
+    GapStatus,
+    LoggedOutcome,
+    Retention,
+    Vote,
+    answer_details,
+    failure_details,
+    record_from,
+    source_keys,
+    stale_citations,
+)
 from core.models import Answer, Query
 from core.redis_client import connect_redis
 
 _ORIGIN = ("platform", "workspace", "channel", "user")
+_BASE = ("question", "answer", "answered", "sources")
 _PURGE_BATCH = 500
 
 # Atomic: no vote is stored for an answer that does not exist (or was just purged).
@@ -35,15 +53,28 @@ redis.call('ZADD', KEYS[3], created, ARGV[3])
 return 1
 """
 
+# Atomic across processes: only one claims a digest that is due.
+_CLAIM_DIGEST = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return false end
+redis.call('SET', KEYS[1], ARGV[1])
+return tostring(last)
+"""
+
 
 class RedisAnswerLog:
     """Answers and votes under one key prefix in Redis."""
 
     def __init__(
-        self, url: str, retention: Retention | None = None, prefix: str = "helpbot:feedback:"
+        self,
+        url: str,
+        retention: Retention | None = None,
+        prefix: str = "helpbot:feedback:",
+        keep_questions: bool = True,
     ) -> None:
         self._url = url
         self._retention = retention or Retention(None)
+        self._keep_questions = keep_questions
         self._p = prefix
         self._client: Redis | None = None
 
@@ -51,6 +82,7 @@ class RedisAnswerLog:
         # Connected here, not in __init__: the client belongs to the loop that runs start().
         client = await connect_redis(self._url)
         self._vote_script = client.register_script(_VOTE)
+        self._digest_script = client.register_script(_CLAIM_DIGEST)
         self._client = client
         await self._retention.purge_if_due(self.purge)
 
@@ -65,16 +97,32 @@ class RedisAnswerLog:
             raise RuntimeError("RedisAnswerLog.start() was not awaited")
         return self._client
 
-    async def save_answer(self, query: Query, answer: Answer) -> str:
+    async def save_answer(
+        self, query: Query, answer: Answer, latency_ms: float | None = None
+    ) -> str:
+        details = answer_details(query, answer, latency_ms)
+        return await self._save(query, answer.text, answer.answered, source_keys(answer), details)
+
+    async def save_failure(
+        self, query: Query, outcome: LoggedOutcome, language: str, latency_ms: float | None = None
+    ) -> str:
+        return await self._save(
+            query, "", False, [], failure_details(query, outcome, language, latency_ms)
+        )
+
+    async def _save(
+        self, query: Query, text: str, answered: bool, sources: list[str], details: str
+    ) -> str:
         await self._retention.purge_if_due(self.purge)
         answer_id = uuid.uuid4().hex
         created_at = self._retention.clock()
         fields: dict[FieldT, EncodableT] = {
             "created_at": repr(created_at),
-            "question": query.text,
-            "answer": answer.text,
-            "answered": int(answer.answered),
-            "sources": json.dumps(source_keys(answer), ensure_ascii=False),
+            "question": query.text if self._keep_questions else "",
+            "answer": text,
+            "answered": int(answered),
+            "sources": json.dumps(sources, ensure_ascii=False),
+            "details": details,
         }
         for name in _ORIGIN:  # redis-py refuses None values; a missing field reads back as None
             value = getattr(query.origin, name)
@@ -86,14 +134,65 @@ class RedisAnswerLog:
             await pipe.execute()
         return answer_id
 
-    async def vote(self, answer_id: str, voter: str, vote: Vote) -> bool:
+    async def vote(self, answer_id: str, voter: str, vote: Vote, reason: str | None = None) -> bool:
         keys = [self._p + f"answer:{answer_id}", self._p + f"votes:{answer_id}", self._p + "voted"]
-        return bool(await self._vote_script(keys=keys, args=[voter, vote, answer_id]))
+        value = f"{vote}:{reason}" if reason else vote
+        return bool(await self._vote_script(keys=keys, args=[voter, value, answer_id]))
 
     async def recent(self, limit: int = 20, only_voted: bool = False) -> list[AnswerRecord]:
         index = self._p + ("voted" if only_voted else "answers")
         # decode_responses=True: replies are str (the type stubs cannot know it).
         ids = cast(list[str], await self._redis.zrevrange(index, 0, limit - 1))
+        return await self._records(ids)
+
+    async def between(self, start: float, end: float = math.inf) -> list[AnswerRecord]:
+        bound = "+inf" if math.isinf(end) else f"({end}"
+        ids = cast(list[str], await self._redis.zrangebyscore(self._p + "answers", start, bound))
+        return await self._records(ids)
+
+    async def mark_stale(self, removed: Iterable[str], kept: set[tuple[str, str]]) -> int:
+        gone = set(removed)
+        if not gone:
+            return 0
+        records = await self.between(0.0)
+        now_stale = [r for r in records if not r.stale and stale_citations(r, gone, kept)]
+        if now_stale:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for record in now_stale:
+                    pipe.hset(self._p + f"answer:{record.id}", "stale", "1")
+                pipe.zadd(self._p + "stale", {r.id: r.created_at for r in now_stale})
+                await pipe.execute()
+        return len(now_stale)
+
+    async def claim_stale_notices(
+        self, platforms: Collection[str], limit: int = 20
+    ) -> list[AnswerRecord]:
+        ids = cast(list[str], await self._redis.zrange(self._p + "stale", 0, -1))
+        claimed = []
+        for record in await self._records(ids):
+            if record.platform not in platforms:
+                continue  # another process, on that platform, sends it
+            key = self._p + f"answer:{record.id}"
+            if await self._redis.hsetnx(key, "noticed", repr(self._retention.clock())):
+                claimed.append(record)
+            await self._redis.zrem(self._p + "stale", record.id)
+            if len(claimed) == limit:
+                break
+        return claimed
+
+    async def gap_statuses(self) -> dict[str, GapStatus]:
+        found = cast(dict[str, str], await self._redis.hgetall(self._p + "gaps"))
+        return {gap_id: GapStatus.from_json(value) for gap_id, value in found.items()}
+
+    async def set_gap_status(self, gap_id: str, status: GapStatus) -> None:
+        await self._redis.hset(self._p + "gaps", gap_id, status.to_json())
+
+    async def claim_digest(self, now: float, every_s: float) -> float | None:
+        last = await self._digest_script(keys=[self._p + "last_digest"], args=[repr(now), every_s])
+        return None if last is None else float(last)
+
+    async def _records(self, ids: list[str]) -> list[AnswerRecord]:
+        """The answers with these ids (those still kept), in the same order, with votes."""
         if not ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
@@ -105,22 +204,17 @@ class RedisAnswerLog:
         for answer_id, row, votes in zip(ids, replies[::2], replies[1::2], strict=True):
             if not row:  # purged between the two reads
                 continue
-            records.append(
-                AnswerRecord(
-                    id=answer_id,
-                    created_at=float(row["created_at"]),
-                    platform=row.get("platform"),
-                    workspace=row.get("workspace"),
-                    channel=row.get("channel"),
-                    user=row.get("user"),
-                    question=row["question"],
-                    answer=row["answer"],
-                    answered=row["answered"] == "1",
-                    sources=tuple(json.loads(row["sources"])),
-                    up=votes.count("up"),
-                    down=votes.count("down"),
-                )
-            )
+            base = {
+                "id": answer_id,
+                "created_at": float(row["created_at"]),
+                **{name: row.get(name) for name in _ORIGIN},
+                "question": row["question"],
+                "answer": row["answer"],
+                "answered": row["answered"] == "1",
+                "sources": tuple(json.loads(row["sources"])),
+            }
+            parsed = [_vote_and_reason(value) for value in votes]
+            records.append(record_from(base, row.get("details"), parsed, row.get("stale") == "1"))
         return records
 
     async def purge(self, older_than_days: float | None = None) -> int:
@@ -142,5 +236,12 @@ class RedisAnswerLog:
                 pipe.delete(*(self._p + f"{kind}:{i}" for i in ids for kind in ("answer", "votes")))
                 pipe.zrem(self._p + "answers", *ids)
                 pipe.zrem(self._p + "voted", *ids)
+                pipe.zrem(self._p + "stale", *ids)
                 await pipe.execute()
             purged += len(ids)
+
+
+def _vote_and_reason(value: str) -> tuple[str, str | None]:
+    """ "down:outdated" -> ("down", "outdated"); "up" -> ("up", None)."""
+    vote, _, reason = value.partition(":")
+    return vote, reason or None

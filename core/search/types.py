@@ -4,12 +4,13 @@ pymilvus."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-__all__ = ["Fusion", "Hit", "RootRecord"]
+__all__ = ["Fusion", "Hit", "RootRecord", "content_hash"]
 
 Fusion = Literal["rrf", "weighted", "dense"]
 
@@ -104,3 +105,9 @@ class SearchConfig:
     ef: int = 512
     hub_penalty: float = 0.1
     hub_neighbours: int = 10
+
+
+def content_hash(text: str) -> str:
+    """A chunk's text, hashed: an answer that cited it is stale once a sync removes the
+    chunk and no chunk of the same source has the same text (it did not merely move)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -92,7 +92,12 @@ async def http_slack(
         feedback = SqliteAnswerLog(tmp_path / "feedback.sqlite")
         await feedback.start()
         bot = SlackBot(
-            settings_with_secrets(SlackSettings, slack_api_url=slack.api_url, **overrides),
+            settings_with_secrets(
+                SlackSettings,
+                slack_api_url=slack.api_url,
+                # No fair limits: a case asks again and again as one user in one channel.
+                **{"slack_cooldown_s": 0, "slack_channel_questions_per_minute": 0, **overrides},
+            ),
             service,
             feedback,
         )
@@ -121,11 +126,14 @@ async def discord_api(sent: list[Any]) -> AsyncIterator[DiscordStandIn]:
 async def discord_bot(
     api: DiscordStandIn, service: RagService, tmp_path: Path
 ) -> AsyncIterator[DiscordBot]:
-    """A DiscordBot logged in to the stand-in (no cooldown), with a feedback file."""
+    """A DiscordBot logged in to the stand-in (no fair limits), with a feedback file."""
     feedback = SqliteAnswerLog(tmp_path / "discord-feedback.sqlite")
     await feedback.start()
     settings = settings_with_secrets(
-        DiscordSettings, discord_guild_id=int(GUILD_ID), discord_cooldown_s=0
+        DiscordSettings,
+        discord_guild_id=int(GUILD_ID),
+        discord_cooldown_s=0,
+        discord_channel_questions_per_minute=0,
     )
     client = DiscordBot(settings, service, feedback, guild_ready_timeout=0.01)
     try:

@@ -37,7 +37,15 @@ async def test_a_long_answer_with_many_sources_meets_slack_limits(
             async with http_slack(service, tmp_path, sent) as bot:
                 body = mention_body("1700700001.000001", channel="C0LONG")
                 assert await bot.post(body, signed(body)) == 200
-                await bot.slack.wait_for("chat.stopStream", timeout=60)
+                # Several messages, each closed by its own stopStream; the last has the sources.
+                await bot.slack.wait_until(
+                    lambda: any(
+                        c.method == "chat.stopStream" and c.params.get("blocks")
+                        for c in bot.slack.calls
+                    ),
+                    60,
+                    "the answer's last message",
+                )
                 shown = json.dumps([call.params for call in bot.slack.calls])
                 # Refused message calls (a 400-class answer each). The 👀 reaction is refused
                 # too, as the stand-in never saw the question (it came over HTTP): not a message.

@@ -218,7 +218,7 @@ class Gateway:
                 self.timeline.append(f"dropped:{event}")
                 return None
             if event != "MESSAGE_DELETE" and not intents & MESSAGE_CONTENT:
-                data = _as_seen_without_content(data)
+                data = _as_seen_without_content(data, in_guild="guild_id" in data)
         elif event.startswith("THREAD_") and not intents & GUILDS:
             self.timeline.append(f"dropped:{event}")
             return None

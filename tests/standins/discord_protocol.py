@@ -537,12 +537,13 @@ def _parse_mentions(
     return users, roles, everyone
 
 
-def _as_seen_without_content(data: dict[str, Any]) -> dict[str, Any]:
-    """A message as an app without the MESSAGE_CONTENT intent receives it: blank unless the
-    app wrote it, it is a DM, or it mentions the app's bot user."""
+def _as_seen_without_content(data: dict[str, Any], *, in_guild: bool) -> dict[str, Any]:
+    """A message as an app without the MESSAGE_CONTENT intent receives it, over the gateway
+    and REST alike: blank unless the app wrote it, it is a DM, or it mentions the app's bot
+    user (https://support-dev.discord.com/hc/articles/4404772028055)."""
     mentions = {str(m.get("id")) for m in data.get("mentions") or []}
     author = str((data.get("author") or {}).get("id"))
-    if author == BOT_USER_ID or "guild_id" not in data or BOT_USER_ID in mentions:
+    if author == BOT_USER_ID or not in_guild or BOT_USER_ID in mentions:
         return data
     data = copy.deepcopy(data)
     data.update(content="", embeds=[], attachments=[], components=[])

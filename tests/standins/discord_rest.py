@@ -14,6 +14,7 @@ from tests.standins.discord_payloads import (
     EPHEMERAL,
     HAS_THREAD,
     LOADING,
+    MESSAGE_CONTENT,
     OWNER_ID,
     REPLY,
     bot_member,
@@ -33,6 +34,7 @@ from tests.standins.discord_protocol import (
     _UNKNOWN_CHANNEL,
     _UNKNOWN_MESSAGE,
     _Answer,
+    _as_seen_without_content,
     _check_message,
     _DiscordError,
     _FormErrors,
@@ -85,9 +87,10 @@ class RestRoutes:
         return _Answer(copy.deepcopy(self._known_channel(request)))
 
     def _messages_list(self, request: _Request) -> _Answer:
-        """Newest first, as Discord pages them: `before`, `after` or `around` a message id."""
-        self._known_channel(request)
-        messages = self.messages(request.params["channel_id"])
+        """Newest first, as Discord pages them: `before`, `after` or `around` a message id;
+        without the Message Content intent in the portal, others' messages read blank."""
+        channel = self._known_channel(request)
+        messages = [self._as_read(channel, m) for m in self.messages(channel["id"])]
         limit = max(1, min(100, int(request.query.get("limit", 50))))
         ids = [int(message["id"]) for message in messages]
         if "before" in request.query:
@@ -139,9 +142,9 @@ class RestRoutes:
         return _Answer(copy.deepcopy(message), events=self._store(message))
 
     def _message_get(self, request: _Request) -> _Answer:
-        self._known_channel(request)
+        channel = self._known_channel(request)
         message = self._find(request.params["channel_id"], request.params["message_id"])
-        return _Answer(copy.deepcopy(message))
+        return _Answer(self._as_read(channel, copy.deepcopy(message)))
 
     def _message_edit(self, request: _Request) -> _Answer:
         self._known_channel(request)
@@ -238,6 +241,13 @@ class RestRoutes:
         if channel is None:
             raise _DiscordError.of(_UNKNOWN_CHANNEL)
         return channel
+
+    def _as_read(self, channel: Mapping[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+        """A stored message as REST returns it: the portal's Message Content toggle applies
+        to REST reads too, whatever intents the gateway session asked for."""
+        if self.privileged_intents & MESSAGE_CONTENT:
+            return message
+        return _as_seen_without_content(message, in_guild=bool(channel.get("guild_id")))
 
     def _find(self, channel_id: str, message_id: str | None) -> dict[str, Any]:
         message = self._messages.get(channel_id, {}).get(message_id or "")

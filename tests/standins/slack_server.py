@@ -50,10 +50,19 @@ _BOT_SCOPES = (
     "im:history,reactions:write"
 )
 # Slack's documented limits: text over 40,000 characters (msg_too_long), more than 50 blocks
-# in a message, a section's text over 3,000 characters (invalid_blocks).
+# in a message, a section's text over 3,000 characters, more than 10 elements in a context
+# block (invalid_blocks). The streaming methods take at most 12,000 characters of
+# markdown_text a call (docs.slack.dev, chat.appendStream); a streamed message holds about
+# as much in all, past which appends fail with msg_too_long (undocumented, seen in real
+# workspaces: CopilotKit/CopilotKit#6063).
 _MAX_TEXT_CHARS = 40_000
 _MAX_BLOCKS = 50
 _MAX_SECTION_TEXT_CHARS = 3_000
+_MAX_CONTEXT_ELEMENTS = 10
+_MAX_STREAM_CALL_CHARS = 12_000
+_MAX_STREAMED_MESSAGE_CHARS = 12_000
+# A response_url takes up to 5 posts (api.slack.com, "Handling user interaction").
+_RESPONSE_URL_USES = 5
 _HTTP_ERRORS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
 # Message timestamps: "1700000000.000100" and on, 100 microseconds apart.
 _FIRST_TS_MICROS = 1_700_000_000_000_100
@@ -142,6 +151,7 @@ class SlackStandIn:
         self._clock = _FIRST_TS_MICROS - _TS_STEP_MICROS
         self._tickets: set[str] = set()
         self._response_urls = itertools.count(1)
+        self._response_url_posts: defaultdict[str, int] = defaultdict(int)
         self._sockets: list[web.WebSocketResponse] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -403,6 +413,19 @@ class SlackStandIn:
         body = await request.json() if request.can_read_body else {}
         self.calls.append(RecordedCall("response_url", body, headers))
         self.timeline.append("call:response_url")
+        number = request.match_info["number"]
+        self._response_url_posts[number] += 1
+        try:
+            if self._response_url_posts[number] > _RESPONSE_URL_USES:
+                raise _SlackError("used_url")
+            _content(body)
+        except _SlackError as failure:
+            self.refusals.append(("response_url", failure.error))
+            await self._notify()
+            # Slack answers a bad response_url post with an HTTP error and a plain-text reason.
+            return web.Response(
+                status=404 if failure.error == "used_url" else 400, text=failure.error
+            )
         await self._notify()
         return web.Response(text="ok")
 
@@ -477,19 +500,19 @@ class SlackStandIn:
             for name in ("recipient_user_id", "recipient_team_id"):
                 if not params.get(name):
                     raise _SlackError(f"missing_{name}")
-        message = self._bot_message(_stream_text(params), None, params["thread_ts"])
+        message = self._bot_message(_stream_text(params, ""), None, params["thread_ts"])
         self._store(channel, message)
         self._streaming.add((channel, message["ts"]))
         return {"ok": True, "channel": channel, "ts": message["ts"]}
 
     def _append_stream(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, message = self._streamed_message(params)
-        message["text"] += _stream_text(params)
+        message["text"] += _stream_text(params, message["text"])
         return {"ok": True, "channel": channel, "ts": message["ts"]}
 
     def _stop_stream(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, message = self._streamed_message(params)
-        message["text"] += _stream_text(params)
+        message["text"] += _stream_text(params, message["text"])
         blocks = _json_field(params, "blocks")
         if blocks:
             _check_blocks(blocks)
@@ -772,22 +795,39 @@ def _check_blocks(blocks: list[Any]) -> None:
             f"[ERROR] no more than {_MAX_BLOCKS} items allowed [json-pointer:/blocks]",
         )
     for index, block in enumerate(blocks):
-        text = block.get("text") if isinstance(block, dict) else None
+        if not isinstance(block, dict):
+            continue
+        text = block.get("text")
         if isinstance(text, dict) and len(text.get("text", "")) > _MAX_SECTION_TEXT_CHARS:
             raise _SlackError(
                 "invalid_blocks",
                 f"[ERROR] must be less than {_MAX_SECTION_TEXT_CHARS + 1} characters "
                 f"[json-pointer:/blocks/{index}/text/text]",
             )
+        elements = block.get("elements")
+        if block.get("type") == "context" and len(elements or []) > _MAX_CONTEXT_ELEMENTS:
+            raise _SlackError(
+                "invalid_blocks",
+                f"[ERROR] no more than {_MAX_CONTEXT_ELEMENTS} items allowed "
+                f"[json-pointer:/blocks/{index}/elements]",
+            )
 
 
-def _stream_text(params: Mapping[str, Any]) -> str:
-    """The markdown a stream call adds: `markdown_text` and any markdown_text chunks (the
-    slack_sdk helper sends its buffer as chunks)."""
+def _stream_text(params: Mapping[str, Any], so_far: str) -> str:
+    """The markdown a stream call adds to a message holding `so_far`: `markdown_text` and
+    any markdown_text chunks (the slack_sdk helper sends its buffer as chunks), within the
+    streaming limits."""
     text = str(params.get("markdown_text") or "")
     for chunk in _json_field(params, "chunks") or []:
         if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
             text += str(chunk.get("text", ""))
+    if len(text) > _MAX_STREAM_CALL_CHARS:
+        raise _SlackError(
+            "msg_too_long",
+            f"[ERROR] markdown_text must be at most {_MAX_STREAM_CALL_CHARS} characters",
+        )
+    if len(so_far) + len(text) > _MAX_STREAMED_MESSAGE_CHARS:
+        raise _SlackError("msg_too_long")
     return text
 
 

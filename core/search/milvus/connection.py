@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 from core.errors import RetrievalError
@@ -14,6 +15,10 @@ from core.search.milvus.pymilvus_import import MilvusClient, MilvusException
 
 log = logging.getLogger(__name__)
 
+_CONNECT_ATTEMPTS = 3
+_CONNECT_RETRY_S = 1.0
+_CONNECT_FAILED = 2  # pymilvus's code for "Fail connecting to server"
+
 
 def connect(uri: str, token: str | None, timeout: float) -> tuple[MilvusClient, str]:
     """A client for a server URI or a Lite file, and the URI it connected to: the engine
@@ -22,9 +27,11 @@ def connect(uri: str, token: str | None, timeout: float) -> tuple[MilvusClient, 
     if "://" not in uri:
         shared = shared_engine_uri(uri)
         if shared is not None:
-            return MilvusClient(uri=shared, timeout=timeout), shared
+            return _server_client(shared, None, timeout), shared
         _check_writable(uri, Path(uri).parent)
     try:
+        if "://" in uri:
+            return _server_client(uri, token, timeout), uri
         return MilvusClient(uri=uri, token=token or "", timeout=timeout), uri
     except MilvusException as exc:
         if "://" in uri or "Open local milvus failed" not in str(exc.message):
@@ -35,6 +42,25 @@ def connect(uri: str, token: str | None, timeout: float) -> tuple[MilvusClient, 
             "another helpbot process may have it open; stop that process, run `helpbot serve` "
             "(other commands share its file), or set MILVUS_URI=http://host:19530"
         ) from exc
+
+
+def _server_client(uri: str, token: str | None, timeout: float) -> MilvusClient:
+    """A client for a server, retried a moment later when connecting failed at once: a gRPC
+    connection the server just closed (a GOAWAY such as milvus-lite's "too many pings" for
+    idle clients' keepalives) fails the next connect quickly. A server that is down fails
+    only after the whole timeout, and is not waited for again."""
+    attempt = 1
+    while True:
+        started = time.monotonic()
+        try:
+            return MilvusClient(uri=uri, token=token or "", timeout=timeout)
+        except MilvusException as exc:
+            quick = time.monotonic() - started < timeout / 2
+            if exc.code != _CONNECT_FAILED or not quick or attempt == _CONNECT_ATTEMPTS:
+                raise
+            log.warning("connecting to Milvus failed (%s); trying again", exc.message)
+            attempt += 1
+            time.sleep(_CONNECT_RETRY_S)
 
 
 def _check_writable(uri: str, folder: Path) -> None:

