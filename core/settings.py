@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     fusion: Fusion = "dense"
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.7, ge=0, le=1)
-    hub_penalty: float = Field(default=0.1, ge=0, le=1)
+    hub_penalty: float = Field(default=0.15, ge=0, le=1)
     relevance_threshold: float = Field(default=0.84, ge=-1, le=1)
     relevance_min_gap: float = Field(default=0.0, ge=0, le=2)
     relevance_unsure_below: float = Field(default=0.85, ge=0, le=1)

@@ -103,7 +103,7 @@ class SearchConfig:
     rrf_k: int = 60
     dense_weight: float = 0.7
     ef: int = 512
-    hub_penalty: float = 0.1
+    hub_penalty: float = 0.15
     hub_neighbours: int = 10
 
 
