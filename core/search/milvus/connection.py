@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 _CONNECT_ATTEMPTS = 3
 _CONNECT_RETRY_S = 1.0
 _CONNECT_FAILED = 2  # pymilvus's code for "Fail connecting to server"
+# pymilvus pings every 10 s, calls or none. A gRPC server with the default policy (such as
+# `milvus-lite server`, which `helpbot serve` runs for a Lite file) counts pings without
+# calls more often than every 5 minutes as abuse and closes the connection ("too many
+# pings"), failing the calls on it. Pinging only during calls, every 6 minutes at most,
+# keeps within that policy and any server's.
+_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 360_000, "grpc.keepalive_permit_without_calls": 0}
 
 
 def connect(uri: str, token: str | None, timeout: float) -> tuple[MilvusClient, str]:
@@ -53,7 +59,9 @@ def _server_client(uri: str, token: str | None, timeout: float) -> MilvusClient:
     while True:
         started = time.monotonic()
         try:
-            return MilvusClient(uri=uri, token=token or "", timeout=timeout)
+            return MilvusClient(
+                uri=uri, token=token or "", timeout=timeout, grpc_options=_GRPC_OPTIONS
+            )
         except MilvusException as exc:
             quick = time.monotonic() - started < timeout / 2
             if exc.code != _CONNECT_FAILED or not quick or attempt == _CONNECT_ATTEMPTS:
