@@ -4,8 +4,7 @@ candidate.
 
 A hub is a chunk close to everything (a page of code, a list of release notes): it outscores
 the answer for many questions, worst across languages. Its hubness is its mean similarity to
-its nearest chunks in the same knowledge base (as in CSLS, Conneau et al. 2018). Milvus needs
-a vector field in every collection: a two-dimensional placeholder that is never searched."""
+its nearest chunks in the same knowledge base (as in CSLS, Conneau et al. 2018)."""
 
 from __future__ import annotations
 
@@ -15,8 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from core.search.milvus.pymilvus_import import DataType, MilvusClient
+from core.search.milvus.side_collections import PLACEHOLDER, ensure_side_collection
 
-_PLACEHOLDER = [0.0, 0.0]
 _PAGE = 1000
 # Rows of the similarity matrix computed at once: 256 x N floats (10 MB at N = 10,000).
 _BLOCK = 256
@@ -28,17 +27,9 @@ def hubness_collection(collection: str) -> str:
 
 def ensure_hubness_collection(client: MilvusClient, name: str, timeout: float) -> None:
     """Create the hubness collection if missing, and load it."""
-    if not client.has_collection(name, timeout=timeout):
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("kb", DataType.VARCHAR, max_length=64)
-        schema.add_field("hubness", DataType.FLOAT)
-        schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(_PLACEHOLDER))
-        index = client.prepare_index_params()
-        index.add_index("placeholder", index_type="FLAT", metric_type="L2")
-        client.create_collection(name, schema=schema, consistency_level="Strong", timeout=timeout)
-        client.create_index(name, index, timeout=timeout, sync=False)
-    client.load_collection(name, timeout=timeout)
+    ensure_side_collection(
+        client, name, lambda schema: schema.add_field("hubness", DataType.FLOAT), timeout
+    )
 
 
 def mean_neighbour_similarity(vectors: np.ndarray, neighbours: int) -> np.ndarray:
@@ -81,7 +72,7 @@ def write_hubness(
     client: MilvusClient, name: str, kb: str, values: dict[str, float], timeout: float
 ) -> None:
     rows = [
-        {"id": cid, "kb": kb, "hubness": value, "placeholder": _PLACEHOLDER}
+        {"id": cid, "kb": kb, "hubness": value, "placeholder": PLACEHOLDER}
         for cid, value in values.items()
     ]
     for start in range(0, len(rows), _PAGE):

@@ -16,6 +16,7 @@ os.environ["MILVUS_URI"] = ""  # an existing variable is not overridden by pymil
 try:
     from pymilvus import (
         AnnSearchRequest,
+        CollectionSchema,
         DataType,
         Function,
         FunctionType,
@@ -33,6 +34,7 @@ finally:
 
 __all__ = [
     "AnnSearchRequest",
+    "CollectionSchema",
     "DataType",
     "Function",
     "FunctionType",

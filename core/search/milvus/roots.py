@@ -3,19 +3,18 @@ chunks, so every process sharing the store sees the same record.
 
 A root's scope (`handbook`) names its sources (`handbook/a.md`); its origin is the path or URL
 it was read from. Two origins with one scope would delete each other's chunks, so a sync
-compares them first; the sources file removes the roots it owns and no others. Milvus needs a
-vector field in every collection: a two-dimensional placeholder that is never searched."""
+compares them first; the sources file removes the roots it owns and no others."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
-from core.search.milvus.pymilvus_import import DataType, MilvusClient
+from core.search.milvus.pymilvus_import import CollectionSchema, DataType, MilvusClient
+from core.search.milvus.side_collections import PLACEHOLDER, ensure_side_collection
 from core.search.types import RootRecord
 
 _MAX_BYTES = 4096
-_PLACEHOLDER = [0.0, 0.0]
 _FIELDS = ["kb", "scope", "origin", "is_dir", "owner", "synced_at", "error"]
 
 
@@ -25,19 +24,13 @@ def roots_collection(collection: str) -> str:
 
 def ensure_roots_collection(client: MilvusClient, name: str, timeout: float) -> None:
     """Create the record's collection if missing, and load it."""
-    if not client.has_collection(name, timeout=timeout):
-        # Dynamic fields let later records carry more without a migration.
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=True)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("kb", DataType.VARCHAR, max_length=64)
+
+    def add_fields(schema: CollectionSchema) -> None:
         schema.add_field("scope", DataType.VARCHAR, max_length=_MAX_BYTES)
         schema.add_field("origin", DataType.VARCHAR, max_length=_MAX_BYTES)
-        schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(_PLACEHOLDER))
-        index = client.prepare_index_params()
-        index.add_index("placeholder", index_type="FLAT", metric_type="L2")
-        client.create_collection(name, schema=schema, consistency_level="Strong", timeout=timeout)
-        client.create_index(name, index, timeout=timeout, sync=False)
-    client.load_collection(name, timeout=timeout)
+
+    # Dynamic fields let later records carry more without a migration.
+    ensure_side_collection(client, name, add_fields, timeout, dynamic=True)
 
 
 def read_records(
@@ -74,7 +67,7 @@ def write_records(
             "owner": record.owner,
             "synced_at": record.synced_at,
             "error": record.error[:_MAX_BYTES],
-            "placeholder": _PLACEHOLDER,
+            "placeholder": PLACEHOLDER,
         }
         for record in records
         if recordable(record.scope) and recordable(record.origin)
