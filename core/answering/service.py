@@ -29,6 +29,7 @@ from core.language import Language, detect_language
 from core.messages import message
 from core.models import Answer, Mode, Query, Readiness, Source, Timings, TokenUsage, Turn
 from core.search.embeddings import Embedder
+from core.search.language_offsets import LanguageOffsets
 from core.search.milvus.store import MilvusStore
 from core.search.types import Hit
 
@@ -54,13 +55,14 @@ class ServiceConfig:
     top_k: int = 5
     relevance_threshold: float = 0.84
     relevance_min_gap: float = 0.0
-    unsure_below: float = 0.85
+    unsure_below: float = 0.865
     max_context_chars: int = 8000
     history_turns: int = 3
     history_max_chars: int = 6000
     max_question_chars: int = 2000
     deadline_s: float = 60.0
     default_knowledge_base: str = "default"
+    docs_language: Language = "en"
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,12 @@ class RagService:
         store: MilvusStore,
         chat: ChatModel | None,
         config: ServiceConfig,
+        offsets: LanguageOffsets | None = None,
     ) -> None:
+        """`offsets`: the embedding model's language means; with them a question in another
+        language than the docs is moved toward the docs' language before the search."""
         self._embedder = embedder
+        self._offsets = offsets
         self._store = store
         self._chat = chat
         self._config = config
@@ -208,6 +214,10 @@ class RagService:
         search_text = await self._search_text(query, text, deadline)
         embed_start = time.perf_counter()
         vector = await _before(deadline, self._embed(search_text))
+        if self._offsets is not None:
+            vector = self._offsets.toward(
+                vector, detect_language(search_text), self._config.docs_language
+            )
         search_start = time.perf_counter()
         knowledge_bases = query.knowledge_bases or (self._config.default_knowledge_base,)
         # Twice as many, so that `limit` remain once the extra chunks of a section are dropped.

