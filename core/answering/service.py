@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from core.answering.docs_language import AUTO, DocsLanguages
 from core.answering.excerpts import extractive_answer, one_per_section, to_source
 from core.answering.llm import ChatModel
 from core.answering.prompts import (
@@ -62,7 +63,7 @@ class ServiceConfig:
     max_question_chars: int = 2000
     deadline_s: float = 60.0
     default_knowledge_base: str = "default"
-    docs_language: Language = "en"
+    docs_language: str = AUTO
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class RagService:
         language than the docs is moved toward the docs' language before the search."""
         self._embedder = embedder
         self._offsets = offsets
+        self._docs_languages = DocsLanguages(store, config.docs_language)
         self._store = store
         self._chat = chat
         self._config = config
@@ -214,12 +216,11 @@ class RagService:
         search_text = await self._search_text(query, text, deadline)
         embed_start = time.perf_counter()
         vector = await _before(deadline, self._embed(search_text))
-        if self._offsets is not None:
-            vector = self._offsets.toward(
-                vector, detect_language(search_text), self._config.docs_language
-            )
-        search_start = time.perf_counter()
         knowledge_bases = query.knowledge_bases or (self._config.default_knowledge_base,)
+        if self._offsets is not None:
+            docs_language = await _before(deadline, self._docs_languages.of(knowledge_bases))
+            vector = self._offsets.toward(vector, detect_language(search_text), docs_language)
+        search_start = time.perf_counter()
         # Twice as many, so that `limit` remain once the extra chunks of a section are dropped.
         found = await _before(
             deadline, self._store.search(vector, search_text, knowledge_bases, 2 * limit)

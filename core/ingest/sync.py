@@ -87,7 +87,7 @@ class Ingestor:
         try:
             await self._on_change(changes)
         except Exception:
-            log.exception("could not record which answers the sync made stale")
+            log.exception("could not act on what the sync changed (stale answers, gaps)")
 
     async def sync(
         self,
@@ -98,17 +98,21 @@ class Ingestor:
         """Bring the knowledge base in line with folders, files, zips and http(s) URLs.
 
         Every path is checked and every URL downloaded before anything is written; another
-        process writing to the same Lite file is waited for.
+        process writing to the same Lite file is waited for. What changed is handed on after
+        the write lock is released, so checking gaps never holds up another writer.
         """
         async with self._store.writing():
-            return await self._sync(inputs, options, progress)
+            report, changes = await self._sync(inputs, options, progress)
+        if changes is not None:
+            await self._changed(changes)
+        return report
 
     async def _sync(
         self,
         inputs: Sequence[str | Path | SitemapInput | FolderInput],
         options: IngestOptions,
         progress: ProgressCallback | None,
-    ) -> IngestReport:
+    ) -> tuple[IngestReport, ChunkChanges | None]:
         started = time.perf_counter()
         report = IngestReport()
         notify = progress or (lambda stage, done, total: None)
@@ -162,12 +166,12 @@ class Ingestor:
         if new_rows or stale:
             await self._store.flush()
         await self._store.update_hubness(options.knowledge_base, changed=bool(new_rows or stale))
+        changes = None
         if new_rows or stale:
             still_there = frozenset(
                 (source, content_hash(c.text)) for source, chunks in documents for c, _ in chunks
             )
             changes = ChunkChanges(options.knowledge_base, tuple(stale), still_there, len(new_rows))
-            await self._changed(changes)
         for root in listed:
             report.validators.update(root.validators)
         synced_at = time.time()
@@ -181,7 +185,7 @@ class Ingestor:
         )
         report.seconds = time.perf_counter() - started
         log.info("ingest finished: %s", report.summary())
-        return report
+        return report, changes
 
     async def forget(self, kb: str, names: Sequence[str]) -> ForgetReport:
         """Delete what `names` name in `kb`, or all of `kb` with no names (see `forget`)."""

@@ -95,8 +95,9 @@ class CoverageGaps:
         find a section above the relevance threshold is marked "docs changed, check"."""
         threshold = self._threshold
         since = GAP_REVIEW_DAYS * 86400
-        asked = {r.id: r for r in await self._log.between(time.time() - since)}
-        for gap in await self.gaps(since):
+        records = await self._log.between(time.time() - since)
+        asked = {r.id: r for r in records}
+        for gap in await self._gaps_of(records):
             was_weak = all(
                 (asked[i].best_similarity or 0.0) < threshold for i in gap.answer_ids if i in asked
             )

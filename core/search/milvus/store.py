@@ -298,6 +298,12 @@ class MilvusStore:
         rows = self._rows(where, ["kb", "source", "position"])
         return [ChunkRef(r["id"], r["kb"], r["source"], int(r["position"])) for r in rows]
 
+    async def sample_texts(self, kbs: tuple[str, ...], limit: int) -> list[str]:
+        """Up to `limit` chunk texts of these knowledge bases (to tell their language)."""
+        fields = {"filter": _kb_filter(list(kbs)), "output_fields": ["body"], "limit": limit}
+        rows = await self._call(self.client.query, self.collection, timeout=self._timeout, **fields)
+        return [str(row["body"]) for row in rows]
+
     def _rows(self, where: str, fields: list[str]) -> list[dict[str, Any]]:
         """Every chunk row matching `where`, with `fields` and the id."""
         if "://" in self._uri:
