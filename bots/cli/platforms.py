@@ -12,6 +12,7 @@ from bots.cli.running import (
     HealthOptions,
     Listening,
     health_server,
+    settle_heap,
     shared_state,
     stop_on_signals,
 )
@@ -112,6 +113,7 @@ async def run_slack(
                 async with health_server(
                     settings, health, bot, metrics, listening, served_on=slack_port
                 ):
+                    settle_heap()
                     listening.ready.set()
                     await stop.wait()
             finally:
@@ -138,6 +140,7 @@ async def run_discord(
             discord_adapter(bot, discord_settings, metrics, state) as client,
             health_server(settings, command.health, bot, metrics, listening),
         ):
+            settle_heap()
             listening.ready.set()
             runner = asyncio.create_task(client.start(token))
             waiter = asyncio.create_task(stop.wait())

@@ -20,6 +20,7 @@ from bots.cli.running import (
     HealthOptions,
     Listening,
     health_server,
+    settle_heap,
     shared_state,
     stop_on_signals,
 )
@@ -141,6 +142,7 @@ async def run_serve(
                     if discord_bot is not None:
                         token = _discord_token(discord_settings)
                         tasks.append(asyncio.create_task(discord_bot.start(token), name="discord"))
+                    settle_heap()
                     listening.ready.set()
                     await _until_stopped_or_failed(stop, tasks)
                     print("stopping: answers in flight may finish, then sync and the store close")

@@ -11,23 +11,32 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from typing import Protocol
 
 from core.language import Language, detect_language
-from core.search.milvus.store import MilvusStore
 
 __all__ = ["AUTO", "DocsLanguages"]
 
 AUTO = "auto"
-_SAMPLE = 200
+_SAMPLE = 100
+_CHARS = 400
+"""Enough of each sampled chunk to tell its language; detection holds the GIL, so less text
+keeps the first question's pause on the event loop short."""
 _FOLLOW_S = 3600.0
 _EMPTY = "en"
 """Assumed while a knowledge base has no chunks (and never remembered)."""
 
 
+class ChunkSample(Protocol):
+    """What reads a sample of chunk texts (the store)."""
+
+    async def sample_texts(self, kbs: tuple[str, ...], limit: int) -> list[str]: ...
+
+
 class DocsLanguages:
     """The docs' language per set of knowledge bases searched together: fixed, or detected."""
 
-    def __init__(self, store: MilvusStore, setting: str = AUTO) -> None:
+    def __init__(self, store: ChunkSample, setting: str = AUTO) -> None:
         self._store = store
         self._fixed = None if setting == AUTO else setting
         self._known: dict[tuple[str, ...], tuple[Language, float]] = {}
@@ -51,4 +60,4 @@ class DocsLanguages:
 
 
 def _most_common_language(texts: list[str]) -> Language:
-    return Counter(detect_language(text) for text in texts).most_common(1)[0][0]
+    return Counter(detect_language(text[:_CHARS]) for text in texts).most_common(1)[0][0]

