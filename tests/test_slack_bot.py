@@ -512,6 +512,48 @@ async def test_http_retry_of_the_same_event_is_answered_once(http_bot) -> None:
     assert len(slack.calls_to("chat.startStream")) == 1
 
 
+async def test_vote_notes_are_in_the_language_of_the_answer(http_bot) -> None:
+    """Slack echoes the buttons' block id with each click; it carries the answer's language."""
+    slack, base, feedback = http_bot
+    question = payloads.app_mention(
+        "Milvusはデータをどこに保存しますか？", channel=CHANNEL, user=USER, ts="1700000550.000001"
+    )
+    body = json.dumps(question).encode()
+    await post_event(base, body, payloads.signed_headers(body, SECRET))
+    [stop] = await slack.wait_for("chat.stopStream", timeout=10)
+    votes = _json(stop.params["blocks"])[-1]
+
+    async def click(action_id: str, value: str, block_id: str) -> None:
+        clicked = payloads.interaction_body(
+            payloads.block_actions(
+                action_id,
+                value,
+                channel=CHANNEL,
+                user="U0V",
+                message_ts=stop.params["ts"],
+                thread_ts="1700000550.000001",
+                block_id=block_id,
+            )
+        )
+        signed = payloads.signed_headers(clicked, SECRET)
+        assert await post_event(base, clicked, signed, "application/x-www-form-urlencoded") == 200
+
+    await click("helpbot_vote_down", votes["elements"][1]["value"], votes["block_id"])
+    [prompt] = await slack.wait_for("chat.postEphemeral")
+    assert prompt.params["text"] == message("down_reason_prompt", "ja")
+    reasons = _json(prompt.params["blocks"])[-1]
+    assert [r["text"]["text"] for r in reasons["elements"]] == [
+        message(f"reason_{reason}", "ja") for reason in ("wrong", "outdated", "not_asked", "other")
+    ]
+    wrong = reasons["elements"][0]
+    await click(wrong["action_id"], wrong["value"], reasons["block_id"])
+    thanks = (await slack.wait_for("chat.postEphemeral", count=2))[-1]
+    assert thanks.params["text"] == message("reason_thanks", "ja")
+    assert message("reason_thanks", "ja") != message("reason_thanks")
+    [record] = await feedback.recent()
+    assert record.down_reasons == ("wrong",)
+
+
 async def test_http_vote_button_is_recorded(http_bot) -> None:
     slack, base, feedback = http_bot
     body = mention_body("1700000500.000001")

@@ -24,6 +24,9 @@ SNIPPET_CHARS = 150
 # posted message stays far inside the 50-block limit too.
 MESSAGE_CHARS = 10_000
 VOTE_UP, VOTE_DOWN = "helpbot_vote_up", "helpbot_vote_down"
+FEEDBACK_BLOCK = "helpbot_feedback"
+"""The vote buttons' block; its id also carries the answer's language (`helpbot_feedback:ja`),
+which Slack echoes with every click, so the notes to the voter are in that language."""
 
 
 def escape(text: str) -> str:
@@ -76,7 +79,7 @@ def sources_and_votes(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
     blocks.append(
         {
             "type": "actions",
-            "block_id": "helpbot_feedback",
+            "block_id": f"{FEEDBACK_BLOCK}:{answer.language}",
             "elements": [
                 {
                     "type": "button",

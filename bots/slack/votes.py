@@ -10,12 +10,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.ops.metrics import Metrics
-from bots.slack.format import VOTE_DOWN, VOTE_UP
+from bots.slack.format import FEEDBACK_BLOCK, VOTE_DOWN, VOTE_UP
 from core import DOWN_REASONS, AnswerLog, Vote, message
 
 __all__ = ["SlackVotes"]
 
 _REASON_PREFIX = "helpbot_vote_reason_"
+_REASON_BLOCK = "helpbot_reasons"
 _REASON = re.compile(rf"^{_REASON_PREFIX}({'|'.join(DOWN_REASONS)})$")
 
 
@@ -36,15 +37,17 @@ class SlackVotes:
         await ack()
         vote: Vote = "up" if action["action_id"] == VOTE_UP else "down"
         user = body["user"]["id"]
+        lang = _language(action)
         recorded = await self._answer_log.vote(action["value"], user, vote)
         if recorded:
             self._metrics.vote("slack", vote)
         if not recorded:
-            await self._tell(body, message("vote_unknown"))
+            await self._tell(body, message("vote_unknown", lang))
         elif vote == "up":
-            await self._tell(body, message("vote_up"))
+            await self._tell(body, message("vote_up", lang))
         else:
-            await self._tell(body, message("down_reason_prompt"), _reason_blocks(action["value"]))
+            blocks = _reason_blocks(action["value"], lang)
+            await self._tell(body, message("down_reason_prompt", lang), blocks)
 
     async def _on_reason(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A reason completes the 👎 (the same person's vote, replaced with its reason)."""
@@ -52,7 +55,7 @@ class SlackVotes:
         found = _REASON.match(action["action_id"])
         reason = found.group(1) if found else "other"
         if await self._answer_log.vote(action["value"], body["user"]["id"], "down", reason):
-            await self._tell(body, message("reason_thanks"))
+            await self._tell(body, message("reason_thanks", _language(action)))
 
     async def _tell(
         self, body: dict[str, Any], text: str, blocks: list[dict[str, Any]] | None = None
@@ -71,19 +74,28 @@ class SlackVotes:
         )
 
 
-def _reason_blocks(answer_id: str) -> list[dict[str, Any]]:
+def _reason_blocks(answer_id: str, lang: str) -> list[dict[str, Any]]:
+    prompt = message("down_reason_prompt", lang)
     return [
-        {"type": "section", "text": {"type": "plain_text", "text": message("down_reason_prompt")}},
+        {"type": "section", "text": {"type": "plain_text", "text": prompt}},
         {
             "type": "actions",
+            "block_id": f"{_REASON_BLOCK}:{lang}",
             "elements": [
                 {
                     "type": "button",
                     "action_id": f"{_REASON_PREFIX}{reason}",
-                    "text": {"type": "plain_text", "text": message(f"reason_{reason}")},
+                    "text": {"type": "plain_text", "text": message(f"reason_{reason}", lang)},
                     "value": answer_id,
                 }
                 for reason in DOWN_REASONS
             ],
         },
     ]
+
+
+def _language(action: dict[str, Any]) -> str:
+    """The answer's language, from the block id the buttons were sent with (English for
+    buttons sent before the block id carried it)."""
+    block, _, lang = str(action.get("block_id", "")).partition(":")
+    return lang if block in (FEEDBACK_BLOCK, _REASON_BLOCK) and lang else "en"
