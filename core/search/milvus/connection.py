@@ -19,10 +19,11 @@ _CONNECT_ATTEMPTS = 3
 _CONNECT_RETRY_S = 1.0
 _CONNECT_FAILED = 2  # pymilvus's code for "Fail connecting to server"
 # pymilvus pings every 10 s, calls or none. A gRPC server with the default policy (such as
-# `milvus-lite server`, which `helpbot serve` runs for a Lite file) counts pings without
-# calls more often than every 5 minutes as abuse and closes the connection ("too many
-# pings"), failing the calls on it. Pinging only during calls, every 6 minutes at most,
-# keeps within that policy and any server's.
+# `milvus-lite server`, which `helpbot serve` runs for a Lite file, and the one pymilvus
+# itself starts for a Lite file opened in this process) counts pings without calls more
+# often than every 5 minutes as abuse and closes the connection ("too many pings"), failing
+# the calls on it. Pinging only during calls, every 6 minutes at most, keeps within that
+# policy and any server's.
 _GRPC_OPTIONS = {"grpc.keepalive_time_ms": 360_000, "grpc.keepalive_permit_without_calls": 0}
 
 
@@ -38,7 +39,7 @@ def connect(uri: str, token: str | None, timeout: float) -> tuple[MilvusClient, 
     try:
         if "://" in uri:
             return _server_client(uri, token, timeout), uri
-        return MilvusClient(uri=uri, token=token or "", timeout=timeout), uri
+        return _client(uri, token, timeout), uri
     except MilvusException as exc:
         if "://" in uri or "Open local milvus failed" not in str(exc.message):
             raise
@@ -59,9 +60,7 @@ def _server_client(uri: str, token: str | None, timeout: float) -> MilvusClient:
     while True:
         started = time.monotonic()
         try:
-            return MilvusClient(
-                uri=uri, token=token or "", timeout=timeout, grpc_options=_GRPC_OPTIONS
-            )
+            return _client(uri, token, timeout)
         except MilvusException as exc:
             quick = time.monotonic() - started < timeout / 2
             if exc.code != _CONNECT_FAILED or not quick or attempt == _CONNECT_ATTEMPTS:
@@ -69,6 +68,10 @@ def _server_client(uri: str, token: str | None, timeout: float) -> MilvusClient:
             log.warning("connecting to Milvus failed (%s); trying again", exc.message)
             attempt += 1
             time.sleep(_CONNECT_RETRY_S)
+
+
+def _client(uri: str, token: str | None, timeout: float) -> MilvusClient:
+    return MilvusClient(uri=uri, token=token or "", timeout=timeout, grpc_options=_GRPC_OPTIONS)
 
 
 def _check_writable(uri: str, folder: Path) -> None:
