@@ -27,10 +27,10 @@ async def test_a_sitemap_is_synced_with_conditional_requests(make_settings, site
     spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"), refresh_s=3600)
     host = f"127.0.0.1:{site.port}"
     async with Helpbot(make_settings()) as bot:
-        first = await sync(bot, spec)
+        await sync(bot, spec)
         assert await sources(bot) == {f"{host}/backups.html", f"{host}/restore.html"}
 
-        second = await sync(bot, spec, first)
+        second = await sync(bot, spec)
         assert site.answers["/backups.html", 304] == site.answers["/restore.html", 304] == 1
         assert second.report is not None
         assert second.report.files_not_modified == 2
@@ -39,8 +39,9 @@ async def test_a_sitemap_is_synced_with_conditional_requests(make_settings, site
 
         site.pages["/restore.html"] = page("Restore", "Restore with milvus-backup restore.")
         site.listed.remove("/backups.html")
-        third = await sync(bot, spec, second)
+        third = await sync(bot, spec)
         assert await sources(bot) == {f"{host}/restore.html"}
+        assert set(await bot.store.page_versions("default")) == {site.url("/restore.html")}
         found = (await bot.service.retrieve(Query("milvus-backup restore"), limit=5)).hits
     assert third.report is not None and third.report.files_deleted == 1
     assert site.answers["/restore.html", 200] == 2
@@ -48,13 +49,50 @@ async def test_a_sitemap_is_synced_with_conditional_requests(make_settings, site
     assert not any(path.startswith("http://elsewhere") for path, _ in site.answers)
 
 
-async def sync(bot: Helpbot, spec: SourceSpec, last: SourceOutcome | None = None) -> SourceOutcome:
-    known = last.report.validators if last and last.report else None
-    outcome = await sync_source(
-        bot.ingestor, spec, bot.ingest_options, bot.settings.git_cache_dir, known
-    )
+async def sync(bot: Helpbot, spec: SourceSpec) -> SourceOutcome:
+    outcome = await sync_source(bot.ingestor, spec, bot.ingest_options, bot.settings.git_cache_dir)
     assert outcome.ok, outcome.error
     return outcome
+
+
+async def test_a_restarted_bot_still_asks_with_the_validators_of_its_last_sync(
+    make_settings, site: Site
+) -> None:
+    """`helpbot sync` from cron, or `serve` after a restart: the validators are kept with
+    the knowledge base, so an unchanged site costs a 304 per page and no embedding."""
+    site.pages = {"/backups.html": page("Backups", "Backups run every night at two.")}
+    site.listed = ["/backups.html"]
+    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"))
+    settings = make_settings()
+    async with Helpbot(settings) as bot:
+        await sync(bot, spec)
+    async with Helpbot(settings) as bot:
+        again = await sync(bot, spec)
+    assert site.answers["/backups.html", 200] == 1 and site.answers["/backups.html", 304] == 1
+    assert again.report is not None and again.report.files_not_modified == 1
+    assert not again.report.changed
+
+
+async def test_a_forgotten_page_is_downloaded_again_at_the_next_sync(
+    make_settings, site: Site
+) -> None:
+    """Its validators would get a 304 and keep nothing: a page without chunks is asked for
+    whole."""
+    site.pages = {
+        "/backups.html": page("Backups", "Backups run every night at two."),
+        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
+    }
+    site.listed = ["/backups.html", "/restore.html"]
+    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"))
+    host = f"127.0.0.1:{site.port}"
+    async with Helpbot(make_settings()) as bot:
+        await sync(bot, spec)
+        await bot.ingestor.forget("default", [f"{host}/restore.html"])
+        assert await sources(bot) == {f"{host}/backups.html"}
+        await sync(bot, spec)
+        assert await sources(bot) == {f"{host}/backups.html", f"{host}/restore.html"}
+    assert site.answers["/restore.html", 200] == 2
+    assert site.answers["/backups.html", 304] == 1
 
 
 async def test_a_page_limit_caps_the_pages_and_a_broken_sitemap_keeps_everything(

@@ -10,28 +10,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import aiohttp
 
 from core.errors import BadInputError
+from core.search.types import Validators
 
 _ZIP_MEDIA_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
 _READ_BYTES = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 10
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What a server said identifies a response's version (ETag, Last-Modified), sent back
-    with the next request to ask whether it changed since."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-    def headers(self) -> dict[str, str]:
-        headers = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        return headers
 
 
 @dataclass(frozen=True)
@@ -57,7 +41,7 @@ class Download:
     is_zip: bool
     data: bytes | None
     limit: int
-    validators: Validators = Validators()
+    validators: Validators = field(default_factory=Validators)
     not_modified: bool = False
 
 

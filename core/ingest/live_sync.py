@@ -13,7 +13,6 @@ from pathlib import Path
 
 import watchfiles
 
-from core.ingest.downloads import Validators
 from core.ingest.sources_file import SourceSpec
 from core.ingest.sources_sync import (
     OptionsFor,
@@ -104,19 +103,10 @@ class LiveSync:
             await asyncio.gather(*followers, *ended, return_exceptions=True)
 
     async def _sync(self, spec: SourceSpec) -> None:
-        known = self._validators_of(spec)
         async with self._writing:
-            outcome = await sync_source(
-                self._ingestor, spec, self._options_for, self._git_cache, known
-            )
+            outcome = await sync_source(self._ingestor, spec, self._options_for, self._git_cache)
         self.outcomes[spec.origin] = outcome
         self._on_outcome(outcome)
-
-    def _validators_of(self, spec: SourceSpec) -> dict[str, Validators]:
-        """What the source's last successful sync downloaded: an unchanged page answers 304
-        and costs no download and no embedding."""
-        last = self.outcomes.get(spec.origin)
-        return dict(last.report.validators) if last and last.report else {}
 
     async def _follow_changes(self, specs: list[SourceSpec]) -> None:
         """Sync each local source after a batch of changes under it."""

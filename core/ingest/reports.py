@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from core.ingest.downloads import Validators
 from core.ingest.files import SkippedFile
 from core.ingest.sources import SourceLimits
+from core.search.types import Validators
 
 __all__ = ["IngestOptions", "IngestReport"]
 
@@ -30,17 +30,17 @@ class IngestOptions:
     """Who adds the inputs, recorded with them: "cli", or "sources-file"."""
     auth_token: str | None = field(default=None, repr=False)
     """Sent as `Authorization: Bearer` with every download; never stored or printed."""
-    known_validators: Mapping[str, Validators] = field(default_factory=dict)
-    """Earlier downloads' validators: a page that did not change answers 304 and is kept."""
 
-    def source_limits(self) -> SourceLimits:
+    def source_limits(self, known: Mapping[str, Validators]) -> SourceLimits:
+        """The limits of this ingest; `known` has earlier downloads' validators, so a page
+        that did not change answers 304 and is kept."""
         return SourceLimits(
             self.max_file_bytes,
             self.max_zip_bytes,
             self.max_zip_files,
             self.download_timeout_s,
             self.auth_token,
-            self.known_validators,
+            known,
         )
 
 

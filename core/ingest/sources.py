@@ -15,7 +15,6 @@ from core.errors import BadInputError
 from core.ingest.downloads import (
     Download,
     FetchOptions,
-    Validators,
     download_all,
     is_url,
     without_credentials,
@@ -23,7 +22,7 @@ from core.ingest.downloads import (
 from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
 from core.ingest.sitemap import sitemap_pages
 from core.ingest.zip_archive import ArchiveError, zip_files
-from core.search.types import scope_owns
+from core.search.types import Validators, scope_owns
 
 ListedFile = SourceFile | SkippedFile | UnchangedFile
 
@@ -118,6 +117,21 @@ def url_source(url: str) -> str:
     return (_host(url) + unquote(urlsplit(url).path)).rstrip("/")
 
 
+def still_stored(url: str, sources: set[str]) -> bool:
+    """Whether what was downloaded from `url` still has chunks among `sources`: the page, or
+    any file of a zip."""
+    if url_source(url) in sources:
+        return True
+    if PurePosixPath(urlsplit(url).path).suffix.lower() != ".zip":
+        return False
+    scope = _zip_scope(url)
+    return any(source.startswith(scope + "/") for source in sources)
+
+
+def _zip_scope(url: str) -> str:
+    return PurePosixPath(unquote(urlsplit(url).path)).stem or url_source(url)
+
+
 def _host(url: str) -> str:
     """The URL's host and port, without credentials: a sitemap's scope, a page source's start."""
     parts = urlsplit(url)
@@ -188,7 +202,7 @@ def _download_root(download: Download, limits: SourceLimits) -> IngestRoot:
     origin = url_origin(download.url)
     validators = {download.url: download.validators}
     if download.is_zip:
-        scope = PurePosixPath(unquote(urlsplit(download.url).path)).stem or label
+        scope = _zip_scope(download.url)
         files = partial(_downloaded_zip_files, download, scope, limits)
         return IngestRoot(scope, label, True, files, origin, validators)
     files = partial(_page_files, download, label)

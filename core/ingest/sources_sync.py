@@ -7,12 +7,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import HelpbotError
-from core.ingest.downloads import Validators
 from core.ingest.git_checkout import checkout
 from core.ingest.sources import FolderInput, SitemapInput
 from core.ingest.sources_file import SourceSpec
@@ -61,17 +60,12 @@ async def sync_source(
     spec: SourceSpec,
     options_for: OptionsFor,
     git_cache: Path,
-    known: Mapping[str, Validators] | None = None,
 ) -> SourceOutcome:
-    """Sync one source; an error is reported in the outcome, never raised. `known` has the
-    validators of the source's last downloads (see `IngestReport.validators`); git sources
-    are checked out under `git_cache`."""
+    """Sync one source; an error is reported in the outcome, never raised. Git sources are
+    checked out under `git_cache`."""
     try:
         options = replace(
-            options_for(spec.kb, spec.link),
-            owner=SOURCES_FILE_OWNER,
-            auth_token=spec.token(),
-            known_validators=known or {},
+            options_for(spec.kb, spec.link), owner=SOURCES_FILE_OWNER, auth_token=spec.token()
         )
         report = await ingestor.sync([await _input(spec, git_cache, options)], options)
     except HelpbotError as exc:

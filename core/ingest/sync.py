@@ -33,13 +33,14 @@ from core.ingest.sources import (
     ListedFile,
     SitemapInput,
     resolve_inputs,
+    still_stored,
 )
 from core.ingest.zip_archive import ArchiveError
 from core.search.embedding_cache import EmbeddingCache, embed_with_cache
 from core.search.embeddings import Embedder
 from core.search.milvus.schema import MAX_BYTES
 from core.search.milvus.store import MilvusStore
-from core.search.types import ChunkRef, RootRecord, StoredChunk, content_hash
+from core.search.types import ChunkRef, RootRecord, StoredChunk, Validators, content_hash
 
 __all__ = ["IngestReport"]
 
@@ -117,12 +118,19 @@ class Ingestor:
         report = IngestReport()
         notify = progress or (lambda stage, done, total: None)
         source_url(options.url_template, "a/b.md")  # reject a bad template before any work
-        roots = await resolve_inputs(inputs, options.source_limits())
+        kb = options.knowledge_base
+        dim = await self._embedder.dimension()
+        known: dict[str, Validators] = {}
+        if await self._store.exists():  # a collection of another model is refused here
+            await self._store.open(self._embedder.model_id, dim)
+            known = await self._store.page_versions(kb)
+        usable = await self._still_stored(kb, known)
+        roots = await resolve_inputs(inputs, options.source_limits(usable))
         # Reading zips, PDFs and HTML is CPU and disk work: all of it runs here, off the loop.
         documents, kept, listed = await asyncio.to_thread(
             self._read, roots, options, report, notify
         )
-        await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
+        await self._store.open(self._embedder.model_id, dim, True)
         await self._check_origins(roots, options)
 
         stored_by_source: dict[str, list[ChunkRef]] = defaultdict(list)
@@ -155,8 +163,11 @@ class Ingestor:
                     if ref.position not in positions:
                         report.chunks_deleted += 1
 
+        remaining = {source for source, _ in documents}
         for source, refs in stored_by_source.items():
-            if not kept.keeps(source) and any(root.owns(source) for root in listed):
+            if kept.keeps(source) or not any(root.owns(source) for root in listed):
+                remaining.add(source)
+            else:
                 report.files_deleted += 1
                 report.chunks_deleted += len(refs)
                 stale.extend(ref.id for ref in refs)
@@ -174,6 +185,7 @@ class Ingestor:
             changes = ChunkChanges(options.knowledge_base, tuple(stale), still_there, len(new_rows))
         for root in listed:
             report.validators.update(root.validators)
+        await self._keep_page_versions(kb, report.validators, known, remaining)
         synced_at = time.time()
         await self._store.record_roots(
             [
@@ -186,6 +198,30 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         log.info("ingest finished: %s", report.summary())
         return report, changes
+
+    async def _still_stored(self, kb: str, known: dict[str, Validators]) -> dict[str, Validators]:
+        """The known validators of pages whose chunks are still stored: a page forgotten
+        since (`helpbot forget`) must be downloaded again, not answered 304 and kept empty."""
+        if not known:
+            return {}
+        sources = {ref.source for ref in await self._store.chunk_refs(kb)}
+        return {url: v for url, v in known.items() if still_stored(url, sources)}
+
+    async def _keep_page_versions(
+        self,
+        kb: str,
+        downloaded: dict[str, Validators],
+        known: dict[str, Validators],
+        remaining: set[str],
+    ) -> None:
+        """Record the validators of this sync's downloads for the next one, whichever process
+        runs it, and forget those of pages no longer stored or no longer validated."""
+        validated = {url for url, v in downloaded.items() if v.etag or v.last_modified}
+        versions = {url: downloaded[url] for url in validated if known.get(url) != downloaded[url]}
+        gone = [url for url in downloaded if url not in validated and url in known]
+        gone += [url for url in known if url not in downloaded and not still_stored(url, remaining)]
+        if versions or gone:
+            await self._store.record_page_versions(kb, versions, gone)
 
     async def forget(self, kb: str, names: Sequence[str]) -> ForgetReport:
         """Delete what `names` name in `kb`, or all of `kb` with no names (see `forget`)."""

@@ -10,9 +10,26 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Fusion", "Hit", "RootRecord", "content_hash"]
+__all__ = ["Fusion", "Hit", "RootRecord", "Validators", "content_hash"]
 
 Fusion = Literal["rrf", "weighted", "dense"]
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a server said identifies a response's version (ETag, Last-Modified), sent back
+    with the next request to ask whether it changed since."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,30 @@ def has_hubness(client: MilvusClient, name: str, kb: str, timeout: float) -> boo
     """Whether any chunk of `kb` has its hubness stored (none: built before it was kept)."""
     where = f"kb == {json.dumps(kb, ensure_ascii=False)}"
     return bool(client.query(name, filter=where, output_fields=["id"], limit=1, timeout=timeout))
+
+
+def store_hubness(
+    client: MilvusClient,
+    name: str,
+    kb: str,
+    rows: list[dict[str, Any]],
+    neighbours: int,
+    timeout: float,
+) -> None:
+    """Compute and keep the hubness of `kb`'s chunks (`rows`: each one's id and `dense`
+    vector, the whole knowledge base)."""
+    if not rows:
+        return
+    vectors = np.asarray([row["dense"] for row in rows], dtype=np.float32)
+    values = mean_neighbour_similarity(vectors, neighbours)
+    write_hubness(
+        client,
+        name,
+        kb,
+        {row["id"]: float(v) for row, v in zip(rows, values, strict=True)},
+        timeout,
+    )
+    client.flush(name, timeout=timeout)
 
 
 def write_hubness(

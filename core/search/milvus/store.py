@@ -15,12 +15,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from core.errors import (
-    EmbeddingMismatchError,
-    NotIngestedError,
-    RetrievalError,
-    StaleChunkingError,
-)
+from core.errors import EmbeddingMismatchError, NotIngestedError, RetrievalError, StaleChunkingError
 from core.search.milvus.capabilities import probe
 from core.search.milvus.connection import connect, remove_damaged_indexes
 from core.search.milvus.hubness import (
@@ -28,11 +23,16 @@ from core.search.milvus.hubness import (
     ensure_hubness_collection,
     has_hubness,
     hubness_collection,
-    mean_neighbour_similarity,
     read_hubness,
-    write_hubness,
+    store_hubness,
 )
 from core.search.milvus.lite_engine import writing
+from core.search.milvus.page_versions import (
+    ensure_page_versions_collection,
+    page_versions_collection,
+    read_page_versions,
+    write_page_versions,
+)
 from core.search.milvus.pymilvus_import import (
     AnnSearchRequest,
     LoadState,
@@ -48,6 +48,7 @@ from core.search.milvus.roots import (
     roots_collection,
     write_records,
 )
+from core.search.milvus.rows import every_row
 from core.search.milvus.schema import (
     DENSE_OUTPUT_FIELDS,
     OUTPUT_FIELDS,
@@ -57,7 +58,7 @@ from core.search.milvus.schema import (
     to_hit,
     to_row,
 )
-from core.search.types import ChunkRef, Hit, RootRecord, SearchConfig, StoredChunk
+from core.search.types import ChunkRef, Hit, RootRecord, SearchConfig, StoredChunk, Validators
 
 log = logging.getLogger(__name__)
 
@@ -218,8 +219,13 @@ class MilvusStore:
         return built_with_model(info)
 
     async def drop(self) -> None:
-        """Drop the chunks, their hubness and the record of where they came from."""
-        for name in (self.collection, self._hubness, roots_collection(self.collection)):
+        """Drop the chunks, their hubness and the records of where they came from."""
+        for name in (
+            self.collection,
+            self._hubness,
+            roots_collection(self.collection),
+            page_versions_collection(self.collection),
+        ):
             if await self._call(self.client.has_collection, name, timeout=self._timeout):
                 await self._call(self.client.drop_collection, name, timeout=self._timeout)
 
@@ -237,6 +243,23 @@ class MilvusStore:
     async def forget_roots(self, kb: str, scopes: list[str]) -> None:
         name = await self._roots()
         await self._call(delete_records, self.client, name, kb, scopes, self._timeout)
+
+    async def page_versions(self, kb: str) -> dict[str, Validators]:
+        """The validators of each page downloaded into `kb` (see `record_page_versions`)."""
+        name = page_versions_collection(self.collection)
+        if not await self._call(self.client.has_collection, name, timeout=self._timeout):
+            return {}
+        await self._call(ensure_page_versions_collection, self.client, name, self._timeout)
+        server = "://" in self._uri
+        return await self._call(read_page_versions, self.client, name, kb, self._timeout, server)
+
+    async def record_page_versions(
+        self, kb: str, versions: dict[str, Validators], gone: list[str]
+    ) -> None:
+        """Keep `versions` for the next sync's conditional requests; forget `gone` URLs."""
+        name = page_versions_collection(self.collection)
+        await self._call(ensure_page_versions_collection, self.client, name, self._timeout)
+        await self._call(write_page_versions, self.client, name, kb, versions, gone, self._timeout)
 
     async def _roots(self) -> str:
         name = roots_collection(self.collection)
@@ -273,15 +296,10 @@ class MilvusStore:
         ):
             return
         rows = await self._call(self._rows, f"kb == {_literal(kb)}", ["dense"])
-        if not rows:
-            return
-        vectors = np.asarray([row["dense"] for row in rows], dtype=np.float32)
-        values = await asyncio.to_thread(
-            mean_neighbour_similarity, vectors, self._search.hub_neighbours
+        neighbours = self._search.hub_neighbours
+        await self._call(
+            store_hubness, self.client, self._hubness, kb, rows, neighbours, self._timeout
         )
-        hubness = {row["id"]: float(value) for row, value in zip(rows, values, strict=True)}
-        await self._call(write_hubness, self.client, self._hubness, kb, hubness, self._timeout)
-        await self._call(self.client.flush, self._hubness, timeout=self._timeout)
 
     async def flush(self) -> None:
         """Seal written rows into indexed segments: unflushed rows are searched by brute force."""
@@ -306,28 +324,8 @@ class MilvusStore:
 
     def _rows(self, where: str, fields: list[str]) -> list[dict[str, Any]]:
         """Every chunk row matching `where`, with `fields` and the id."""
-        if "://" in self._uri:
-            # A server returns at most 16384 rows per query: page through them.
-            iterator = self.client.query_iterator(
-                self.collection,
-                batch_size=_PAGE,
-                filter=where,
-                output_fields=fields,
-                timeout=self._timeout,
-            )
-            rows: list[dict[str, Any]] = []
-            try:
-                while page := iterator.next():
-                    rows += page
-            finally:
-                iterator.close()
-        else:
-            # Milvus Lite (in this process or in serve's engine) returns every match, and
-            # lacks the AllocTimestamp query_iterator needs.
-            rows = self.client.query(
-                self.collection, filter=where, output_fields=fields, timeout=self._timeout
-            )
-        return rows
+        server = "://" in self._uri
+        return every_row(self.client, self.collection, where, fields, self._timeout, server)
 
     async def search(
         self, vector: np.ndarray, text: str, kbs: tuple[str, ...], limit: int
