@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
 from core.container import Helpbot
 from core.learning.answer_log import GapStatus
@@ -116,6 +117,37 @@ async def test_forgetting_a_cited_file_makes_its_answers_stale(
         await bot.ingestor.forget("default", ["docs/backups.md"])
         [record] = await bot.answer_log.recent()
     assert record.id == answer_id and record.stale
+
+
+async def test_answers_logged_before_redis_indexed_citations_still_go_stale(
+    make_settings, redis_url: str, tmp_path: Path
+) -> None:
+    """A sync reads only the answers that cite a removed chunk (Redis keeps an index of
+    them); a log written before that index is indexed once, at the next start, and a purge
+    leaves nothing of it behind."""
+    docs = tmp_path / "docs"
+    write(docs / "backups.md", BACKUPS)
+    write(docs / "oncall.md", ROTA)
+    settings = make_settings(redis_url=redis_url)
+    ids = {}
+    async with Helpbot(settings) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        for question in ("When do backups run?", "When does the on-call rota change?"):
+            query = Query(question)
+            ids[question] = await bot.answer_log.save_answer(query, await bot.service.answer(query))
+    raw = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    index = await raw.keys("helpbot:feedback:cited*")
+    assert index  # the index, and the mark that the older answers are in it
+    await raw.delete(*index)  # as a log from before the index
+    async with Helpbot(settings) as bot:
+        write(docs / "backups.md", BACKUPS.replace("two", "three"))
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        stale = {r.id for r in await bot.answer_log.recent() if r.stale}
+        assert await bot.answer_log.purge() == 2
+    left = await raw.keys("helpbot:feedback:cited:*")
+    await raw.aclose()
+    assert stale == {ids["When do backups run?"]}
+    assert left == []
 
 
 async def test_a_digest_is_claimed_once_per_period_across_processes(

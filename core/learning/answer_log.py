@@ -246,6 +246,11 @@ def record_from(
     )
 
 
+def cited_chunk_ids(details: str | None) -> list[str]:
+    """The chunk ids an answer's stored details cite (none for a failure)."""
+    return [c["chunk_id"] for c in json.loads(details).get("citations", ())] if details else []
+
+
 def stale_citations(record: AnswerRecord, removed: set[str], kept: set[tuple[str, str]]) -> bool:
     """Whether a sync that removed these chunk ids changed or deleted a section it cited."""
     return any(

@@ -10,6 +10,9 @@ Layout (prefix P, default "helpbot:feedback:"):
   P answers      ZSET   <id> scored by created_at   (recent(): ZREVRANGE; purge: ZRANGEBYSCORE)
   P voted        ZSET   <id> scored by created_at, for answers with at least one vote
   P stale        ZSET   <id> scored by created_at, stale answers whose notice is not claimed
+  P cited:<chunk id>  ZSET  <id> scored by created_at, the answers that cite that chunk (a
+                        sync that removes the chunk reads only them, then drops the key)
+  P cited_indexed STRING set once the answers logged before that index are in it
   P gaps         HASH   gap id -> status (JSON)
   P last_digest  STRING when the last digest was claimed (a Lua check-and-set)
 """
@@ -23,6 +26,7 @@ from collections.abc import Collection, Iterable
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
 from core.learning.answer_log import (
@@ -32,6 +36,7 @@ from core.learning.answer_log import (
     Retention,
     Vote,
     answer_details,
+    cited_chunk_ids,
     failure_details,
     record_from,
     source_keys,
@@ -85,6 +90,23 @@ class RedisAnswerLog:
         self._digest_script = client.register_script(_CLAIM_DIGEST)
         self._client = client
         await self._retention.purge_if_due(self.purge)
+        await self._index_citations()
+
+    async def _index_citations(self) -> None:
+        """Answers logged before the `cited:` index existed are added to it, once."""
+        if await self._redis.exists(self._p + "cited_indexed"):
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for record in await self.between(0.0):
+                _cite(
+                    pipe,
+                    self._p,
+                    record.id,
+                    record.created_at,
+                    [c.chunk_id for c in record.citations],
+                )
+            pipe.set(self._p + "cited_indexed", "1")
+            await pipe.execute()
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -131,6 +153,7 @@ class RedisAnswerLog:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._p + f"answer:{answer_id}", mapping=fields)
             pipe.zadd(self._p + "answers", {answer_id: created_at})
+            _cite(pipe, self._p, answer_id, created_at, cited_chunk_ids(details))
             await pipe.execute()
         return answer_id
 
@@ -151,17 +174,23 @@ class RedisAnswerLog:
         return await self._records(ids)
 
     async def mark_stale(self, removed: Iterable[str], kept: set[tuple[str, str]]) -> int:
-        gone = set(removed)
+        gone = sorted(set(removed))
         if not gone:
             return 0
-        records = await self.between(0.0)
-        now_stale = [r for r in records if not r.stale and stale_citations(r, gone, kept)]
-        if now_stale:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                for record in now_stale:
-                    pipe.hset(self._p + f"answer:{record.id}", "stale", "1")
+        keys = [self._p + f"cited:{chunk_id}" for chunk_id in gone]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrange(key, 0, -1)
+            citing = sorted({answer_id for ids in await pipe.execute() for answer_id in ids})
+        records = await self._records(citing)
+        now_stale = [r for r in records if not r.stale and stale_citations(r, set(gone), kept)]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for record in now_stale:
+                pipe.hset(self._p + f"answer:{record.id}", "stale", "1")
+            if now_stale:
                 pipe.zadd(self._p + "stale", {r.id: r.created_at for r in now_stale})
-                await pipe.execute()
+            pipe.delete(*keys)  # those chunks are gone: nothing will remove them again
+            await pipe.execute()
         return len(now_stale)
 
     async def claim_stale_notices(
@@ -232,13 +261,28 @@ class RedisAnswerLog:
             )
             if not ids:
                 return purged
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for answer_id in ids:
+                    pipe.hget(self._p + f"answer:{answer_id}", "details")
+                details = await pipe.execute()
             async with self._redis.pipeline(transaction=True) as pipe:
+                for answer_id, found in zip(ids, details, strict=True):
+                    for chunk_id in cited_chunk_ids(found):
+                        pipe.zrem(self._p + f"cited:{chunk_id}", answer_id)
                 pipe.delete(*(self._p + f"{kind}:{i}" for i in ids for kind in ("answer", "votes")))
                 pipe.zrem(self._p + "answers", *ids)
                 pipe.zrem(self._p + "voted", *ids)
                 pipe.zrem(self._p + "stale", *ids)
                 await pipe.execute()
             purged += len(ids)
+
+
+def _cite(
+    pipe: Pipeline, prefix: str, answer_id: str, created_at: float, chunk_ids: Iterable[str]
+) -> None:
+    """Queue the answer's entry in the index of each chunk it cites."""
+    for chunk_id in chunk_ids:
+        pipe.zadd(prefix + f"cited:{chunk_id}", {answer_id: created_at})
 
 
 def _vote_and_reason(value: str) -> tuple[str, str | None]:
