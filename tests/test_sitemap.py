@@ -91,6 +91,9 @@ async def test_a_forgotten_page_is_downloaded_again_at_the_next_sync(
         assert await sources(bot) == {f"{host}/backups.html"}
         await sync(bot, spec)
         assert await sources(bot) == {f"{host}/backups.html", f"{host}/restore.html"}
+        assert len(await bot.store.page_versions("default")) == 2
+        await bot.ingestor.forget("default", [])  # the whole knowledge base
+        assert await bot.store.page_versions("default") == {}
     assert site.answers["/restore.html", 200] == 2
     assert site.answers["/backups.html", 304] == 1
 

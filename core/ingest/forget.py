@@ -52,6 +52,9 @@ async def forget(store: MilvusStore, kb: str, names: Sequence[str]) -> ForgetRep
     await store.update_hubness(kb, changed=bool(gone))
     forgotten = [r.scope for r in records if not names or any(_covers(s, r.scope) for s in scopes)]
     await store.forget_roots(kb, forgotten)
+    # A forgotten page's validators go at its knowledge base's next sync; a whole one's now.
+    if not names and (urls := list(await store.page_versions(kb))):
+        await store.record_page_versions(kb, {}, urls)
     return ForgetReport(len(gone), len({ref.source for ref in gone}), tuple(r.id for r in gone))
 
 
