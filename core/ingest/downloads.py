@@ -77,7 +77,7 @@ async def _download(session: aiohttp.ClientSession, url: str, options: FetchOpti
     known = options.known.get(url)
     try:
         async with await _follow(session, url, known.headers() if known else {}) as response:
-            is_zip = response.content_type in _ZIP_MEDIA_TYPES or _path_suffix(url) == ".zip"
+            is_zip = response.content_type in _ZIP_MEDIA_TYPES or url_suffix(url) == ".zip"
             limit = options.zip_limit if is_zip else options.page_limit
             if response.status == 304 and known is not None:
                 return Download(url, "", None, is_zip, None, limit, known, not_modified=True)
@@ -136,5 +136,6 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | 
     return bytes(body)
 
 
-def _path_suffix(url: str) -> str:
+def url_suffix(url: str) -> str:
+    """The suffix of the URL's path, lower-cased (`.zip`); "" when it has none."""
     return PurePosixPath(urlsplit(url).path).suffix.lower()

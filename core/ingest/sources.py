@@ -17,6 +17,7 @@ from core.ingest.downloads import (
     FetchOptions,
     download_all,
     is_url,
+    url_suffix,
     without_credentials,
 )
 from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
@@ -122,10 +123,10 @@ def still_stored(url: str, sources: set[str]) -> bool:
     any file of a zip."""
     if url_source(url) in sources:
         return True
-    if PurePosixPath(urlsplit(url).path).suffix.lower() != ".zip":
+    if url_suffix(url) != ".zip":
         return False
     scope = _zip_scope(url)
-    return any(source.startswith(scope + "/") for source in sources)
+    return any(scope_owns(scope, True, source) for source in sources)
 
 
 def _zip_scope(url: str) -> str:

@@ -121,7 +121,8 @@ class Ingestor:
         kb = options.knowledge_base
         dim = await self._embedder.dimension()
         known: dict[str, Validators] = {}
-        if await self._store.exists():  # a collection of another model is refused here
+        existed = await self._store.exists()
+        if existed:  # a collection of another model is refused here, before any download
             await self._store.open(self._embedder.model_id, dim)
             known = await self._store.page_versions(kb)
         usable = await self._still_stored(kb, known)
@@ -130,7 +131,8 @@ class Ingestor:
         documents, kept, listed = await asyncio.to_thread(
             self._read, roots, options, report, notify
         )
-        await self._store.open(self._embedder.model_id, dim, True)
+        if not existed:
+            await self._store.open(self._embedder.model_id, dim, True)
         await self._check_origins(roots, options)
 
         stored_by_source: dict[str, list[ChunkRef]] = defaultdict(list)

@@ -174,16 +174,16 @@ class RedisAnswerLog:
         return await self._records(ids)
 
     async def mark_stale(self, removed: Iterable[str], kept: set[tuple[str, str]]) -> int:
-        gone = sorted(set(removed))
+        gone = set(removed)
         if not gone:
             return 0
-        keys = [self._p + f"cited:{chunk_id}" for chunk_id in gone]
+        keys = [self._p + f"cited:{chunk_id}" for chunk_id in sorted(gone)]
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.zrange(key, 0, -1)
             citing = sorted({answer_id for ids in await pipe.execute() for answer_id in ids})
         records = await self._records(citing)
-        now_stale = [r for r in records if not r.stale and stale_citations(r, set(gone), kept)]
+        now_stale = [r for r in records if not r.stale and stale_citations(r, gone, kept)]
         async with self._redis.pipeline(transaction=True) as pipe:
             for record in now_stale:
                 pipe.hset(self._p + f"answer:{record.id}", "stale", "1")
