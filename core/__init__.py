@@ -10,6 +10,7 @@ from core.errors import *
 from core.evaluation import *
 from core.ingest.forget import *
 from core.ingest.live_sync import *
+from core.ingest.retries import *
 from core.ingest.sources_file import *
 from core.ingest.sources_sync import *
 from core.ingest.sync import *
@@ -31,6 +32,7 @@ __all__ = [
     "GAP_REVIEW_DAYS",
     "GAP_STATUSES",
     "KNOWLEDGE_BASE_NAME",
+    "RETRY_FIRST_PAUSE_S",
     "SETTINGS_CONFIG",
     "Answer",
     "AnswerLog",
@@ -68,6 +70,7 @@ __all__ = [
     "RagService",
     "Readiness",
     "Retention",
+    "Retries",
     "Retrieval",
     "RetrievalError",
     "Role",

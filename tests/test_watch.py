@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,10 @@ from bots.cli import IngestCommand, Listening, run_ingest
 from bots.cli.running import HealthOptions
 from core.container import Helpbot
 from core.errors import BadInputError
+from core.ingest.live_sync import LiveSync
+from core.ingest.sources_file import SourceSpec
 from core.models import Query
+from tests.milvus_servers.servers import MilvusServer
 from tests.support import http_get, write
 
 
@@ -60,7 +64,70 @@ async def test_watch_syncs_every_change_until_stopped(docs: Path, make_settings)
     assert "docs/notes.txt" not in sources
 
 
+async def test_watch_tries_a_failed_sync_again_without_another_change(
+    docs: Path, tmp_path: Path, make_settings
+) -> None:
+    server = MilvusServer("milvus-lite", tmp_path / "milvus")
+    server.start()
+    try:
+        settings = make_settings(milvus_uri=server.uri, milvus_collection="watch_retries")
+        listening = Listening()
+        command = replace(watch_command(docs), retry_s=0.5)
+        watcher = asyncio.create_task(run_ingest(settings, command, listening))
+        await asyncio.wait_for(listening.ready.wait(), 30)
+        health = f"http://127.0.0.1:{listening.ports['health']}"
+        await until_runs(health, 1)
+        server.stop()
+        write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
+        async with asyncio.timeout(30):
+            while not (await ingest_runs(health)).get("failed"):
+                await asyncio.sleep(0.1)
+        server.start()
+        await until_runs(health, 2)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(watcher, 15) == 0
+        async with Helpbot(settings) as bot:
+            found = await bot.service.retrieve(Query("Who keeps the pager rota?"))
+    finally:
+        server.stop()
+    assert found.relevant and found.relevant[0].source == "docs/runbook.md"
+
+
 async def test_watch_refuses_urls(docs: Path, make_settings) -> None:
     command = IngestCommand(("https://example.test/docs.zip",), watch=True)
     with pytest.raises(BadInputError, match="local files and folders"):
         await run_ingest(make_settings(), command)
+
+
+async def test_a_change_made_while_milvus_is_down_is_synced_once_it_is_back(
+    docs: Path, tmp_path: Path, make_settings
+) -> None:
+    """What `serve` runs on a folder: the sync after the change fails, and is tried again,
+    with no further change, until Milvus answers."""
+    server = MilvusServer("milvus-lite", tmp_path / "milvus")
+    server.start()
+    stop = asyncio.Event()
+    try:
+        settings = make_settings(milvus_uri=server.uri, milvus_collection="retries")
+        spec = SourceSpec("default", "path", str(docs))
+        async with Helpbot(settings) as bot:
+            live = LiveSync(
+                bot.ingestor, [spec], bot.ingest_options, settings.git_cache_dir, retry_s=0.5
+            )
+            running = asyncio.create_task(live.run(stop))
+            await asyncio.wait_for(live.first_sync_done.wait(), 30)
+            server.stop()
+            write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
+            async with asyncio.timeout(30):
+                while live.checks()[f"source {spec.origin}"] != "failing":
+                    await asyncio.sleep(0.1)
+            server.start()  # same port, same data
+            async with asyncio.timeout(60):
+                while live.checks()[f"source {spec.origin}"] != "ok":
+                    await asyncio.sleep(0.1)
+            found = await bot.service.retrieve(Query("Who keeps the pager rota?"))
+            stop.set()
+            await running
+    finally:
+        server.stop()
+    assert found.relevant and found.relevant[0].source == "docs/runbook.md"

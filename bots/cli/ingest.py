@@ -14,7 +14,15 @@ from bots.cli.output import fail, json_text, plain_text
 from bots.cli.progress import Progress
 from bots.cli.running import HealthOptions, Listening, health_server, stop_on_signals
 from bots.ops.metrics import Metrics
-from core import BadInputError, Helpbot, HelpbotError, IngestReport, Settings
+from core import (
+    RETRY_FIRST_PAUSE_S,
+    BadInputError,
+    Helpbot,
+    HelpbotError,
+    IngestReport,
+    Retries,
+    Settings,
+)
 
 __all__ = ["IngestCommand", "run_ingest"]
 
@@ -33,6 +41,8 @@ class IngestCommand:
     watch: bool = False
     health: HealthOptions = field(default_factory=HealthOptions)
     replace: bool = False
+    retry_s: float = RETRY_FIRST_PAUSE_S
+    """With `watch`, the first pause before a failed sync is tried again."""
 
 
 async def run_ingest(
@@ -63,7 +73,8 @@ async def _watch(
     settings: Settings, command: IngestCommand, stop: asyncio.Event, listening: Listening
 ) -> None:
     """Sync once, then again after every batch of changes under the paths, until stopped.
-    A failed sync is reported and counted, and the next change tries again."""
+    A failed sync is reported and counted, and tried again after a growing pause (or at the
+    next change, whichever comes first)."""
     metrics = Metrics()
     async with (
         Helpbot(settings) as bot,
@@ -73,25 +84,32 @@ async def _watch(
             await bot.store.drop()
         options = bot.ingest_options(command.kb, command.url, command.replace)
 
-        async def sync() -> None:
-            try:
-                report = await bot.ingestor.sync(list(command.paths), options)
-            except HelpbotError as exc:
-                metrics.ingest_run(None)
-                fail(str(exc))
-                return
+        async def sync() -> bool:
+            async with writing:
+                try:
+                    report = await bot.ingestor.sync(list(command.paths), options)
+                except HelpbotError as exc:
+                    metrics.ingest_run(None)
+                    fail(str(exc))
+                    return False
             metrics.ingest_run(report)
             _print_report(report, command.json)
+            return True
 
+        writing = asyncio.Lock()  # a retry and a change never sync at once
+        retries = Retries(command.retry_s)
         listening.ready.set()
-        await sync()
+        retries.after("watched paths", await sync(), sync)
         if not command.json:
             print(f"watching {', '.join(command.paths)} (Ctrl-C to stop)", flush=True)
-        # Editors save in bursts (temp file, rename, chmod): one sync per quiet period.
-        async for _ in watchfiles.awatch(
-            *command.paths, debounce=_WATCH_DEBOUNCE_MS, stop_event=stop, recursive=True
-        ):
-            await sync()
+        try:
+            # Editors save in bursts (temp file, rename, chmod): one sync per quiet period.
+            async for _ in watchfiles.awatch(
+                *command.paths, debounce=_WATCH_DEBOUNCE_MS, stop_event=stop, recursive=True
+            ):
+                retries.after("watched paths", await sync(), sync)
+        finally:
+            await retries.close()
 
 
 def _print_report(report: IngestReport, as_json: bool) -> None:

@@ -1,18 +1,20 @@
 """Keep the sources file's knowledge bases in step while a bot runs (`helpbot serve`): every
 source at start, a local path again after each change under it, a remote one on its refresh
-interval. One sync writes at a time; a failing source keeps its chunks and is retried at its
-next change or interval."""
+interval. One sync writes at a time; a failing source keeps its chunks and is retried: a local
+one after a pause that grows (see core/ingest/retries.py), a remote one at its interval."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import watchfiles
 
+from core.ingest.retries import RETRY_FIRST_PAUSE_S, Retries
 from core.ingest.sources_file import SourceSpec
 from core.ingest.sources_sync import (
     OptionsFor,
@@ -39,9 +41,12 @@ class LiveSync:
         options_for: OptionsFor,
         git_cache: Path,
         on_outcome: Callable[[SourceOutcome], None] | None = None,
+        retry_s: float = RETRY_FIRST_PAUSE_S,
     ) -> None:
-        """`on_outcome` hears of each source's sync as it ends (serve counts them)."""
+        """`on_outcome` hears of each source's sync as it ends (serve counts them);
+        `retry_s` is the first pause before a failed local source is synced again."""
         self._on_outcome = on_outcome or (lambda outcome: None)
+        self._retry_s = retry_s
         self._ingestor = ingestor
         self._git_cache = git_cache
         self._specs = specs
@@ -102,27 +107,39 @@ class LiveSync:
                 task.cancel()
             await asyncio.gather(*followers, *ended, return_exceptions=True)
 
-    async def _sync(self, spec: SourceSpec) -> None:
+    async def _sync(self, spec: SourceSpec) -> bool:
+        """Sync one source; whether it succeeded."""
         async with self._writing:
             outcome = await sync_source(self._ingestor, spec, self._options_for, self._git_cache)
         self.outcomes[spec.origin] = outcome
         self._on_outcome(outcome)
+        return outcome.ok
 
     async def _follow_changes(self, specs: list[SourceSpec]) -> None:
-        """Sync each local source after a batch of changes under it."""
+        """Sync each local source after a batch of changes under it, and one whose last sync
+        failed (at start or after a change) again after a pause, until it succeeds."""
+        retries = Retries(self._retry_s)
+        for spec in specs:
+            outcome = self.outcomes.get(spec.origin)
+            if outcome is not None and not outcome.ok:
+                retries.after(spec.origin, False, functools.partial(self._sync, spec))
         watched = [Path(spec.origin) for spec in specs]
         existing = [path for path in watched if path.exists()]
-        if not existing:
-            return
-        # Its own stop event: watchfiles sets the one it is given when it is cancelled, and a
-        # reload cancels this watch without stopping anything else.
-        async for changes in watchfiles.awatch(
-            *existing, debounce=_DEBOUNCE_MS, stop_event=asyncio.Event(), recursive=True
-        ):
-            changed = {Path(path) for _, path in changes}
-            for spec, root in zip(specs, watched, strict=True):
-                if any(path == root or path.is_relative_to(root) for path in changed):
-                    await self._sync(spec)
+        try:
+            if not existing:
+                await asyncio.Event().wait()  # nothing to watch yet: only the retries run
+            # Its own stop event: watchfiles sets the one it is given when it is cancelled,
+            # and a reload cancels this watch without stopping anything else.
+            async for changes in watchfiles.awatch(
+                *existing, debounce=_DEBOUNCE_MS, stop_event=asyncio.Event(), recursive=True
+            ):
+                changed = {Path(path) for _, path in changes}
+                for spec, root in zip(specs, watched, strict=True):
+                    if any(path == root or path.is_relative_to(root) for path in changed):
+                        sync = functools.partial(self._sync, spec)
+                        retries.after(spec.origin, await sync(), sync)
+        finally:
+            await retries.close()
 
     async def _refresh(self, spec: SourceSpec, stop: asyncio.Event) -> None:
         """Sync a remote source again every `refresh_s` seconds."""
