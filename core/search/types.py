@@ -10,9 +10,12 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Fusion", "Hit", "RootRecord", "Validators", "content_hash"]
+__all__ = ["Fusion", "Hit", "LatentTerms", "Rerank", "RootRecord", "Validators", "content_hash"]
 
 Fusion = Literal["rrf", "weighted", "dense"]
+Rerank = Literal["latent", "off"]
+LatentTerms = dict[int, float]
+"""A text's latent terms: feature id to weight, unit length (core/search/latent_terms.py)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class StoredChunk:
     dense: np.ndarray
     heading_dense: np.ndarray
     sections: tuple[str, ...] = ()
+    latent: LatentTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ class SearchConfig:
     ef: int = 512
     hub_penalty: float = 0.15
     hub_neighbours: int = 10
+    latent_terms: bool = True
+    """Whether a new collection stores each chunk's latent terms (for the rerank)."""
 
 
 def content_hash(text: str) -> str:

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 _CONNECT_ATTEMPTS = 3
 _CONNECT_RETRY_S = 1.0
 _CONNECT_FAILED = 2  # pymilvus's code for "Fail connecting to server"
+_NOT_LOADED = 101  # Milvus's error code for a collection that is not loaded
 # pymilvus pings every 10 s, calls or none. A gRPC server with the default policy (such as
 # `milvus-lite server`, which `helpbot serve` runs for a Lite file, and the one pymilvus
 # itself starts for a Lite file opened in this process) counts pings without calls more
@@ -108,3 +109,12 @@ def remove_damaged_indexes(error: RetrievalError, uri: str, collection: str) -> 
             len(files),
         )
     return bool(files)
+
+
+def not_loaded(error: RetrievalError) -> bool:
+    """Milvus's "collection not loaded" (code 101), as each server words it."""
+    cause = error.__cause__
+    if isinstance(cause, MilvusException) and cause.code == _NOT_LOADED:
+        return True
+    text = str(error).lower()
+    return "not loaded" in text or "state 'released'" in text

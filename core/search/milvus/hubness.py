@@ -16,6 +16,7 @@ import numpy as np
 
 from core.search.milvus.pymilvus_import import DataType, MilvusClient
 from core.search.milvus.side_collections import PLACEHOLDER, ensure_side_collection
+from core.search.types import Hit
 
 _PAGE = 1000
 # Rows of the similarity matrix computed at once: 256 x N floats (10 MB at N = 10,000).
@@ -61,6 +62,20 @@ def read_hubness(
         return {}
     rows = client.query(name, ids=ids, output_fields=["hubness"], timeout=timeout)
     return {row["id"]: float(row["hubness"]) for row in rows}
+
+
+def less_hubness(
+    client: MilvusClient, name: str, hits: list[Hit], penalty: float, timeout: float
+) -> list[Hit]:
+    """Hits ordered by similarity, less each one's stored hubness times `penalty`; the
+    similarity shown and thresholded stays the raw one."""
+    hubness = read_hubness(client, name, [hit.id for hit in hits], timeout) if penalty else {}
+    # A chunk a running sync wrote has none yet: it is ranked as a typical candidate.
+    typical = float(np.mean(list(hubness.values()))) if hubness else 0.0
+    # Stable sort: equal scores keep their fused (BM25-informed) order.
+    return sorted(
+        hits, key=lambda hit: -round(hit.similarity - penalty * hubness.get(hit.id, typical), 3)
+    )
 
 
 def has_hubness(client: MilvusClient, name: str, kb: str, timeout: float) -> bool:

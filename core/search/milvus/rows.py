@@ -1,7 +1,8 @@
-"""Every row of a collection matching a filter, on any Milvus."""
+"""Every row of a collection matching a filter, on any Milvus, and the filters helpbot uses."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from core.search.milvus.pymilvus_import import MilvusClient
@@ -33,3 +34,13 @@ def every_row(
     finally:
         iterator.close()
     return rows
+
+
+def kb_filter(kbs: list[str]) -> str:
+    """The rows of these knowledge bases."""
+    return f"kb in [{', '.join(literal(kb) for kb in kbs)}]"
+
+
+def literal(value: str) -> str:
+    """A Milvus filter string literal (Milvus Lite does not support filter templates)."""
+    return json.dumps(value, ensure_ascii=False)

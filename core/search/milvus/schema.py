@@ -19,6 +19,7 @@ OUTPUT_FIELDS = [*DENSE_OUTPUT_FIELDS, "heading_dense"]
 # VARCHAR limits; a Milvus server counts bytes, so display fields are cut to fit.
 MAX_BYTES = {"source": 4096, "url": 4096, "title": 1024, "heading": 1024, "sections": 8192}
 CHUNKING_PROPERTY = "helpbot.chunking"
+LATENT_FIELD = "latent"
 _SECTION_SEPARATOR = "\n"  # headings are whitespace-collapsed: they hold no line breaks
 _HNSW_BUILD = {"M": 16, "efConstruction": 200}
 
@@ -29,9 +30,11 @@ def create_collection(
     built_with: tuple[str, int, int],
     hybrid: bool,
     timeout: float,
+    latent: bool = False,
 ) -> None:
     """Create the chunk collection and its indexes, recording the embedding model, its
-    dimension and the chunking version (`built_with`)."""
+    dimension and the chunking version (`built_with`); with `latent` (hybrid layout only),
+    a field for each chunk's latent terms."""
     model_id, dim, chunking = built_with
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
@@ -62,6 +65,9 @@ def create_collection(
         )
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         index.add_index("kb", index_type="INVERTED")
+        if latent:
+            schema.add_field(LATENT_FIELD, DataType.SPARSE_FLOAT_VECTOR)
+            index.add_index(LATENT_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     client.create_collection(
         collection,
         schema=schema,
@@ -91,7 +97,7 @@ def built_with_model(info: dict[str, Any]) -> tuple[str, int]:
     return str(properties.get(MODEL_PROPERTY, "unknown")), int(properties.get(DIM_PROPERTY, 0))
 
 
-def to_row(c: StoredChunk, with_heading_vector: bool) -> dict[str, Any]:
+def to_row(c: StoredChunk, with_heading_vector: bool, with_latent: bool = False) -> dict[str, Any]:
     """A chunk as an upsert row; display fields cut to the VARCHAR limits."""
     row: dict[str, Any] = {
         "id": c.id,
@@ -108,6 +114,10 @@ def to_row(c: StoredChunk, with_heading_vector: bool) -> dict[str, Any]:
     }
     if with_heading_vector:
         row["heading_dense"] = np.asarray(c.heading_dense, dtype=np.float32).tolist()
+    if with_latent:
+        if not c.latent:
+            raise ValueError(f"chunk {c.id} has no latent terms for a collection that keeps them")
+        row[LATENT_FIELD] = c.latent
     return row
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
@@ -17,13 +16,13 @@ import numpy as np
 
 from core.errors import EmbeddingMismatchError, NotIngestedError, RetrievalError, StaleChunkingError
 from core.search.milvus.capabilities import probe
-from core.search.milvus.connection import connect, remove_damaged_indexes
+from core.search.milvus.connection import connect, not_loaded, remove_damaged_indexes
 from core.search.milvus.hubness import (
     delete_hubness,
     ensure_hubness_collection,
     has_hubness,
     hubness_collection,
-    read_hubness,
+    less_hubness,
     store_hubness,
 )
 from core.search.milvus.lite_engine import writing
@@ -48,9 +47,10 @@ from core.search.milvus.roots import (
     roots_collection,
     write_records,
 )
-from core.search.milvus.rows import every_row
+from core.search.milvus.rows import every_row, kb_filter, literal
 from core.search.milvus.schema import (
     DENSE_OUTPUT_FIELDS,
+    LATENT_FIELD,
     OUTPUT_FIELDS,
     built_with_chunking,
     built_with_model,
@@ -58,7 +58,15 @@ from core.search.milvus.schema import (
     to_hit,
     to_row,
 )
-from core.search.types import ChunkRef, Hit, RootRecord, SearchConfig, StoredChunk, Validators
+from core.search.types import (
+    ChunkRef,
+    Hit,
+    LatentTerms,
+    RootRecord,
+    SearchConfig,
+    StoredChunk,
+    Validators,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +75,6 @@ T = TypeVar("T")
 # Dense-first fusion re-ranks this many candidates per requested hit.
 _DENSE_FIRST_POOL = 2
 _PAGE = 1000
-_NOT_LOADED = 101  # Milvus's error code for a collection that is not loaded
 
 
 class MilvusStore:
@@ -94,6 +101,7 @@ class MilvusStore:
         self._connected_to = uri  # a Lite file's shared engine while `serve` runs
         # The open collection's layout: True hybrid, False dense-only, None not opened yet.
         self._hybrid: bool | None = None
+        self._latent = False
         self._hubness = hubness_collection(collection)
 
     async def start(self) -> None:
@@ -154,15 +162,23 @@ class MilvusStore:
                 )
             hybrid = await self._server_has_hybrid()
             built = (model_id, dim, self._chunking_version)
+            latent = hybrid and self._search.latent_terms
             await self._call(
-                create_collection, self.client, self.collection, built, hybrid, self._timeout
+                create_collection,
+                self.client,
+                self.collection,
+                built,
+                hybrid,
+                self._timeout,
+                latent,
             )
-            self._hybrid = hybrid
+            self._hybrid, self._latent = hybrid, latent
         else:
             info = await self._call(
                 self.client.describe_collection, self.collection, timeout=self._timeout
             )
-            self._hybrid = any(f.get("name") == "sparse" for f in info.get("fields", []))
+            fields = {f.get("name") for f in info.get("fields", [])}
+            self._hybrid, self._latent = "sparse" in fields, LATENT_FIELD in fields
             built_with = built_with_model(info)
             if built_with != (model_id, dim):
                 raise EmbeddingMismatchError(
@@ -193,6 +209,24 @@ class MilvusStore:
         if self._hybrid is None:
             return None
         return "hybrid" if self._hybrid else "dense-only"
+
+    @property
+    def keeps_latent_terms(self) -> bool:
+        """Whether the open collection stores each chunk's latent terms (a sync must write
+        them; a search returns them)."""
+        return self._latent
+
+    async def latent_terms(self, ids: list[str]) -> dict[str, LatentTerms]:
+        """The stored latent terms of these chunks (read for the few a question reranks: in
+        every search result they cost more to decode than the rerank gains)."""
+        rows = await self._call(
+            self.client.query,
+            self.collection,
+            ids=ids,
+            output_fields=[LATENT_FIELD],
+            timeout=self._timeout,
+        )
+        return {row["id"]: row[LATENT_FIELD] for row in rows}
 
     async def _server_has_hybrid(self) -> bool:
         if "://" not in self._uri:  # a Lite file, in this process or in serve's engine
@@ -271,7 +305,7 @@ class MilvusStore:
     async def upsert(self, chunks: list[StoredChunk]) -> None:
         if not chunks:
             return
-        rows = [to_row(c, with_heading_vector=self._hybrid is not False) for c in chunks]
+        rows = [to_row(c, self._hybrid is not False, self._latent) for c in chunks]
         await self._call(self.client.upsert, self.collection, rows, timeout=self._timeout)
 
     async def delete(self, ids: Iterable[str]) -> None:
@@ -295,7 +329,7 @@ class MilvusStore:
             has_hubness, self.client, self._hubness, kb, self._timeout
         ):
             return
-        rows = await self._call(self._rows, f"kb == {_literal(kb)}", ["dense"])
+        rows = await self._call(self._rows, f"kb == {literal(kb)}", ["dense"])
         neighbours = self._search.hub_neighbours
         await self._call(
             store_hubness, self.client, self._hubness, kb, rows, neighbours, self._timeout
@@ -312,13 +346,13 @@ class MilvusStore:
         return await self._call(self._chunk_refs, kb)
 
     def _chunk_refs(self, kb: str | None) -> list[ChunkRef]:
-        where = f"kb == {_literal(kb)}" if kb is not None else 'id != ""'
+        where = f"kb == {literal(kb)}" if kb is not None else 'id != ""'
         rows = self._rows(where, ["kb", "source", "position"])
         return [ChunkRef(r["id"], r["kb"], r["source"], int(r["position"])) for r in rows]
 
     async def sample_texts(self, kbs: tuple[str, ...], limit: int) -> list[str]:
         """Up to `limit` chunk texts of these knowledge bases (to tell their language)."""
-        fields = {"filter": _kb_filter(list(kbs)), "output_fields": ["body"], "limit": limit}
+        fields = {"filter": kb_filter(list(kbs)), "output_fields": ["body"], "limit": limit}
         rows = await self._call(self.client.query, self.collection, timeout=self._timeout, **fields)
         return [str(row["body"]) for row in rows]
 
@@ -339,7 +373,7 @@ class MilvusStore:
         try:
             return await self._search_once(vector, text, kbs, limit)
         except RetrievalError as exc:
-            if not _not_loaded(exc):
+            if not not_loaded(exc):
                 raise
             log.warning(
                 "collection %r is not loaded (did Milvus restart?); loading it", self.collection
@@ -364,7 +398,7 @@ class MilvusStore:
             data=[query.tolist()],
             anns_field="dense",
             search_params={"metric_type": "COSINE", "params": {"ef": max(self._search.ef, pool)}},
-            filter=_kb_filter(kbs),
+            filter=kb_filter(kbs),
             limit=pool,
             output_fields=DENSE_OUTPUT_FIELDS,
             timeout=self._timeout,
@@ -372,23 +406,10 @@ class MilvusStore:
         return self._closest_first(results[0], query)[:limit]
 
     def _closest_first(self, rows: list[dict[str, Any]], query: np.ndarray) -> list[Hit]:
-        """Candidates ordered by similarity, less each one's stored hubness times
-        `hub_penalty` (see core/search/milvus/hubness.py); the similarity shown and
-        thresholded stays the raw one."""
+        """Candidates ordered by similarity less their hubness (see hubness.py)."""
         hits = [to_hit(row, query) for row in rows]
         penalty = self._search.hub_penalty
-        hubness = (
-            read_hubness(self.client, self._hubness, [hit.id for hit in hits], self._timeout)
-            if hits and penalty
-            else {}
-        )
-        # A chunk a running sync wrote has none yet: it is ranked as a typical candidate.
-        typical = float(np.mean(list(hubness.values()))) if hubness else 0.0
-        # Stable sort: equal scores keep their fused (BM25-informed) order.
-        hits.sort(
-            key=lambda hit: -round(hit.similarity - penalty * hubness.get(hit.id, typical), 3)
-        )
-        return hits
+        return less_hubness(self.client, self._hubness, hits, penalty, self._timeout)
 
     def _hybrid_search(
         self, vector: np.ndarray, text: str, kbs: list[str], limit: int
@@ -396,7 +417,7 @@ class MilvusStore:
         query = np.asarray(vector, dtype=np.float32)
         fusion = self._search.fusion
         pool = limit * _DENSE_FIRST_POOL if fusion == "dense" else limit
-        expr = _kb_filter(kbs)
+        expr = kb_filter(kbs)
         dense_params = {"metric_type": "COSINE", "params": {"ef": max(self._search.ef, pool)}}
         # Only question headings have vectors of their own (any other heading's is its
         # text's): they add candidates for dense-first ordering, but a list that mostly
@@ -425,21 +446,3 @@ class MilvusStore:
         if fusion == "dense":
             return self._closest_first(results[0], query)[:limit]
         return [to_hit(row, query) for row in results[0]][:limit]
-
-
-def _not_loaded(error: RetrievalError) -> bool:
-    """Milvus's "collection not loaded" (code 101), as each server words it."""
-    cause = error.__cause__
-    if isinstance(cause, MilvusException) and cause.code == _NOT_LOADED:
-        return True
-    text = str(error).lower()
-    return "not loaded" in text or "state 'released'" in text
-
-
-def _kb_filter(kbs: list[str]) -> str:
-    return f"kb in [{', '.join(_literal(kb) for kb in kbs)}]"
-
-
-def _literal(value: str) -> str:
-    """A Milvus filter string literal (Milvus Lite does not support filter templates)."""
-    return json.dumps(value, ensure_ascii=False)

