@@ -310,3 +310,28 @@ async def test_a_server_without_full_text_search_gets_a_dense_only_collection_an
     else:
         assert layout == "hybrid" and warnings == []
     assert answer.sources[0].heading == "Where is data kept?"
+
+
+async def test_progress_counts_every_chunk_embedded_and_read_for_latent_terms(
+    make_settings, docs
+) -> None:
+    """The latent terms take about as long as the embedding: a bar of their own, complete.
+    A server without sparse vectors (Milvus 2.3) keeps none and shows no such bar."""
+    seen: dict[str, tuple[int, int]] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        seen[stage] = (done, total)
+
+    async with Helpbot(make_settings()) as bot:
+        report = await bot.ingestor.sync([docs], bot.ingest_options(), progress)
+        hybrid = bot.store.layout == "hybrid"
+        fields = ["latent"] if hybrid else ["id"]
+        stored = bot.store.client.query(
+            bot.store.collection, filter='id != ""', output_fields=fields
+        )
+    chunks = report.chunks_added
+    assert seen["embed"] == (chunks, chunks) and len(stored) == chunks
+    if hybrid:
+        assert seen["terms"] == (chunks, chunks) and all(row["latent"] for row in stored)
+    else:
+        assert "terms" not in seen and not bot.store.keeps_latent_terms

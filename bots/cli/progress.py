@@ -7,7 +7,12 @@ from tqdm import tqdm
 
 __all__ = ["Progress"]
 
-_LABELS = {"read": "reading files", "embed": "embedding chunks", "eval": "questions"}
+_LABELS = {
+    "read": "reading files",
+    "embed": "embedding chunks",
+    "terms": "latent terms",
+    "eval": "questions",
+}
 
 
 class Progress:

@@ -31,10 +31,10 @@ async def chunk_vectors(
     latent: LatentReader | None,
     batch_size: int,
     on_embedded: Callable[[int], None],
+    on_terms: Callable[[int], None],
 ) -> list[ChunkVectors]:
     """Vectors for `chunks`, from the cache where it has them; latent terms only with a
-    `latent` reader. `on_embedded(n)` counts each chunk once per kind computed (twice with
-    latent terms)."""
+    `latent` reader. `on_embedded(n)` and `on_terms(n)` count the chunks done."""
     texts = [chunk.indexed_text() for chunk in chunks]
     vectors = await embed_with_cache(embedder, cache, texts, batch_size, on_embedded)
     # A question heading (an FAQ entry) gets a vector of its own; any other heading's vector
@@ -49,7 +49,7 @@ async def chunk_vectors(
     )
     terms: list[LatentTerms | None] = [None] * len(texts)
     if latent:
-        terms = list(await latent_with_cache(latent, cache, texts, batch_size, on_embedded))
+        terms = list(await latent_with_cache(latent, cache, texts, batch_size, on_terms))
     return [
         ChunkVectors(vector, asked.get(chunk.heading, vector), chunk_terms)
         for chunk, vector, chunk_terms in zip(chunks, vectors, terms, strict=True)

@@ -46,7 +46,8 @@ __all__ = ["IngestReport"]
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called as (stage, done, total) while files are read and chunks embedded."""
+"""Called as (stage, done, total) while files are read ("read"), chunks embedded ("embed")
+and their latent terms computed ("terms")."""
 
 
 def chunk_id(kb: str, source: str, position: int, text: str) -> str:
@@ -336,22 +337,30 @@ class Ingestor:
     async def _write(
         self, rows: list[_Row], options: IngestOptions, notify: ProgressCallback
     ) -> None:
-        done = 0
         latent = self._latent if self._store.keeps_latent_terms else None
-        total = len(rows) * (2 if latent else 1)  # latent terms cost about one more embedding
+        done = {"embed": 0, "terms": 0}
 
-        def advance(count: int) -> None:
-            nonlocal done
-            done += count
-            notify("embed", done, total)
+        def advance(stage: str) -> Callable[[int], None]:
+            def count(chunks: int) -> None:
+                done[stage] += chunks
+                notify(stage, done[stage], len(rows))
 
-        notify("embed", 0, total)
+            return count
+
+        for stage in done if latent else ("embed",):
+            notify(stage, 0, len(rows))
         step = options.batch_size * 4
         for start in range(0, len(rows), step):
             batch = rows[start : start + step]
             chunks = [row.chunk for row in batch]
             vectors = await chunk_vectors(
-                chunks, self._embedder, self._cache, latent, options.batch_size, advance
+                chunks,
+                self._embedder,
+                self._cache,
+                latent,
+                options.batch_size,
+                advance("embed"),
+                advance("terms"),
             )
             await self._store.upsert(
                 [

