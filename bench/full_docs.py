@@ -41,8 +41,10 @@ SETS = {
     "faq strict": dev_set(),
     "faq reviewed": QUESTIONS / "milvus_faq_dev_reviewed.jsonl",
     "whole-docs dev": QUESTIONS / "milvus_docs_dev.jsonl",
+    "faq held-out, strict": QUESTIONS / "milvus_faq_heldout.jsonl",
 }
 FAQ_ONLY = "faq only"
+FAQ_ONLY_HELD_OUT = "faq only, held-out"
 
 
 @dataclass
@@ -140,6 +142,8 @@ async def run(args: argparse.Namespace) -> None:
         for name, questions in items.items():
             scored[name] = await score_helpbot(bot, settings, questions, "default", args.k)
         scored[FAQ_ONLY] = await score_helpbot(bot, settings, items["faq strict"], "faq", args.k)
+        held_out = items["faq held-out, strict"]
+        scored[FAQ_ONLY_HELD_OUT] = await score_helpbot(bot, settings, held_out, "faq", args.k)
     helpbot_s = time.perf_counter() - started - ingest_s
     tutorial_outcomes: dict[str, list[EvalOutcome]] = {}
     if not args.no_tutorial:

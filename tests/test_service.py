@@ -547,7 +547,7 @@ async def test_latent_terms_reorder_the_closest_sections(make_settings, tmp_path
 
 
 async def test_a_collection_without_latent_terms_is_searched_without_them(
-    make_settings, docs
+    make_settings, docs, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A collection made before latent terms (or with RERANK=off) keeps working as it was;
     its chunks get no terms, and questions are not reranked."""
@@ -562,3 +562,4 @@ async def test_a_collection_without_latent_terms_is_searched_without_them(
     assert before.relevant and after.relevant
     assert "latent" not in {field["name"] for field in fields}
     assert not bot.store.keeps_latent_terms
+    assert "re-ingest with `helpbot ingest --recreate` to use RERANK=latent" in caplog.text

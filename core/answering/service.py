@@ -295,6 +295,14 @@ class RagService:
                 await self._store.start()
                 await self._store.open(self._embedder.model_id, await self._embedder.dimension())
                 self._opened = True
+                hybrid = self._store.layout == "hybrid"
+                if self._latent and hybrid and not self._store.keeps_latent_terms:
+                    log.warning(
+                        "collection %r keeps no latent terms (made before them, or with "
+                        "RERANK=off): questions are not reranked; re-ingest with "
+                        "`helpbot ingest --recreate` to use RERANK=latent",
+                        self._store.collection,
+                    )
 
     async def _search_text(self, query: Query, text: str, deadline: float) -> str:
         """A follow-up ("and on S3?") is searched together with the turns before it."""
