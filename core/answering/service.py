@@ -235,8 +235,8 @@ class RagService:
         )
         hits = one_per_section(found)
         if terms:
-            stored = await self._store.latent_terms([hit.id for hit in hits[:RERANK_DEPTH]])
-            hits = rerank(hits, terms, stored)
+            ids = [hit.id for hit in hits[:RERANK_DEPTH]]
+            hits = rerank(hits, await self._store.latent_closeness(terms, ids))
         hits = hits[:limit]
         search_end = time.perf_counter()
         relevant = tuple(h for h in hits if h.similarity >= self._config.relevance_threshold)

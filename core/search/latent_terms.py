@@ -7,8 +7,9 @@ over e5's token embeddings, mixedbread's "latent terms"): each text becomes up t
 weighted features, like words but learnt. A chunk's terms are computed at ingest and stored
 with it; a question's at search. The first `RERANK_DEPTH` sections, in the dense order, are
 then ordered by reciprocal rank fusion of that order and the order of their latent terms'
-cosine with the question's (Cormack et al. 2009, equal weights): a section both readings
-place high comes first. The similarity shown and thresholded is unchanged.
+cosine with the question's, which Milvus computes (Cormack et al. 2009, equal weights): a
+section both readings place high comes first. The similarity shown and thresholded is
+unchanged.
 """
 
 from __future__ import annotations
@@ -37,25 +38,14 @@ class LatentReader(Protocol):
     async def question_terms(self, text: str) -> LatentTerms: ...
 
 
-def cosine(a: LatentTerms, b: LatentTerms) -> float:
-    small, large = (a, b) if len(a) <= len(b) else (b, a)
-    return sum(weight * large.get(feature, 0.0) for feature, weight in small.items())
-
-
 def rerank(
-    hits: Sequence[Hit],
-    question: LatentTerms,
-    terms: Mapping[str, LatentTerms],
-    depth: int = RERANK_DEPTH,
+    hits: Sequence[Hit], closeness: Mapping[str, float], depth: int = RERANK_DEPTH
 ) -> list[Hit]:
     """The first `depth` hits ordered by RRF of their order and their latent cosine with
-    the question (`terms` by chunk id); the rest after them, as they were. Without terms for
-    every one of them, the order is left as it is."""
+    the question (`closeness` by chunk id, 0 where missing); the rest after them, as they
+    were."""
     head = list(hits[:depth])
-    if not question or not all(terms.get(hit.id) for hit in head):
-        return list(hits)
-    closeness = [cosine(question, terms[hit.id]) for hit in head]
-    by_terms = sorted(range(len(head)), key=lambda n: -closeness[n])
+    by_terms = sorted(range(len(head)), key=lambda n: -closeness.get(head[n].id, 0.0))
     term_rank = {n: rank for rank, n in enumerate(by_terms)}
     fused = sorted(
         range(len(head)),

@@ -25,6 +25,7 @@ from core.search.milvus.hubness import (
     less_hubness,
     store_hubness,
 )
+from core.search.milvus.latent_search import latent_closeness
 from core.search.milvus.lite_engine import writing
 from core.search.milvus.page_versions import (
     ensure_page_versions_collection,
@@ -216,17 +217,11 @@ class MilvusStore:
         them; a search returns them)."""
         return self._latent
 
-    async def latent_terms(self, ids: list[str]) -> dict[str, LatentTerms]:
-        """The stored latent terms of these chunks (read for the few a question reranks: in
-        every search result they cost more to decode than the rerank gains)."""
-        rows = await self._call(
-            self.client.query,
-            self.collection,
-            ids=ids,
-            output_fields=[LATENT_FIELD],
-            timeout=self._timeout,
+    async def latent_closeness(self, question: LatentTerms, ids: list[str]) -> dict[str, float]:
+        """Each chunk's latent-terms cosine with the question's (see latent_search.py)."""
+        return await self._call(
+            latent_closeness, self.client, self.collection, question, ids, self._timeout
         )
-        return {row["id"]: row[LATENT_FIELD] for row in rows}
 
     async def _server_has_hybrid(self) -> bool:
         if "://" not in self._uri:  # a Lite file, in this process or in serve's engine
