@@ -26,6 +26,7 @@ class ChunkVectors:
 
 async def chunk_vectors(
     chunks: list[Chunk],
+    texts: list[str],
     embedder: Embedder,
     cache: EmbeddingCache | None,
     latent: LatentReader | None,
@@ -33,9 +34,9 @@ async def chunk_vectors(
     on_embedded: Callable[[int], None],
     on_terms: Callable[[int], None],
 ) -> list[ChunkVectors]:
-    """Vectors for `chunks`, from the cache where it has them; latent terms only with a
-    `latent` reader. `on_embedded(n)` and `on_terms(n)` count the chunks done."""
-    texts = [chunk.indexed_text() for chunk in chunks]
+    """Vectors for `chunks` (whose embedded `texts` are given), from the cache where it has
+    them; latent terms only with a `latent` reader. `on_embedded(n)` and `on_terms(n)` count
+    the chunks done."""
     vectors = await embed_with_cache(embedder, cache, texts, batch_size, on_embedded)
     # A question heading (an FAQ entry) gets a vector of its own; any other heading's vector
     # is the text's, so a terse heading never outscores the text it heads.

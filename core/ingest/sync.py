@@ -353,8 +353,10 @@ class Ingestor:
         for start in range(0, len(rows), step):
             batch = rows[start : start + step]
             chunks = [row.chunk for row in batch]
+            texts = [chunk.indexed_text() for chunk in chunks]
             vectors = await chunk_vectors(
                 chunks,
+                texts,
                 self._embedder,
                 self._cache,
                 latent,
@@ -373,13 +375,13 @@ class Ingestor:
                         heading=row.chunk.heading,
                         position=row.chunk.position,
                         body=row.chunk.text,
-                        text=row.chunk.indexed_text(),
+                        text=text,
                         sections=row.chunk.sections,
                         dense=vector.text,
                         heading_dense=vector.heading,
                         latent=vector.latent,
                     )
-                    for row, vector in zip(batch, vectors, strict=True)
+                    for row, text, vector in zip(batch, texts, vectors, strict=True)
                 ]
             )
 

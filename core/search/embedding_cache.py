@@ -8,7 +8,7 @@ import contextlib
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -106,20 +106,37 @@ async def embed_with_cache(
     `on_embedded(n)` is called after every batch, and once for the cache hits, so a progress
     bar can count every text (repeats of a text count with the cache hits).
     """
+
+    async def embed(batch: list[str]) -> Sequence[np.ndarray]:
+        return list(await embedder.embed_passages(batch))
+
+    return await cached_arrays(embedder.model_id, embed, cache, texts, batch_size, on_embedded)
+
+
+async def cached_arrays(
+    model: str,
+    compute: Callable[[list[str]], Awaitable[Sequence[np.ndarray]]],
+    cache: EmbeddingCache | None,
+    texts: list[str],
+    batch_size: int,
+    on_done: Callable[[int], None] = lambda n: None,
+) -> list[np.ndarray]:
+    """One array per text, from the cache under `model` where it has them, the rest from
+    `compute` in batches (and cached); `on_done(n)` as in `embed_with_cache`."""
     keys = [text_key(t) for t in texts]
-    cached = await cache.get_many(embedder.model_id, keys) if cache else {}
+    cached = await cache.get_many(model, keys) if cache else {}
     missing: dict[str, str] = {}
     for key, text in zip(keys, texts, strict=True):
         if key not in cached:
             missing.setdefault(key, text)
-    on_embedded(len(texts) - len(missing))
+    on_done(len(texts) - len(missing))
     pending = list(missing.items())
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
-        vectors = await embedder.embed_passages([text for _, text in batch])
-        fresh = {key: vectors[row] for row, (key, _) in enumerate(batch)}
+        arrays = await compute([text for _, text in batch])
+        fresh = {key: arrays[row] for row, (key, _) in enumerate(batch)}
         if cache:
-            await cache.put_many(embedder.model_id, fresh)
+            await cache.put_many(model, fresh)
         cached.update(fresh)
-        on_embedded(len(batch))
+        on_done(len(batch))
     return [cached[k] for k in keys]

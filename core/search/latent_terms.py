@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core.search.embedding_cache import EmbeddingCache, text_key
+from core.search.embedding_cache import EmbeddingCache, cached_arrays
 from core.search.types import Hit, LatentTerms
 
 __all__ = ["LATENT_MODEL_ID", "RERANK_DEPTH", "LatentReader", "latent_with_cache", "rerank"]
@@ -64,26 +64,12 @@ async def latent_with_cache(
     """Latent terms for `texts`, computing only those the cache lacks (kept in the embedding
     cache as one array: the features, then their weights), in batches; `on_done(n)` as in
     `embed_with_cache`."""
-    keys = [text_key(t) for t in texts]
-    stored = await cache.get_many(LATENT_MODEL_ID, keys) if cache else {}
-    found = {key: _from_array(array) for key, array in stored.items()}
-    missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
-    on_done(len(texts) - len(missing))
-    pending = list(missing.items())
-    for start in range(0, len(pending), batch_size):
-        batch = pending[start : start + batch_size]
-        computed = dict(
-            zip(
-                (key for key, _ in batch),
-                await reader.latent_terms([text for _, text in batch]),
-                strict=True,
-            )
-        )
-        if cache:
-            await cache.put_many(LATENT_MODEL_ID, {k: _to_array(v) for k, v in computed.items()})
-        found.update(computed)
-        on_done(len(batch))
-    return [found[key] for key in keys]
+
+    async def compute(batch: list[str]) -> list[np.ndarray]:
+        return [_to_array(terms) for terms in await reader.latent_terms(batch)]
+
+    arrays = await cached_arrays(LATENT_MODEL_ID, compute, cache, texts, batch_size, on_done)
+    return [_from_array(array) for array in arrays]
 
 
 def _to_array(terms: LatentTerms) -> np.ndarray:

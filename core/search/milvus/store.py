@@ -214,7 +214,7 @@ class MilvusStore:
     @property
     def keeps_latent_terms(self) -> bool:
         """Whether the open collection stores each chunk's latent terms (a sync must write
-        them; a search returns them)."""
+        them; a question's rerank compares with them)."""
         return self._latent
 
     async def latent_closeness(self, question: LatentTerms, ids: list[str]) -> dict[str, float]:
