@@ -17,7 +17,12 @@ question less `answer`. The baseline, in the same run: the same stages with one 
 changed (`--baseline`, by default `rerank=off`: no latent terms), so `ratio` is what that
 setting costs (`--baseline hub_penalty=0`: what the hub discount costs).
 
+`--corpus full` ingests the whole Milvus docs instead of the FAQ (from the embedding cache
+`bench/full_docs.py` fills; a minute or two once it is warm): Milvus Lite's engine costs more
+per question on a bigger collection.
+
 Run: .venv/bin/python bench/question_cpu.py [--questions 60] [--baseline SETTING=VALUE]
+    [--corpus faq|full]
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ async def measure(
     return (bot_cpu_s() - bot) / count * 1000, (engine_cpu_s(uri) - engine) / count * 1000
 
 
-async def stages(llm_url: str, overrides: dict[str, str], count: int) -> dict[str, Any]:
+async def stages(
+    llm_url: str, overrides: dict[str, str], count: int, corpus: Path
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="helpbot-cpu-"))
     uri = str(workdir / "milvus.db")
     settings = Settings(  # type: ignore[call-arg]
@@ -72,7 +79,7 @@ async def stages(llm_url: str, overrides: dict[str, str], count: int) -> dict[st
     questions = list(islice(cycle(answerable_questions()), count))
     try:
         async with Helpbot(settings, share_store=True) as bot:
-            await bot.ingestor.sync([milvus_docs() / "faq"], bot.ingest_options())
+            await bot.ingestor.sync([corpus], bot.ingest_options())
             await bot.service.answer(Query(questions[0]))  # warm-up: opens the store
             rows = {
                 "embed": await measure(uri, questions, bot.embedder.embed_query),
@@ -98,14 +105,16 @@ async def run(args: argparse.Namespace) -> None:
     assert driver.stdin is not None and driver.stdout is not None
     try:
         llm_url = json.loads(await driver.stdout.readline())["llm"]
-        measured = await stages(llm_url, {}, args.questions)
+        corpus = milvus_docs() if args.corpus == "full" else milvus_docs() / "faq"
+        measured = await stages(llm_url, {}, args.questions, corpus)
         name, _, value = args.baseline.partition("=")
-        baseline = await stages(llm_url, {name: value}, args.questions)
+        baseline = await stages(llm_url, {name: value}, args.questions, corpus)
     finally:
         driver.stdin.close()
         await driver.wait()
     print(
-        f"CPU ms per question, {args.questions} questions one at a time, FAQ index, "
+        f"CPU ms per question, {args.questions} questions one at a time, "
+        f"{'whole docs' if args.corpus == 'full' else 'FAQ'} index, "
         f"store shared as serve shares it; baseline {args.baseline}\n"
     )
     print(f"| stage | bot | engine | total (defaults) | total, {args.baseline} | ratio |")
@@ -122,6 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--baseline", default="rerank=off", help="SETTING=VALUE to compare with")
+    parser.add_argument("--corpus", choices=("faq", "full"), default="faq")
     asyncio.run(run(parser.parse_args()))
 
 
