@@ -131,3 +131,37 @@ async def test_a_change_made_while_milvus_is_down_is_synced_once_it_is_back(
     finally:
         server.stop()
     assert found.relevant and found.relevant[0].source == "docs/runbook.md"
+
+
+async def test_a_folder_that_appears_after_the_start_is_synced_and_followed(
+    tmp_path: Path, make_settings
+) -> None:
+    """A sources file may name a folder that does not exist yet (a checkout still to come):
+    once it appears it is synced, and so are later changes in it, with no retry due (the
+    first pause here is an hour) and no restart."""
+    later = tmp_path / "later"
+    spec = SourceSpec("default", "path", str(later))
+    settings = make_settings()
+    stop = asyncio.Event()
+    async with Helpbot(settings) as bot:
+        live = LiveSync(
+            bot.ingestor, [spec], bot.ingest_options, settings.git_cache_dir, retry_s=3600
+        )
+        running = asyncio.create_task(live.run(stop))
+        await asyncio.wait_for(live.first_sync_done.wait(), 30)
+        assert live.checks() == {f"source {later}": "failing"}
+        write(later / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
+        async with asyncio.timeout(30):
+            while live.checks()[f"source {later}"] != "ok":
+                await asyncio.sleep(0.1)
+        write(later / "backups.md", "# Backups\n\n## Restores\n\nRestores are tested on Fridays.\n")
+        async with asyncio.timeout(30):
+            while not (
+                found := await bot.service.retrieve(Query("When are restores tested?"))
+            ).relevant:
+                await asyncio.sleep(0.5)
+        pager = await bot.service.retrieve(Query("Who keeps the pager rota?"))
+        stop.set()
+        await running
+    assert found.relevant[0].source == "later/backups.md"
+    assert pager.relevant[0].source == "later/runbook.md"

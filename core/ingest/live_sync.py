@@ -29,6 +29,7 @@ __all__ = ["LiveSync"]
 log = logging.getLogger(__name__)
 
 _DEBOUNCE_MS = 1500  # editors save in bursts (temp file, rename, chmod): one sync per pause
+_APPEAR_POLL_S = 2.0
 
 
 class LiveSync:
@@ -117,29 +118,51 @@ class LiveSync:
 
     async def _follow_changes(self, specs: list[SourceSpec]) -> None:
         """Sync each local source after a batch of changes under it, and one whose last sync
-        failed (at start or after a change) again after a pause, until it succeeds."""
+        failed (at start or after a change) again after a pause, until it succeeds. A path
+        that does not exist yet (a checkout still to come) is synced as soon as it appears,
+        and followed from then on."""
         retries = Retries(self._retry_s)
         for spec in specs:
             outcome = self.outcomes.get(spec.origin)
             if outcome is not None and not outcome.ok:
                 retries.after(spec.origin, False, functools.partial(self._sync, spec))
-        watched = [Path(spec.origin) for spec in specs]
-        existing = [path for path in watched if path.exists()]
         try:
-            if not existing:
-                await asyncio.Event().wait()  # nothing to watch yet: only the retries run
-            # Its own stop event: watchfiles sets the one it is given when it is cancelled,
-            # and a reload cancels this watch without stopping anything else.
-            async for changes in watchfiles.awatch(
-                *existing, debounce=_DEBOUNCE_MS, stop_event=asyncio.Event(), recursive=True
-            ):
-                changed = {Path(path) for _, path in changes}
-                for spec, root in zip(specs, watched, strict=True):
-                    if any(path == root or path.is_relative_to(root) for path in changed):
+            while True:
+                missing = [spec for spec in specs if not Path(spec.origin).exists()]
+                existing = [spec for spec in specs if spec not in missing]
+                await self._watch(existing, missing, retries)
+                for spec in missing:
+                    if Path(spec.origin).exists():
                         sync = functools.partial(self._sync, spec)
                         retries.after(spec.origin, await sync(), sync)
         finally:
             await retries.close()
+
+    async def _watch(
+        self, existing: list[SourceSpec], missing: list[SourceSpec], retries: Retries
+    ) -> None:
+        """Sync the `existing` sources after each batch of changes under them, until one of
+        the `missing` paths appears (forever if none is missing)."""
+        # Its own stop event: watchfiles sets the one it is given when it is cancelled,
+        # and a reload cancels this watch without stopping anything else.
+        appeared = asyncio.Event()
+        waiting = asyncio.create_task(_until_any_exists(missing, appeared)) if missing else None
+        try:
+            if not existing:
+                await appeared.wait()
+                return
+            roots = [Path(spec.origin) for spec in existing]
+            async for changes in watchfiles.awatch(
+                *roots, debounce=_DEBOUNCE_MS, stop_event=appeared, recursive=True
+            ):
+                changed = {Path(path) for _, path in changes}
+                for spec, root in zip(existing, roots, strict=True):
+                    if any(path == root or path.is_relative_to(root) for path in changed):
+                        sync = functools.partial(self._sync, spec)
+                        retries.after(spec.origin, await sync(), sync)
+        finally:
+            if waiting is not None:
+                waiting.cancel()
 
     async def _refresh(self, spec: SourceSpec, stop: asyncio.Event) -> None:
         """Sync a remote source again every `refresh_s` seconds."""
@@ -148,3 +171,11 @@ class LiveSync:
                 await asyncio.wait_for(stop.wait(), spec.refresh_s)
                 return
             await self._sync(spec)
+
+
+async def _until_any_exists(specs: list[SourceSpec], appeared: asyncio.Event) -> None:
+    """Set `appeared` once one of these paths exists (checked every few seconds: a folder
+    that does not exist cannot be watched)."""
+    while not any(Path(spec.origin).exists() for spec in specs):
+        await asyncio.sleep(_APPEAR_POLL_S)
+    appeared.set()
