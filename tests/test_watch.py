@@ -99,6 +99,15 @@ async def test_watch_refuses_urls(docs: Path, make_settings) -> None:
         await run_ingest(make_settings(), command)
 
 
+async def test_watch_refuses_a_path_that_does_not_exist(
+    docs: Path, tmp_path: Path, make_settings
+) -> None:
+    """Said at once, before any sync, instead of "watching" and then a crash."""
+    command = IngestCommand((str(docs), str(tmp_path / "typo")), watch=True)
+    with pytest.raises(BadInputError, match=f"exist: no {tmp_path / 'typo'}"):
+        await run_ingest(make_settings(), command)
+
+
 async def test_a_change_made_while_milvus_is_down_is_synced_once_it_is_back(
     docs: Path, tmp_path: Path, make_settings
 ) -> None:

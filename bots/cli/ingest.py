@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import watchfiles
@@ -53,6 +54,10 @@ async def run_ingest(
         remote = [path for path in command.paths if "://" in path]
         if remote:
             raise BadInputError(f"--watch needs local files and folders, not {remote[0]}")
+        missing = [path for path in command.paths if not Path(path).exists()]
+        if missing:
+            # watchfiles cannot watch what is not there; `serve` waits for it instead.
+            raise BadInputError(f"--watch needs files and folders that exist: no {missing[0]}")
         with stop_on_signals() as stop:
             await _watch(settings, command, stop, listening or Listening())
         return 0
