@@ -17,7 +17,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
-from core.search.types import Fusion, Rerank
+from core.search.types import RERANK_DEPTH, Fusion, Rerank
 
 # Every settings class reads the environment and `.env` the same way; unknown names are left
 # to the other classes (each adapter keeps its own settings beside it).
@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     # collection created with it.
     rerank: Rerank = "latent"
     # How many of the closest sections the rerank reorders (a search reads twice as many).
-    rerank_depth: int = Field(default=20, ge=1, le=50)
+    rerank_depth: int = Field(default=RERANK_DEPTH, ge=2, le=50)
     # The language the docs are written in (ISO 639-1), or "auto": the language most of a
     # knowledge base's chunks are in. A question in another language is moved toward it
     # before the search (core/search/language_offsets.py).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 from dataclasses import replace
 from pathlib import Path
@@ -104,8 +105,10 @@ async def test_watch_refuses_a_path_that_does_not_exist(
 ) -> None:
     """Said at once, before any sync, instead of "watching" and then a crash."""
     command = IngestCommand((str(docs), str(tmp_path / "typo")), watch=True)
+    settings = make_settings()
     with pytest.raises(BadInputError, match=f"exist: no {tmp_path / 'typo'}"):
-        await run_ingest(make_settings(), command)
+        await run_ingest(settings, command)
+    assert not Path(settings.milvus_uri).exists()  # nothing opened, nothing synced
 
 
 async def test_a_change_made_while_milvus_is_down_is_synced_once_it_is_back(
@@ -174,3 +177,32 @@ async def test_a_folder_that_appears_after_the_start_is_synced_and_followed(
         await running
     assert found.relevant[0].source == "later/backups.md"
     assert pager.relevant[0].source == "later/runbook.md"
+
+
+async def test_a_folder_replaced_while_followed_is_followed_again(
+    tmp_path: Path, make_settings
+) -> None:
+    """`rm -rf docs && git clone ...`: a watch on the old folder sees nothing in the new one;
+    the new one is watched in its place, so a later edit is synced with no retry due."""
+    docs = tmp_path / "docs"
+    write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
+    spec = SourceSpec("default", "path", str(docs))
+    settings = make_settings()
+    stop = asyncio.Event()
+    async with Helpbot(settings) as bot:
+        live = LiveSync(
+            bot.ingestor, [spec], bot.ingest_options, settings.git_cache_dir, retry_s=3600
+        )
+        running = asyncio.create_task(live.run(stop))
+        await asyncio.wait_for(live.first_sync_done.wait(), 30)
+        shutil.rmtree(docs)
+        write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
+        await asyncio.sleep(5)  # the replacement is seen, and the new folder watched
+        write(docs / "backups.md", "# Backups\n\n## Restores\n\nRestores are tested on Fridays.\n")
+        question = Query("When are restores tested?")
+        async with asyncio.timeout(30):
+            while not (found := await bot.service.retrieve(question)).relevant:
+                await asyncio.sleep(0.5)
+        stop.set()
+        await running
+    assert found.relevant[0].source == "docs/backups.md"

@@ -31,9 +31,9 @@ from core.messages import message
 from core.models import Answer, Mode, Query, Readiness, Source, Timings, TokenUsage, Turn
 from core.search.embeddings import Embedder
 from core.search.language_offsets import LanguageOffsets
-from core.search.latent_terms import RERANK_DEPTH, LatentReader, rerank
+from core.search.latent_terms import LatentReader, rerank
 from core.search.milvus.store import MilvusStore
-from core.search.types import Hit, LatentTerms
+from core.search.types import RERANK_DEPTH, Hit, LatentTerms
 
 __all__ = ["RagService", "Retrieval", "ServiceConfig", "StreamEvent"]
 

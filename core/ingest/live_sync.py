@@ -29,7 +29,7 @@ __all__ = ["LiveSync"]
 log = logging.getLogger(__name__)
 
 _DEBOUNCE_MS = 1500  # editors save in bursts (temp file, rename, chmod): one sync per pause
-_APPEAR_POLL_S = 2.0
+_CHECK_S = 2.0  # how often a missing path is looked for, and a watched one checked
 
 
 class LiveSync:
@@ -117,52 +117,50 @@ class LiveSync:
         return outcome.ok
 
     async def _follow_changes(self, specs: list[SourceSpec]) -> None:
-        """Sync each local source after a batch of changes under it, and one whose last sync
-        failed (at start or after a change) again after a pause, until it succeeds. A path
-        that does not exist yet (a checkout still to come) is synced as soon as it appears,
-        and followed from then on."""
+        """Follow each local source (see `_follow_path`); one whose last sync failed (at
+        start or after a change) is synced again after a pause, until it succeeds."""
         retries = Retries(self._retry_s)
         for spec in specs:
             outcome = self.outcomes.get(spec.origin)
             if outcome is not None and not outcome.ok:
                 retries.after(spec.origin, False, functools.partial(self._sync, spec))
         try:
-            while True:
-                missing = [spec for spec in specs if not Path(spec.origin).exists()]
-                existing = [spec for spec in specs if spec not in missing]
-                await self._watch(existing, missing, retries)
-                for spec in missing:
-                    if Path(spec.origin).exists():
-                        sync = functools.partial(self._sync, spec)
-                        retries.after(spec.origin, await sync(), sync)
+            await asyncio.gather(*(self._follow_path(spec, retries) for spec in specs))
         finally:
             await retries.close()
 
-    async def _watch(
-        self, existing: list[SourceSpec], missing: list[SourceSpec], retries: Retries
-    ) -> None:
-        """Sync the `existing` sources after each batch of changes under them, until one of
-        the `missing` paths appears (forever if none is missing)."""
-        # Its own stop event: watchfiles sets the one it is given when it is cancelled,
-        # and a reload cancels this watch without stopping anything else.
-        appeared = asyncio.Event()
-        waiting = asyncio.create_task(_until_any_exists(missing, appeared)) if missing else None
-        try:
-            if not existing:
-                await appeared.wait()
-                return
-            roots = [Path(spec.origin) for spec in existing]
+    async def _follow_path(self, spec: SourceSpec, retries: Retries) -> None:
+        """Sync a local source after each batch of changes under it. A path that does not
+        exist (yet, or any more) is waited for; once it is there, and whenever it is
+        replaced (`rm -rf docs && git clone ...`), it is watched again and synced once the
+        watch runs, so nothing written meanwhile is missed."""
+        root = Path(spec.origin)
+        sync = functools.partial(self._sync, spec)
+        synced = True  # by the sync at start
+        while True:
+            while not root.exists():
+                synced = False
+                await asyncio.sleep(_CHECK_S)
+            watched = _identity(root)
+            # Its own stop event: watchfiles sets the one it is given when it is cancelled,
+            # and a reload cancels this watch without stopping anything else. An empty batch
+            # comes every _CHECK_S: the watch runs, and the path can be checked.
             async for changes in watchfiles.awatch(
-                *roots, debounce=_DEBOUNCE_MS, stop_event=appeared, recursive=True
+                root,
+                debounce=_DEBOUNCE_MS,
+                stop_event=asyncio.Event(),
+                recursive=True,
+                rust_timeout=int(_CHECK_S * 1000),
+                yield_on_timeout=True,
             ):
-                changed = {Path(path) for _, path in changes}
-                for spec, root in zip(existing, roots, strict=True):
-                    if any(path == root or path.is_relative_to(root) for path in changed):
-                        sync = functools.partial(self._sync, spec)
-                        retries.after(spec.origin, await sync(), sync)
-        finally:
-            if waiting is not None:
-                waiting.cancel()
+                if changes or not synced:
+                    synced = True
+                    retries.after(spec.origin, await sync(), sync)
+                # The path itself deleted or replaced: this watch sees nothing in a new one
+                # (which may even reuse the old folder's inode).
+                if any(Path(path) == root for _, path in changes) or _identity(root) != watched:
+                    synced = False
+                    break
 
     async def _refresh(self, spec: SourceSpec, stop: asyncio.Event) -> None:
         """Sync a remote source again every `refresh_s` seconds."""
@@ -173,9 +171,11 @@ class LiveSync:
             await self._sync(spec)
 
 
-async def _until_any_exists(specs: list[SourceSpec], appeared: asyncio.Event) -> None:
-    """Set `appeared` once one of these paths exists (checked every few seconds: a folder
-    that does not exist cannot be watched)."""
-    while not any(Path(spec.origin).exists() for spec in specs):
-        await asyncio.sleep(_APPEAR_POLL_S)
-    appeared.set()
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file or folder at `path` now (None when there is none), to tell when another one
+    took its name (`mv new docs`)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino

