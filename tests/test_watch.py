@@ -4,9 +4,11 @@ operator would, through /metrics, and then through the answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bots.cli import IngestCommand, Listening, run_ingest
 from bots.cli.running import HealthOptions
+from core.answering.service import Retrieval
 from core.container import Helpbot
 from core.errors import BadInputError
 from core.ingest.live_sync import LiveSync
@@ -22,6 +25,9 @@ from core.ingest.sources_file import SourceSpec
 from core.models import Query
 from tests.milvus_servers.servers import MilvusServer
 from tests.support import http_get, write
+
+RUNBOOK = "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n"
+BACKUPS = "# Backups\n\n## Restores\n\nRestores are tested on Fridays.\n"
 
 
 def watch_command(docs: Path) -> IngestCommand:
@@ -79,7 +85,7 @@ async def test_watch_tries_a_failed_sync_again_without_another_change(
         health = f"http://127.0.0.1:{listening.ports['health']}"
         await until_runs(health, 1)
         server.stop()
-        write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
+        write(docs / "runbook.md", RUNBOOK)
         async with asyncio.timeout(30):
             while not (await ingest_runs(health)).get("failed"):
                 await asyncio.sleep(0.1)
@@ -111,6 +117,35 @@ async def test_watch_refuses_a_path_that_does_not_exist(
     assert not Path(settings.milvus_uri).exists()  # nothing opened, nothing synced
 
 
+@contextlib.asynccontextmanager
+async def following(bot: Helpbot, spec: SourceSpec, retry_s: float) -> AsyncIterator[LiveSync]:
+    """`serve`'s live sync of one source, its first sync done, running until the block ends."""
+    live = LiveSync(
+        bot.ingestor, [spec], bot.ingest_options, bot.settings.git_cache_dir, retry_s=retry_s
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(live.run(stop))
+    try:
+        await asyncio.wait_for(live.first_sync_done.wait(), 30)
+        yield live
+    finally:
+        stop.set()
+        await running
+
+
+async def until_state(live: LiveSync, spec: SourceSpec, state: str, within_s: float) -> None:
+    async with asyncio.timeout(within_s):
+        while live.checks()[f"source {spec.origin}"] != state:
+            await asyncio.sleep(0.1)
+
+
+async def until_answered(bot: Helpbot, question: str) -> Retrieval:
+    async with asyncio.timeout(30):
+        while not (found := await bot.service.retrieve(Query(question))).relevant:
+            await asyncio.sleep(0.5)
+    return found
+
+
 async def test_a_change_made_while_milvus_is_down_is_synced_once_it_is_back(
     docs: Path, tmp_path: Path, make_settings
 ) -> None:
@@ -118,28 +153,16 @@ async def test_a_change_made_while_milvus_is_down_is_synced_once_it_is_back(
     with no further change, until Milvus answers."""
     server = MilvusServer("milvus-lite", tmp_path / "milvus")
     server.start()
-    stop = asyncio.Event()
     try:
         settings = make_settings(milvus_uri=server.uri, milvus_collection="retries")
         spec = SourceSpec("default", "path", str(docs))
-        async with Helpbot(settings) as bot:
-            live = LiveSync(
-                bot.ingestor, [spec], bot.ingest_options, settings.git_cache_dir, retry_s=0.5
-            )
-            running = asyncio.create_task(live.run(stop))
-            await asyncio.wait_for(live.first_sync_done.wait(), 30)
+        async with Helpbot(settings) as bot, following(bot, spec, retry_s=0.5) as live:
             server.stop()
-            write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
-            async with asyncio.timeout(30):
-                while live.checks()[f"source {spec.origin}"] != "failing":
-                    await asyncio.sleep(0.1)
+            write(docs / "runbook.md", RUNBOOK)
+            await until_state(live, spec, "failing", 30)
             server.start()  # same port, same data
-            async with asyncio.timeout(60):
-                while live.checks()[f"source {spec.origin}"] != "ok":
-                    await asyncio.sleep(0.1)
+            await until_state(live, spec, "ok", 60)
             found = await bot.service.retrieve(Query("Who keeps the pager rota?"))
-            stop.set()
-            await running
     finally:
         server.stop()
     assert found.relevant and found.relevant[0].source == "docs/runbook.md"
@@ -153,28 +176,13 @@ async def test_a_folder_that_appears_after_the_start_is_synced_and_followed(
     first pause here is an hour) and no restart."""
     later = tmp_path / "later"
     spec = SourceSpec("default", "path", str(later))
-    settings = make_settings()
-    stop = asyncio.Event()
-    async with Helpbot(settings) as bot:
-        live = LiveSync(
-            bot.ingestor, [spec], bot.ingest_options, settings.git_cache_dir, retry_s=3600
-        )
-        running = asyncio.create_task(live.run(stop))
-        await asyncio.wait_for(live.first_sync_done.wait(), 30)
+    async with Helpbot(make_settings()) as bot, following(bot, spec, retry_s=3600) as live:
         assert live.checks() == {f"source {later}": "failing"}
-        write(later / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
-        async with asyncio.timeout(30):
-            while live.checks()[f"source {later}"] != "ok":
-                await asyncio.sleep(0.1)
-        write(later / "backups.md", "# Backups\n\n## Restores\n\nRestores are tested on Fridays.\n")
-        async with asyncio.timeout(30):
-            while not (
-                found := await bot.service.retrieve(Query("When are restores tested?"))
-            ).relevant:
-                await asyncio.sleep(0.5)
+        write(later / "runbook.md", RUNBOOK)
+        await until_state(live, spec, "ok", 30)
+        write(later / "backups.md", BACKUPS)
+        found = await until_answered(bot, "When are restores tested?")
         pager = await bot.service.retrieve(Query("Who keeps the pager rota?"))
-        stop.set()
-        await running
     assert found.relevant[0].source == "later/backups.md"
     assert pager.relevant[0].source == "later/runbook.md"
 
@@ -185,24 +193,12 @@ async def test_a_folder_replaced_while_followed_is_followed_again(
     """`rm -rf docs && git clone ...`: a watch on the old folder sees nothing in the new one;
     the new one is watched in its place, so a later edit is synced with no retry due."""
     docs = tmp_path / "docs"
-    write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
+    write(docs / "runbook.md", RUNBOOK)
     spec = SourceSpec("default", "path", str(docs))
-    settings = make_settings()
-    stop = asyncio.Event()
-    async with Helpbot(settings) as bot:
-        live = LiveSync(
-            bot.ingestor, [spec], bot.ingest_options, settings.git_cache_dir, retry_s=3600
-        )
-        running = asyncio.create_task(live.run(stop))
-        await asyncio.wait_for(live.first_sync_done.wait(), 30)
+    async with Helpbot(make_settings()) as bot, following(bot, spec, retry_s=3600):
         shutil.rmtree(docs)
-        write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rota is in Opsgenie.\n")
+        write(docs / "runbook.md", RUNBOOK)
         await asyncio.sleep(5)  # the replacement is seen, and the new folder watched
-        write(docs / "backups.md", "# Backups\n\n## Restores\n\nRestores are tested on Fridays.\n")
-        question = Query("When are restores tested?")
-        async with asyncio.timeout(30):
-            while not (found := await bot.service.retrieve(question)).relevant:
-                await asyncio.sleep(0.5)
-        stop.set()
-        await running
+        write(docs / "backups.md", BACKUPS)
+        found = await until_answered(bot, "When are restores tested?")
     assert found.relevant[0].source == "docs/backups.md"
