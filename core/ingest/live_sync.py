@@ -158,7 +158,11 @@ class LiveSync:
                     retries.after(spec.origin, await sync(), sync)
                 # The path itself deleted or replaced: this watch sees nothing in a new one
                 # (which may even reuse the old folder's inode).
-                if any(Path(path) == root for _, path in changes) or _identity(root) != watched:
+                gone = any(
+                    change == watchfiles.Change.deleted and Path(path) == root
+                    for change, path in changes
+                )
+                if gone or _identity(root) != watched:
                     synced = False
                     break
 

@@ -8,8 +8,8 @@ weighted features, like words but learnt. A chunk's terms are computed at ingest
 with it; a question's at search. The first `RERANK_DEPTH` sections, in the dense order, are
 then ordered by reciprocal rank fusion of that order and the order of their latent terms'
 cosine with the question's, from the terms stored with them (Cormack et al. 2009, equal
-weights): a section both readings place high comes first. The similarity shown and thresholded is
-unchanged.
+weights): a section both readings place high comes first. The similarity shown and
+thresholded is unchanged.
 """
 
 from __future__ import annotations
