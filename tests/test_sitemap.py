@@ -9,7 +9,7 @@ import asyncio
 from core.container import Helpbot
 from core.ingest.live_sync import LiveSync
 from core.ingest.sources_file import SourceSpec
-from core.ingest.sources_sync import SourceOutcome, sync_source
+from core.ingest.sources_sync import SourceOutcome, sync_source, sync_sources
 from core.models import Query
 from tests.standins.docs_site import Site, page
 
@@ -96,6 +96,44 @@ async def test_a_forgotten_page_is_downloaded_again_at_the_next_sync(
         assert await bot.store.page_versions("default") == {}
     assert site.answers["/restore.html", 200] == 2
     assert site.answers["/backups.html", 304] == 1
+
+
+async def test_a_page_with_nothing_to_index_costs_a_304_like_any_other(
+    make_settings, site: Site, tmp_path
+) -> None:
+    """A page with no text (an empty tag index) has no chunks, but it is not downloaded again
+    at each refresh, also after another source of its knowledge base has synced."""
+    site.pages = {
+        "/backups.html": page("Backups", "Backups run every night at two."),
+        "/tags.html": "<html><head><title>Tags</title></head><body></body></html>",
+    }
+    site.listed = ["/backups.html", "/tags.html"]
+    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "drills.md").write_text("# Drills\n\nRestore drills run every month.\n")
+    async with Helpbot(make_settings()) as bot:
+        await sync(bot, spec)
+        assert await sources(bot) == {f"127.0.0.1:{site.port}/backups.html"}
+        await bot.ingestor.sync([notes], bot.ingest_options())
+        again = await sync(bot, spec)
+    assert site.answers["/tags.html", 200] == 1 and site.answers["/tags.html", 304] == 1
+    assert again.report is not None and not again.report.changed
+
+
+async def test_a_site_taken_out_of_the_sources_file_and_put_back_is_downloaded_again(
+    make_settings, site: Site
+) -> None:
+    """Its chunks went with it, so its pages are asked for whole, not with the validators
+    that would answer 304 and leave it empty."""
+    site.pages = {"/backups.html": page("Backups", "Backups run every night at two.")}
+    site.listed = ["/backups.html"]
+    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"))
+    async with Helpbot(make_settings()) as bot:
+        for specs in ([spec], [], [spec]):
+            await sync_sources(bot.ingestor, specs, bot.ingest_options, bot.settings.git_cache_dir)
+        assert await sources(bot) == {f"127.0.0.1:{site.port}/backups.html"}
+    assert site.answers["/backups.html", 200] == 2
 
 
 async def test_a_page_limit_caps_the_pages_and_a_broken_sitemap_keeps_everything(

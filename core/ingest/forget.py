@@ -3,12 +3,13 @@ inside one, or the whole knowledge base, with the record of where it came from."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from core.errors import BadInputError
 from core.ingest.downloads import is_url
-from core.ingest.sources import local_origin, url_origin
+from core.ingest.sources import local_origin, still_stored, url_origin, url_source
 from core.search.milvus.store import MilvusStore
 from core.search.types import RootRecord
 
@@ -52,10 +53,17 @@ async def forget(store: MilvusStore, kb: str, names: Sequence[str]) -> ForgetRep
     await store.update_hubness(kb, changed=bool(gone))
     forgotten = [r.scope for r in records if not names or any(_covers(s, r.scope) for s in scopes)]
     await store.forget_roots(kb, forgotten)
-    # A forgotten page's validators go at its knowledge base's next sync; a whole one's now.
-    if not names and (urls := list(await store.page_versions(kb))):
-        await store.record_page_versions(kb, {}, urls)
-    return ForgetReport(len(gone), len({ref.source for ref in gone}), tuple(r.id for r in gone))
+    gone_sources = {ref.source for ref in gone}
+    await _forget_page_versions(
+        store,
+        kb,
+        lambda url: (
+            not names
+            or still_stored(url, gone_sources)
+            or any(_covers(scope, url_source(url)) for scope in scopes)
+        ),
+    )
+    return ForgetReport(len(gone), len(gone_sources), tuple(r.id for r in gone))
 
 
 def _scope(name: str, records: list[RootRecord]) -> str:
@@ -76,15 +84,30 @@ async def remove_roots(store: MilvusStore, records: list[RootRecord]) -> list[st
     removed: list[str] = []
     for kb in {record.kb for record in records}:
         mine = [record for record in records if record.kb == kb]
-        gone = [
-            ref.id
-            for ref in await store.chunk_refs(kb)
-            if any(record.owns(ref.source) for record in mine)
-        ]
+        owned = [ref for ref in await store.chunk_refs(kb) if _owned(ref.source, mine)]
+        gone = [ref.id for ref in owned]
         await store.delete(gone)
         await store.forget_roots(kb, [record.scope for record in mine])
+        sources = {ref.source for ref in owned}
+        await _forget_page_versions(store, kb, partial(_page_owned, sources=sources, records=mine))
         if gone:
             await store.flush()
             await store.update_hubness(kb, changed=True)
         removed += gone
     return removed
+
+
+def _owned(source: str, records: list[RootRecord]) -> bool:
+    return any(record.owns(source) for record in records)
+
+
+def _page_owned(url: str, sources: set[str], records: list[RootRecord]) -> bool:
+    return still_stored(url, sources) or _owned(url_source(url), records)
+
+
+async def _forget_page_versions(store: MilvusStore, kb: str, covers: Callable[[str], bool]) -> None:
+    """Drop the validators of the downloaded pages `covers` (by URL): asked with them, the
+    next sync would hear 304 and keep a forgotten page empty; without, it downloads it again.
+    A page that never had chunks keeps its validators (and its 304) otherwise."""
+    if urls := [url for url in await store.page_versions(kb) if covers(url)]:
+        await store.record_page_versions(kb, {}, urls)

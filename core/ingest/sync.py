@@ -32,6 +32,7 @@ from core.ingest.sources import (
     SitemapInput,
     resolve_inputs,
     still_stored,
+    url_source,
 )
 from core.ingest.zip_archive import ArchiveError
 from core.search.embedding_cache import EmbeddingCache
@@ -128,8 +129,7 @@ class Ingestor:
         if existed:  # a collection of another model is refused here, before any download
             await self._store.open(self._embedder.model_id, dim)
             known = await self._store.page_versions(kb)
-        usable = await self._still_stored(kb, known)
-        roots = await resolve_inputs(inputs, options.source_limits(usable))
+        roots = await resolve_inputs(inputs, options.source_limits(known))
         # Reading zips, PDFs and HTML is CPU and disk work: all of it runs here, off the loop.
         documents, kept, listed = await asyncio.to_thread(
             self._read, roots, options, report, notify
@@ -190,7 +190,7 @@ class Ingestor:
             changes = ChunkChanges(options.knowledge_base, tuple(stale), still_there, len(new_rows))
         for root in listed:
             report.validators.update(root.validators)
-        await self._keep_page_versions(kb, report.validators, known, remaining)
+        await self._keep_page_versions(kb, report.validators, known, remaining, listed)
         synced_at = time.time()
         await self._store.record_roots(
             [
@@ -204,27 +204,28 @@ class Ingestor:
         log.info("ingest finished: %s", report.summary())
         return report, changes
 
-    async def _still_stored(self, kb: str, known: dict[str, Validators]) -> dict[str, Validators]:
-        """The known validators of pages whose chunks are still stored: a page forgotten
-        since (`helpbot forget`) must be downloaded again, not answered 304 and kept empty."""
-        if not known:
-            return {}
-        sources = {ref.source for ref in await self._store.chunk_refs(kb)}
-        return {url: v for url, v in known.items() if still_stored(url, sources)}
-
     async def _keep_page_versions(
         self,
         kb: str,
         downloaded: dict[str, Validators],
         known: dict[str, Validators],
         remaining: set[str],
+        listed: Sequence[IngestRoot],
     ) -> None:
         """Record the validators of this sync's downloads for the next one, whichever process
-        runs it, and forget those of pages no longer stored or no longer validated."""
+        runs it, and forget those of pages no longer validated, or gone from a root synced
+        now (a page dropped from its sitemap). A page without chunks keeps its validators, so
+        it costs a 304 too."""
         validated = {url for url, v in downloaded.items() if v.etag or v.last_modified}
         versions = {url: downloaded[url] for url in validated if known.get(url) != downloaded[url]}
         gone = [url for url in downloaded if url not in validated and url in known]
-        gone += [url for url in known if url not in downloaded and not still_stored(url, remaining)]
+        gone += [
+            url
+            for url in known
+            if url not in downloaded
+            and not still_stored(url, remaining)
+            and any(root.owns(url_source(url)) for root in listed)
+        ]
         if versions or gone:
             await self._store.record_page_versions(kb, versions, gone)
 
