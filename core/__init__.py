@@ -10,6 +10,7 @@ from core.errors import *
 from core.evaluation import *
 from core.ingest.forget import *
 from core.ingest.live_sync import *
+from core.ingest.path_watch import *
 from core.ingest.retries import *
 from core.ingest.sources_file import *
 from core.ingest.sources_sync import *
@@ -94,6 +95,7 @@ __all__ = [
     "create_private_file",
     "detect_language",
     "evaluate",
+    "follow_path",
     "load_eval_items",
     "load_routing",
     "load_settings",

@@ -100,6 +100,30 @@ async def test_watch_tries_a_failed_sync_again_without_another_change(
     assert found.relevant and found.relevant[0].source == "docs/runbook.md"
 
 
+async def test_watch_follows_a_folder_replaced_under_it(tmp_path: Path, make_settings) -> None:
+    """`rm -rf docs && git clone ...` beside `ingest --watch`: the new folder is watched in
+    place of the old one (as `serve` does), so a later edit in it is synced."""
+    docs = tmp_path / "docs"
+    write(docs / "runbook.md", RUNBOOK)
+    settings = make_settings()
+    listening = Listening()
+    watcher = asyncio.create_task(run_ingest(settings, watch_command(docs), listening))
+    await asyncio.wait_for(listening.ready.wait(), 30)
+    health = f"http://127.0.0.1:{listening.ports['health']}"
+    await until_runs(health, 1)
+    shutil.rmtree(docs)
+    write(docs / "runbook.md", RUNBOOK)
+    await asyncio.sleep(5)  # the replacement is seen, and the new folder watched
+    runs = (await ingest_runs(health)).get("ok", 0)
+    write(docs / "backups.md", BACKUPS)
+    await until_runs(health, int(runs) + 1)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(watcher, 15) == 0
+    async with Helpbot(settings) as bot:
+        found = await bot.service.retrieve(Query("When are restores tested?"))
+    assert found.relevant and found.relevant[0].source == "docs/backups.md"
+
+
 async def test_watch_refuses_urls(docs: Path, make_settings) -> None:
     command = IngestCommand(("https://example.test/docs.zip",), watch=True)
     with pytest.raises(BadInputError, match="local files and folders"):

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import watchfiles
-
 from bots.cli.output import fail, json_text, plain_text
 from bots.cli.progress import Progress
 from bots.cli.running import HealthOptions, Listening, health_server, stop_on_signals
@@ -23,11 +21,12 @@ from core import (
     IngestReport,
     Retries,
     Settings,
+    follow_path,
 )
 
 __all__ = ["IngestCommand", "run_ingest"]
 
-_WATCH_DEBOUNCE_MS = 1500
+_WATCHED = "watched paths"  # every change syncs them all, as one ingest
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ async def run_ingest(
             raise BadInputError(f"--watch needs local files and folders, not {remote[0]}")
         missing = [path for path in command.paths if not Path(path).exists()]
         if missing:
-            # watchfiles cannot watch what is not there; `serve` waits for it instead.
+            # A typo is said at once; a path deleted later is waited for.
             raise BadInputError(f"--watch needs files and folders that exist: no {missing[0]}")
         with stop_on_signals() as stop:
             await _watch(settings, command, stop, listening or Listening())
@@ -79,7 +78,9 @@ async def _watch(
 ) -> None:
     """Sync once, then again after every batch of changes under the paths, until stopped.
     A failed sync is reported and counted, and tried again after a growing pause (or at the
-    next change, whichever comes first)."""
+    next change, whichever comes first). Each path is followed as `serve` follows a local
+    source: one deleted is waited for, and one replaced (`rm -rf docs && git clone ...`)
+    is watched again."""
     metrics = Metrics()
     async with (
         Helpbot(settings) as bot,
@@ -104,16 +105,19 @@ async def _watch(
         writing = asyncio.Lock()  # a retry and a change never sync at once
         retries = Retries(command.retry_s)
         listening.ready.set()
-        retries.after("watched paths", await sync(), sync)
+        retries.after(_WATCHED, await sync(), sync)
         if not command.json:
             print(f"watching {', '.join(command.paths)} (Ctrl-C to stop)", flush=True)
+        followers = [
+            asyncio.create_task(follow_path(Path(path), sync, retries, _WATCHED))
+            for path in command.paths
+        ]
         try:
-            # Editors save in bursts (temp file, rename, chmod): one sync per quiet period.
-            async for _ in watchfiles.awatch(
-                *command.paths, debounce=_WATCH_DEBOUNCE_MS, stop_event=stop, recursive=True
-            ):
-                retries.after("watched paths", await sync(), sync)
+            await stop.wait()
         finally:
+            for follower in followers:
+                follower.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
             await retries.close()
 
 

@@ -12,8 +12,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import watchfiles
-
+from core.ingest.path_watch import follow_path
 from core.ingest.retries import RETRY_FIRST_PAUSE_S, Retries
 from core.ingest.sources_file import SourceSpec
 from core.ingest.sources_sync import (
@@ -27,9 +26,6 @@ from core.ingest.sync import Ingestor
 __all__ = ["LiveSync"]
 
 log = logging.getLogger(__name__)
-
-_DEBOUNCE_MS = 1500  # editors save in bursts (temp file, rename, chmod): one sync per pause
-_CHECK_S = 2.0  # how often a missing path is looked for, and a watched one checked
 
 
 class LiveSync:
@@ -117,54 +113,21 @@ class LiveSync:
         return outcome.ok
 
     async def _follow_changes(self, specs: list[SourceSpec]) -> None:
-        """Follow each local source (see `_follow_path`); one whose last sync failed (at
+        """Follow each local source (see `follow_path`); one whose last sync failed (at
         start or after a change) is synced again after a pause, until it succeeds."""
         retries = Retries(self._retry_s)
         for spec in specs:
             outcome = self.outcomes.get(spec.origin)
             if outcome is not None and not outcome.ok:
                 retries.after(spec.origin, False, functools.partial(self._sync, spec))
+        followers = [
+            follow_path(Path(spec.origin), functools.partial(self._sync, spec), retries)
+            for spec in specs
+        ]
         try:
-            await asyncio.gather(*(self._follow_path(spec, retries) for spec in specs))
+            await asyncio.gather(*followers)
         finally:
             await retries.close()
-
-    async def _follow_path(self, spec: SourceSpec, retries: Retries) -> None:
-        """Sync a local source after each batch of changes under it. A path that does not
-        exist (yet, or any more) is waited for; once it is there, and whenever it is
-        replaced (`rm -rf docs && git clone ...`), it is watched again and synced once the
-        watch runs, so nothing written meanwhile is missed."""
-        root = Path(spec.origin)
-        sync = functools.partial(self._sync, spec)
-        synced = True  # by the sync at start
-        while True:
-            while not root.exists():
-                synced = False
-                await asyncio.sleep(_CHECK_S)
-            watched = _identity(root)
-            # Its own stop event: watchfiles sets the one it is given when it is cancelled,
-            # and a reload cancels this watch without stopping anything else. An empty batch
-            # comes every _CHECK_S: the watch runs, and the path can be checked.
-            async for changes in watchfiles.awatch(
-                root,
-                debounce=_DEBOUNCE_MS,
-                stop_event=asyncio.Event(),
-                recursive=True,
-                rust_timeout=int(_CHECK_S * 1000),
-                yield_on_timeout=True,
-            ):
-                if changes or not synced:
-                    synced = True
-                    retries.after(spec.origin, await sync(), sync)
-                # The path itself deleted or replaced: this watch sees nothing in a new one
-                # (which may even reuse the old folder's inode).
-                gone = any(
-                    change == watchfiles.Change.deleted and Path(path) == root
-                    for change, path in changes
-                )
-                if gone or _identity(root) != watched:
-                    synced = False
-                    break
 
     async def _refresh(self, spec: SourceSpec, stop: asyncio.Event) -> None:
         """Sync a remote source again every `refresh_s` seconds."""
@@ -173,13 +136,3 @@ class LiveSync:
                 await asyncio.wait_for(stop.wait(), spec.refresh_s)
                 return
             await self._sync(spec)
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """The file or folder at `path` now (None when there is none), to tell when another one
-    took its name (`mv new docs`)."""
-    try:
-        found = path.stat()
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
