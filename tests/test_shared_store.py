@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from core.search.milvus.lite_engine import engine_record
+from core.container import Helpbot
+from core.errors import RetrievalError
+from core.search.milvus.lite_engine import engine_log, engine_record
 from tests.support import write
 
 HELPBOT = str(Path(sys.executable).with_name("helpbot"))
@@ -133,3 +135,14 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+async def test_serve_says_plainly_when_another_process_has_the_file_open(make_settings) -> None:
+    """A command that opened the Lite file before serve started holds it: serve's engine
+    cannot open it, and the error says so, not just an exit status."""
+    settings = make_settings()
+    async with Helpbot(settings):
+        with pytest.raises(RetrievalError, match="another process has it open"):
+            async with Helpbot(settings, share_store=True):
+                pass
+    assert engine_log(str(settings.milvus_uri)).exists()

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import RetrievalError
 from core.private_files import create_private_file, make_private_folder
@@ -36,10 +37,16 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 _START_TIMEOUT_S = 120.0
 _WRITE_WAIT_S = 600.0
+_LOG_TAIL_BYTES = 4096
 
 
 def engine_record(path: str) -> Path:
     return Path(f"{path}.engine.json")
+
+
+def engine_log(path: str) -> Path:
+    """Where the engine's own output goes (each start overwrites it), to say why it stopped."""
+    return Path(f"{path}.engine.log")
 
 
 def shared_engine_uri(path: str) -> str | None:
@@ -58,6 +65,7 @@ class SharedLiteEngine:
     def __init__(self, path: str) -> None:
         self._path = path
         self._record = engine_record(path)
+        self._log = engine_log(path)
         self._process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> str:
@@ -65,8 +73,19 @@ class SharedLiteEngine:
         self._replace_stale()
         make_private_folder(Path(self._path).parent)
         port = _free_port()
+        create_private_file(self._log)
         # Popen on the loop's thread: the parent-death signal follows the thread that forked.
-        self._process = subprocess.Popen(
+        with open(self._log, "wb") as output:
+            self._process = self._spawn(port, output)
+        await self._until_listening(port)
+        create_private_file(self._record)
+        record = {"port": port, "pid": self._process.pid, "owner": os.getpid()}
+        self._record.write_text(json.dumps(record), encoding="utf-8")
+        log.info("Milvus Lite engine for %s on 127.0.0.1:%d", self._path, port)
+        return f"http://127.0.0.1:{port}"
+
+    def _spawn(self, port: int, output: BinaryIO) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("milvus-lite")),
                 "server",
@@ -78,18 +97,12 @@ class SharedLiteEngine:
                 self._path,
             ],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
             # pymilvus, imported by the server, refuses a MILVUS_URI that is a file path.
             env={key: value for key, value in os.environ.items() if key != "MILVUS_URI"},
             preexec_fn=_die_with_parent,
         )
-        await self._until_listening(port)
-        create_private_file(self._record)
-        record = {"port": port, "pid": self._process.pid, "owner": os.getpid()}
-        self._record.write_text(json.dumps(record), encoding="utf-8")
-        log.info("Milvus Lite engine for %s on 127.0.0.1:%d", self._path, port)
-        return f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
         """Stop the engine cleanly (milvus-lite flushes on SIGINT) and remove the record."""
@@ -109,15 +122,31 @@ class SharedLiteEngine:
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise RetrievalError(
-                    f"cannot share {self._path}: milvus-lite server exited with "
-                    f"{self._process.returncode} (another process may have the file open)"
-                )
+                raise RetrievalError(f"cannot share {self._path}: {self._why_stopped()}")
             if await asyncio.to_thread(_listening, port):
                 return
             await asyncio.sleep(0.2)
         await self.stop()
         raise RetrievalError(f"milvus-lite server for {self._path} did not start")
+
+    def _why_stopped(self) -> str:
+        """The engine's last words, in a sentence: the file held by another process (a
+        helpbot command that opened it before `serve` started), or its last line."""
+        try:
+            with open(self._log, "rb") as output:
+                output.seek(max(0, output.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+                lines = output.read().decode("utf-8", errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        last = lines[-1].strip() if lines else ""
+        assert self._process is not None
+        if "DataDirLockedError" in last:
+            return (
+                "another process has it open (a helpbot command started before serve?); "
+                "stop it and start serve again"
+            )
+        said = f": {last}" if last else ""
+        return f"milvus-lite server exited with {self._process.returncode}{said} (log: {self._log})"
 
     def _replace_stale(self) -> None:
         """A record left by a serve that died: stop its engine if it still runs, remove it."""
