@@ -17,7 +17,8 @@ import pytest
 
 from core.container import Helpbot
 from core.errors import RetrievalError
-from core.search.milvus.lite_engine import engine_log, engine_record
+from core.private_files import create_private_file
+from core.search.milvus.lite_engine import engine_log, engine_record, shared_engine_uri
 from tests.support import write
 
 HELPBOT = str(Path(sys.executable).with_name("helpbot"))
@@ -51,9 +52,8 @@ def serving(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    record = engine_record(env["MILVUS_URI"])
     try:
-        _until(lambda: record.exists(), "serve to start its engine")
+        _until(lambda: shared_engine_uri(env["MILVUS_URI"]), "serve to start its engine")
         _until(
             lambda: "backups.md" in helpbot(env, "ask", "--json", "When do backups run?").stdout,
             "the first sync",
@@ -119,7 +119,7 @@ def test_the_engine_dies_with_serve_and_a_stale_record_is_ignored(env: dict[str,
         [HELPBOT, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     record = engine_record(env["MILVUS_URI"])
-    _until(lambda: record.exists(), "serve to start its engine")
+    _until(lambda: shared_engine_uri(env["MILVUS_URI"]), "serve to start its engine")
     engine = json.loads(record.read_text())["pid"]
     process.send_signal(signal.SIGKILL)
     process.wait(10)
@@ -146,3 +146,31 @@ async def test_serve_says_plainly_when_another_process_has_the_file_open(make_se
             async with Helpbot(settings, share_store=True):
                 pass
     assert engine_log(str(settings.milvus_uri)).exists()
+
+
+async def test_a_second_serve_is_refused_and_a_dead_ones_record_names_no_process(
+    make_settings,
+) -> None:
+    """A serve holds its record while it runs: a second one is refused. A record left by a
+    serve that died is stale whatever process now has its ids (after a kill -9 and a
+    restart, or in a container where serve is pid 1 every time): nothing named in it is
+    killed, and serve starts."""
+    settings = make_settings()
+    path = str(settings.milvus_uri)
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        create_private_file(engine_record(path))
+        left = {"port": 1, "pid": bystander.pid, "owner": os.getpid()}
+        engine_record(path).write_text(json.dumps(left))
+        async with Helpbot(settings, share_store=True):
+            assert bystander.poll() is None
+            assert json.loads(engine_record(path).read_text())["pid"] != bystander.pid
+            with pytest.raises(RetrievalError, match="already served by helpbot serve"):
+                async with Helpbot(settings, share_store=True):
+                    pass
+            async with Helpbot(settings) as other:  # another command: through the engine
+                assert not await other.store.exists()
+        assert not engine_record(path).exists()
+    finally:
+        bystander.kill()
+        bystander.wait()

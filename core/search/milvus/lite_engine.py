@@ -4,8 +4,9 @@ Milvus Lite lets one process open a file. `serve` runs the engine instead as a c
 `milvus-lite server` on a loopback port and writes where it listens beside the data
 (`helpbot.db.engine.json`, readable by its owner only); every other helpbot command finds that
 record and connects to the engine rather than to the file. The child dies with `serve`, even
-after kill -9 (the kernel's parent-death signal); a record whose engine or owner is gone is
-stale, and removed or replaced. Writers (ingest, sync, forget) take a lock file beside the
+after kill -9 (the kernel's parent-death signal). `serve` holds a lock on its record while it
+runs, so a record no process holds is stale, whatever process now has the ids written in it,
+and the next `serve` replaces it. Writers (ingest, sync, forget) take a lock file beside the
 data, so two never interleave: the second waits for the first.
 """
 
@@ -52,9 +53,9 @@ def engine_log(path: str) -> Path:
 def shared_engine_uri(path: str) -> str | None:
     """The URI of the engine `serve` runs for the Lite file at `path`, if one answers."""
     record = _read_record(engine_record(path))
-    if record is None:
+    if record is None or not _held(engine_record(path)):
         return None
-    if _alive(record["pid"]) and _alive(record["owner"]) and _listening(record["port"]):
+    if _listening(record["port"]):
         return f"http://127.0.0.1:{record['port']}"
     return None
 
@@ -67,22 +68,51 @@ class SharedLiteEngine:
         self._record = engine_record(path)
         self._log = engine_log(path)
         self._process: subprocess.Popen[bytes] | None = None
+        self._holding: BinaryIO | None = None  # the record, locked while serve runs
 
     async def start(self) -> str:
-        """Start the engine (replacing one left behind) and record it; its URI."""
-        self._replace_stale()
+        """Start the engine (stopping one left behind) and record it; its URI."""
         make_private_folder(Path(self._path).parent)
-        port = _free_port()
-        create_private_file(self._log)
-        # Popen on the loop's thread: the parent-death signal follows the thread that forked.
-        with open(self._log, "wb") as output:
-            self._process = self._spawn(port, output)
-        await self._until_listening(port)
-        create_private_file(self._record)
+        self._hold_record()
+        try:
+            self._stop_left_behind()
+            port = _free_port()
+            create_private_file(self._log)
+            # Popen on the loop's thread: the parent-death signal follows the thread that
+            # forked.
+            with open(self._log, "wb") as output:
+                self._process = self._spawn(port, output)
+            await self._until_listening(port)
+        except BaseException:
+            self._let_go()
+            raise
+        assert self._holding is not None
         record = {"port": port, "pid": self._process.pid, "owner": os.getpid()}
-        self._record.write_text(json.dumps(record), encoding="utf-8")
+        self._holding.truncate(0)
+        self._holding.write(json.dumps(record).encode())
+        self._holding.flush()
         log.info("Milvus Lite engine for %s on 127.0.0.1:%d", self._path, port)
         return f"http://127.0.0.1:{port}"
+
+    def _hold_record(self) -> None:
+        """Lock the record for as long as this serve runs. The kernel drops the lock when
+        its process ends, however it ends, so a record is live exactly while it is locked:
+        a process id in it may since belong to another process, a lock cannot."""
+        create_private_file(self._record)
+        handle = open(self._record, "r+b")  # noqa: SIM115 (held until stop)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            owner = (_read_record(self._record) or {}).get("owner")
+            by = f" (pid {owner})" if owner else ""
+            raise RetrievalError(f"{self._path} is already served by helpbot serve{by}") from None
+        self._holding = handle
+
+    def _let_go(self) -> None:
+        if self._holding is not None:
+            self._holding.close()
+            self._holding = None
 
     def _spawn(self, port: int, output: BinaryIO) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -106,7 +136,9 @@ class SharedLiteEngine:
 
     async def stop(self) -> None:
         """Stop the engine cleanly (milvus-lite flushes on SIGINT) and remove the record."""
-        self._record.unlink(missing_ok=True)
+        if self._holding is not None:
+            self._record.unlink(missing_ok=True)
+        self._let_go()
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -148,21 +180,17 @@ class SharedLiteEngine:
         said = f": {last}" if last else ""
         return f"milvus-lite server exited with {self._process.returncode}{said} (log: {self._log})"
 
-    def _replace_stale(self) -> None:
-        """A record left by a serve that died: stop its engine if it still runs, remove it."""
+    def _stop_left_behind(self) -> None:
+        """The engine of a serve that died, if it still runs (its parent-death signal should
+        have stopped it), and only if that process is still a milvus-lite server of this
+        file: its id may have been given to another process since."""
         record = _read_record(self._record)
-        if record is None:
+        if record is None or not _serves(record["pid"], self._path):
             return
-        if _alive(record["owner"]) and _alive(record["pid"]):
-            raise RetrievalError(
-                f"{self._path} is already served by helpbot serve (pid {record['owner']})"
-            )
-        if _alive(record["pid"]):
-            log.warning("stopping a Milvus Lite engine left behind (pid %d)", record["pid"])
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(record["pid"], signal.SIGKILL)
-            _wait_gone(record["pid"])
-        self._record.unlink(missing_ok=True)
+        log.warning("stopping a Milvus Lite engine left behind (pid %d)", record["pid"])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(record["pid"], signal.SIGKILL)
+        _wait_gone(record["pid"])
 
 
 @contextlib.asynccontextmanager
@@ -204,6 +232,28 @@ def _read_record(record: Path) -> dict[str, int] | None:
         return {key: int(data[key]) for key in ("port", "pid", "owner")}
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _held(record: Path) -> bool:
+    """Whether a serve holds the record (see `SharedLiteEngine._hold_record`)."""
+    try:
+        with open(record, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _serves(pid: int, path: str) -> bool:
+    """Whether process `pid` is a milvus-lite server of the Lite file at `path`."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    runs_engine = any(Path(arg).name == "milvus-lite" for arg in argv)
+    return runs_engine and "server" in argv and path in argv and _alive(pid)
 
 
 def _alive(pid: int) -> bool:
