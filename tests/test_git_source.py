@@ -11,7 +11,7 @@ from pathlib import Path
 from core.container import Helpbot
 from core.ingest.live_sync import LiveSync
 from core.ingest.sources_file import SourceSpec
-from core.ingest.sources_sync import sync_source
+from core.ingest.sources_sync import sync_source, sync_sources
 from tests.support import write
 
 GIT_ENV = {
@@ -89,3 +89,22 @@ async def test_a_repository_that_cannot_be_fetched_keeps_its_chunks(
     async with Helpbot(make_settings()) as bot:
         outcome = await sync_source(bot.ingestor, missing, bot.ingest_options, tmp_path / "c")
     assert not outcome.ok and "git could not fetch" in str(outcome.error)
+
+
+async def test_an_unexpected_failure_fails_its_source_and_not_the_others(
+    make_settings, tmp_path: Path, docs: Path
+) -> None:
+    """A git cache that is not a folder (GIT_CACHE_DIR set to a file) raises an OSError, not
+    one of helpbot's errors: that source is reported failing, the next one still syncs, and
+    the sync goes on (an escaped error ended `serve`'s start, or a refresh for good)."""
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder")
+    specs = [
+        SourceSpec("default", "git", str(tmp_path / "repo"), glob="*.md"),
+        SourceSpec("default", "path", str(docs)),
+    ]
+    async with Helpbot(make_settings()) as bot:
+        report = await sync_sources(bot.ingestor, specs, bot.ingest_options, cache)
+    failed, synced = report.outcomes
+    assert not failed.ok and "NotADirectoryError" in str(failed.error)
+    assert synced.ok and synced.report is not None and synced.report.chunks_added > 0

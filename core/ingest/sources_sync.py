@@ -70,11 +70,18 @@ async def sync_source(
         report = await ingestor.sync([await _input(spec, git_cache, options)], options)
     except HelpbotError as exc:
         log.warning("source %s failed to sync, its chunks are kept: %s", spec.origin, exc)
-        with contextlib.suppress(HelpbotError):  # the store itself may be what failed
-            await ingestor.record_failure(spec.kb, spec.origin, str(exc))
-        return SourceOutcome(spec, None, str(exc), time.time())
+        return await _failed(ingestor, spec, str(exc))
+    except Exception as exc:  # the machine or a bug: this source fails, the others go on
+        log.exception("source %s failed to sync, its chunks are kept", spec.origin)
+        return await _failed(ingestor, spec, f"{type(exc).__name__}: {exc}")
     log.info("source %s synced: %s", spec.origin, report.summary())
     return SourceOutcome(spec, report, None, time.time())
+
+
+async def _failed(ingestor: Ingestor, spec: SourceSpec, error: str) -> SourceOutcome:
+    with contextlib.suppress(HelpbotError):  # the store itself may be what failed
+        await ingestor.record_failure(spec.kb, spec.origin, error)
+    return SourceOutcome(spec, None, error, time.time())
 
 
 async def _input(
