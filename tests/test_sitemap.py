@@ -136,6 +136,37 @@ async def test_a_site_taken_out_of_the_sources_file_and_put_back_is_downloaded_a
     assert site.answers["/backups.html", 200] == 2
 
 
+async def test_a_dead_page_keeps_its_chunks_and_does_not_hold_back_the_site(
+    make_settings, site: Site
+) -> None:
+    """A page the sitemap lists but the server no longer serves (404) is skipped and keeps
+    what it had; the pages that changed meanwhile are still synced. A site where no page
+    can be downloaded is a failing source, its chunks kept."""
+    site.pages = {
+        "/backups.html": page("Backups", "Backups run every night at two."),
+        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
+    }
+    site.listed = ["/backups.html", "/restore.html"]
+    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"))
+    host = f"127.0.0.1:{site.port}"
+    async with Helpbot(make_settings()) as bot:
+        await sync(bot, spec)
+        del site.pages["/backups.html"]
+        site.pages["/restore.html"] = page("Restore", "Restore with milvus-backup restore.")
+        partly = await sync(bot, spec)
+        found = (await bot.service.retrieve(Query("milvus-backup restore"), limit=5)).hits
+        kept = await sources(bot)
+        site.pages.clear()
+        down = await sync_source(bot.ingestor, spec, bot.ingest_options, bot.settings.git_cache_dir)
+        after = await sources(bot)
+    assert partly.report is not None
+    assert [s.source for s in partly.report.skipped] == [f"{host}/backups.html"]
+    assert "HTTP 404" in partly.report.skipped[0].reason
+    assert any("milvus-backup restore" in hit.body for hit in found)
+    assert kept == after == {f"{host}/backups.html", f"{host}/restore.html"}
+    assert not down.ok and "HTTP 404" in str(down.error)
+
+
 async def test_a_page_limit_caps_the_pages_and_a_broken_sitemap_keeps_everything(
     make_settings, site: Site
 ) -> None:

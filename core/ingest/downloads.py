@@ -66,10 +66,29 @@ async def download_all(urls: list[str], options: FetchOptions) -> list[Download]
     """
     if not urls:
         return []
+    async with _session(options) as session:
+        return [await _download(session, url, options) for url in urls]
+
+
+async def download_each(urls: list[str], options: FetchOptions) -> list[Download | BadInputError]:
+    """As `download_all`, but a URL that cannot be downloaded is its error in the list, and
+    the others are still downloaded (a site's dead page must not hold back the rest)."""
+    if not urls:
+        return []
+    results: list[Download | BadInputError] = []
+    async with _session(options) as session:
+        for url in urls:
+            try:
+                results.append(await _download(session, url, options))
+            except BadInputError as exc:
+                results.append(exc)
+    return results
+
+
+def _session(options: FetchOptions) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(total=options.timeout_s)
     headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
-    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
-        return [await _download(session, url, options) for url in urls]
+    return aiohttp.ClientSession(timeout=timeout, headers=headers)
 
 
 async def _download(session: aiohttp.ClientSession, url: str, options: FetchOptions) -> Download:

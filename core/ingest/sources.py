@@ -16,6 +16,7 @@ from core.ingest.downloads import (
     Download,
     FetchOptions,
     download_all,
+    download_each,
     is_url,
     url_suffix,
     without_credentials,
@@ -184,13 +185,25 @@ def _local_root(raw: Path, limits: SourceLimits) -> IngestRoot:
 
 async def _sitemap_root(sitemap: SitemapInput, limits: SourceLimits) -> IngestRoot:
     """The site's pages as one root named after its host: a page gone from the sitemap has
-    its chunks deleted, and an unchanged one (304) is kept without a download."""
+    its chunks deleted, an unchanged one (304) is kept without a download, and one that
+    cannot be downloaded (a dead link, a server error) is skipped with its chunks kept, while
+    the others are synced. When no page can be downloaded, the site is failing."""
     pages = await sitemap_pages(sitemap.url, limits.fetch_options(), sitemap.max_pages)
-    downloads = await download_all(pages, limits.fetch_options())
+    results = await download_each(pages, limits.fetch_options())
+    downloads: list[Download] = []
+    failed: list[tuple[str, BadInputError]] = []
+    for url, result in zip(pages, results, strict=True):
+        if isinstance(result, Download):
+            downloads.append(result)
+        else:
+            failed.append((url, result))
+    if failed and not downloads:
+        raise failed[0][1]
     scope = _host(sitemap.url)
 
     def files() -> list[ListedFile]:
-        return [file for d in downloads for file in _page_files(d, url_source(d.url))]
+        fetched = [file for d in downloads for file in _page_files(d, url_source(d.url))]
+        return fetched + [SkippedFile(url_source(url), str(error)) for url, error in failed]
 
     validators = {d.url: d.validators for d in downloads}
     return IngestRoot(
