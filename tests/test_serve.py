@@ -4,6 +4,7 @@ sources file in sync while running, and drain on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -160,6 +161,30 @@ async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
     assert ready["checks"][f"source {docs}"] == "ok"
     assert f'helpbot_source_failing{{kb="default",source="{docs}"}} 0.0' in metrics
     assert "close" in discord_api.timeline
+
+
+async def test_readiness_says_when_slack_cannot_reach_the_bot(
+    tmp_path: Path, embedding_cache: Path
+) -> None:
+    """Slack gone (its Socket Mode connection closed and not reopened): /readyz says so and
+    is 503, as it is while Discord connects, instead of reporting Slack "ok" regardless."""
+    _, sources = docs_and_sources(tmp_path)
+    settings = settings_for(tmp_path, embedding_cache, sources_file=sources)
+    async with contextlib.AsyncExitStack() as slack_running:
+        slack = await slack_running.enter_async_context(SlackStandIn())
+        async with Serving(settings, slack_settings_for(slack)) as serving:
+            health = serving.url("health")
+            before = json.loads((await http_get(f"{health}/readyz"))[1])
+            await slack_running.aclose()
+            for _ in range(60):
+                status, body = await http_get(f"{health}/readyz")
+                if status == 503:
+                    break
+                await asyncio.sleep(0.5)
+            assert await serving.stop() == 0
+    assert before["checks"]["slack"] == "ok"
+    assert status == 503
+    assert json.loads(body)["checks"]["slack"] == "connecting"
 
 
 async def ask_discord(discord_api: DiscordStandIn, question: str) -> str:

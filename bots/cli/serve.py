@@ -107,10 +107,11 @@ async def run_serve(
                 core = await bot.service.readiness()
                 checks = dict(core.checks)
                 if slack is not None:
-                    checks["slack"] = "ok"
+                    checks["slack"] = "ok" if await slack.connected() else "connecting"
                 if discord_bot is not None:
                     checks["discord"] = "ok" if discord_bot.is_ready() else "connecting"
-                ready = core.ready and checks.get("discord", "ok") == "ok"
+                platforms = [checks.get(name, "ok") for name in ("slack", "discord")]
+                ready = core.ready and all(state == "ok" for state in platforms)
                 # A failing source keeps its chunks: answers go on, so readiness does too.
                 checks.update(sync.checks() if sync else {})
                 return Readiness(ready, checks)

@@ -16,10 +16,10 @@ log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[Readiness]]
 
-# What a check may say in public: it passed, the answer mode, or a source's sync state
-# (serve). Anything else is an error's text (a server address, a collection name, a file
-# path), which goes to the log instead.
-_PUBLIC_VALUES = {"ok", "pending", "failing", *get_args(Mode)}
+# What a check may say in public: it passed, the answer mode, a source's sync state, or a
+# chat platform still connecting (serve). Anything else is an error's text (a server address,
+# a collection name, a file path), which goes to the log instead.
+_PUBLIC_VALUES = {"ok", "pending", "failing", "connecting", *get_args(Mode)}
 NOT_READY = "not ready"
 
 

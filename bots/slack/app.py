@@ -136,6 +136,13 @@ class SlackBot:
         await web.TCPSite(self._http, host, port).start()
         return int(self._http.addresses[0][1])
 
+    async def connected(self) -> bool:
+        """Whether Slack can reach the bot now: its Socket Mode connection is up (not
+        closed, stale or missing its pongs), or its Events API port is serving."""
+        if self._socket is not None:
+            return bool(await self._socket.client.is_connected())
+        return self._http is not None
+
     def use_routing(self, routing: Routing) -> None:
         """Apply a reloaded routing file to the next question (answers in flight keep theirs)."""
         self._access.use_routing(routing)
