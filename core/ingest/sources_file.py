@@ -19,7 +19,7 @@
     [[source]]
     git = "https://github.com/example/handbook.git"    # cloned, then pulled at each refresh
     glob = "docs/*.md"
-    link = "https://github.com/example/handbook/blob/main/{source}"
+    link = "https://github.com/example/handbook/blob/main/{file}"
 
 A source taken out of the file has its chunks deleted at the next sync; what `helpbot ingest`
 added by hand is never touched.
