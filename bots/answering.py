@@ -96,7 +96,7 @@ class InFlight:
     async def run(self, work: Coroutine[Any, Any, None]) -> None:
         """Await `work` as part of the current task, which stop() may cancel; while draining,
         `work` is not started at all."""
-        if not self.accepting:
+        if not self.accepting:  # adapters check first and say so; this is the last guard
             work.close()
             log.info("a question arrived while shutting down: not answered")
             return

@@ -198,6 +198,16 @@ _MESSAGES: dict[str, dict[Language, str]] = {
         "de": "Bitte warten Sie {seconds} s, bevor Sie erneut fragen.",
         "pt": "Aguarde {seconds} s antes de perguntar de novo.",
     },
+    "restarting": {
+        "en": "I'm restarting and can't answer this one. Please ask again in a minute.",
+        "ja": "再起動中のため、この質問にはお答えできません。1分後にもう一度お尋ねください。",
+        "zh": "我正在重启，无法回答这个问题。请一分钟后再问一次。",
+        "ko": "재시작 중이라 이 질문에 답할 수 없습니다. 1분 후에 다시 질문해 주세요.",
+        "es": "Me estoy reiniciando y no puedo responder a esta pregunta. Vuelve a preguntar en un minuto.",
+        "fr": "Je redémarre et ne peux pas répondre à cette question. Reposez-la dans une minute.",
+        "de": "Ich starte gerade neu und kann diese Frage nicht beantworten. Bitte fragen Sie in einer Minute erneut.",
+        "pt": "Estou reiniciando e não posso responder a esta pergunta. Pergunte de novo em um minuto.",
+    },
     "vote_up": {
         "en": "Thanks for the feedback!",
         "ja": "フィードバックありがとうございます！",

@@ -334,6 +334,38 @@ async def test_one_user_cannot_flood_the_bot(
     assert len(discord_api.calls_to("followup.create")) == 1
 
 
+async def test_a_question_asked_while_shutting_down_is_told_to_come_back(
+    discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
+) -> None:
+    """While the bot drains (SIGTERM), the answer in flight finishes; a new /ask is told at
+    once, only to its asker, to ask again (it was deferred and left thinking before), and a
+    new mention gets the same as a reply (it was dropped in silence)."""
+    llm.reply_with("Milvus keeps inserted data in object storage such as MinIO or S3 [1].")
+    llm.hang(2.0)
+    async with running(discord_api, generative(faq_bot, llm), feedback) as bot:
+        await discord_api.slash_command("ask", {"question": "How is data stored in milvus?"})
+        await discord_api.wait_until(lambda: llm.chat_calls(), timeout=15, what="the model asked")
+        draining = asyncio.create_task(bot.drain(10))
+        await discord_api.slash_command("ask", {"question": "And the metadata?"})
+        await discord_api.wait_for("interaction.callback", count=2)
+        mention = await discord_api.user_message(
+            f"<@{BOT_USER_ID}> And the index files?", mentions=[BOT_USER_ID]
+        )
+        await until(discord_api, lambda: replied_to(discord_api, CHANNEL_ID), "the mention's reply")
+        await draining
+    first, second = discord_api.calls_to("interaction.callback")
+    assert first.json["type"] == 5
+    assert second.json["type"] == 4 and second.json["data"]["flags"] & 64
+    assert "ask again" in second.json["data"]["content"]
+    assert replied_to(discord_api, CHANNEL_ID) == [mention["id"]]
+    assert "ask again" in bot_messages(discord_api)[-1]["content"]
+    assert len(discord_api.calls_to("followup.create")) == 1  # the first answer, finished:
+    assert any(
+        has_buttons(m) and "object storage" in m["content"]
+        for m in discord_api.messages(CHANNEL_ID)
+    )
+
+
 async def test_model_failure_gives_a_friendly_message(
     discord_api: DiscordStandIn, faq_bot: Helpbot, feedback: SqliteAnswerLog, llm: OpenAIStandIn
 ) -> None:

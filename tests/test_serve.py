@@ -264,7 +264,9 @@ async def test_serve_with_nothing_configured_names_what_to_set(
 async def test_sigterm_lets_the_answer_in_flight_finish(
     tmp_path: Path, embedding_cache: Path
 ) -> None:
-    """SIGTERM while the model is still thinking: the answer arrives, then serve exits."""
+    """SIGTERM while the model is still thinking: serve stops receiving at once (Slack then
+    sends new events elsewhere, or again later), the answer still arrives, then serve
+    exits."""
     _, sources = docs_and_sources(tmp_path)
     async with SlackStandIn() as slack, OpenAIStandIn() as llm:
         llm.reply_with("Backups run nightly at two [1].")
@@ -285,6 +287,7 @@ async def test_sigterm_lets_the_answer_in_flight_finish(
             await slack.wait_until(lambda: len(llm.chat_calls()) > asked, 20, "the model asked")
             assert await serving.stop() == 0
     assert "Backups run nightly at two" in streamed_text(slack)
+    assert slack.timeline.index("close") < slack.timeline.index("call:chat.stopStream")
 
 
 async def test_the_sources_and_routing_files_are_reloaded_without_a_restart(

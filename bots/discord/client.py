@@ -116,6 +116,9 @@ class DiscordBot(discord.Client):
             origin = Origin("discord", _id(interaction.guild_id), _id(interaction.channel_id))
             await log_not_enabled(self.answer_log, Query(question, origin=origin))
             return
+        if not self._inflight.accepting:  # shutting down: say so rather than think forever
+            await interaction.response.send_message(message("restarting", language), ephemeral=True)
+            return
         wait = await self._wait_needed(str(interaction.user.id), interaction.channel_id)
         if wait:
             await interaction.response.send_message(
@@ -182,6 +185,9 @@ class DiscordBot(discord.Client):
             else ThreadConversation()
         )
         if not asked and not conversation.bot_took_part:
+            return
+        if not self._inflight.accepting:  # shutting down: Discord will not send it again
+            await _reply_to(incoming)(content=message("restarting", detect_language(text)))
             return
         wait = await self._wait_needed(str(incoming.author.id), incoming.channel.id)
         if wait:

@@ -153,12 +153,17 @@ class SlackBot:
         return len(self._inflight)
 
     async def stop(self, drain_s: float = 0.0) -> None:
-        """Let answers in progress finish for up to `drain_s` seconds (no new ones start),
-        cancel the rest, then close the transports."""
-        await self._inflight.drain(drain_s)
+        """Stop receiving first: Slack then sends new events to another connection or
+        process, or again once this one is back, instead of to one that would drop them.
+        Then let answers in progress finish for up to `drain_s` seconds (they post through
+        the Web API), cancel the rest, and close what is left."""
+        self._inflight.accepting = False
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+        for site in list(self._http.sites) if self._http is not None else []:
+            await site.stop()
+        await self._inflight.drain(drain_s)
         if self._http is not None:
             await self._http.cleanup()
             self._http = None
@@ -270,6 +275,10 @@ class SlackBot:
                 self._answer_log, Query(text, origin=Origin("slack", None, channel, user))
             )
             return
+        if not self._inflight.accepting:  # shutting down: delivered (acked), never answered
+            note = message("restarting", detect_language(text))
+            await self._ephemeral(channel, user, event.get("thread_ts"), note)
+            return
         wait = await self._wait_needed(channel, user)
         if wait:
             note = message("cooldown", detect_language(text), seconds=math.ceil(wait))
@@ -306,6 +315,9 @@ class SlackBot:
         if private:
             text = text[len("private ") :]
         language = detect_language(text)
+        if not self._inflight.accepting:  # shutting down
+            await ack(text=message("restarting", language), response_type="ephemeral")
+            return
         wait = await self._wait_needed(command["channel_id"], command["user_id"])
         if wait:
             note = message("cooldown", language, seconds=math.ceil(wait))
