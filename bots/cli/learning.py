@@ -47,13 +47,20 @@ class GapsCommand:
     since_s: float = 7 * 86400
     kb: str | None = None
     json: bool = False
+    closed: bool = False
+    """Also the resolved and dismissed gaps."""
 
 
 @dataclass(frozen=True)
 class GapStatusCommand:
+    """A gap's new status; the gap is found as `helpbot gaps` with the same `since_s` and
+    `kb` lists it, or else among the last GAP_REVIEW_DAYS."""
+
     gap_id: str
     status: str
     note: str = ""
+    since_s: float = 7 * 86400
+    kb: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ async def run_gaps(settings: Settings, command: GapsCommand) -> int:
     if not settings.log_questions:
         raise BadInputError("questions are not logged (LOG_QUESTIONS=false): no gaps to group")
     async with Helpbot(settings) as bot:
-        gaps = await bot.coverage.gaps(command.since_s, command.kb)
+        gaps = await bot.coverage.gaps(command.since_s, command.kb, command.closed)
     for gap in gaps:
         print(json_text(asdict(gap)) if command.json else describe_gap(gap))
     if not gaps and not command.json:
@@ -131,15 +138,17 @@ async def run_gap_status(settings: Settings, command: GapStatusCommand) -> int:
             f"unknown status {command.status!r}: use one of {', '.join(GAP_STATUSES)}"
         )
     async with Helpbot(settings) as bot:
-        gaps = await bot.coverage.gaps(GAP_REVIEW_DAYS * 86400)
-        gap = next((g for g in gaps if g.id == command.gap_id), None)
-        if gap is None:
-            raise BadInputError(
-                f"no gap {command.gap_id} in the last {GAP_REVIEW_DAYS} days; "
-                "`helpbot gaps --since 30d` lists them"
-            )
-        status = GapStatus(command.status, command.note, time.time(), gap.answer_ids)
-        await bot.answer_log.set_gap_status(gap.id, status)
+        gap = await bot.coverage.decide(
+            command.gap_id,
+            GapStatus(command.status, command.note, time.time()),
+            command.since_s,
+            command.kb,
+        )
+    if gap is None:
+        raise BadInputError(
+            f"no gap {command.gap_id} in the last {GAP_REVIEW_DAYS} days; "
+            "`helpbot gaps --since 30d --all` lists them"
+        )
     print(
         plain_text(
             f"gap {gap.id}: {command.status}" + (f" ({command.note})" if command.note else "")

@@ -196,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only questions asked in this knowledge base (default: all)",
     )
     gaps.add_argument("--json", action="store_true", help="print the gaps as JSON lines")
+    gaps.add_argument(
+        "--all",
+        action="store_true",
+        help="also the resolved gaps not asked again since, and the dismissed ones",
+    )
     gap_commands = gaps.add_subparsers(dest="gaps_command", metavar="set")
     gap_set = gap_commands.add_parser("set", help="record what the team decided about a gap")
     gap_set.add_argument("gap_id", metavar="ID", help="the gap, as `helpbot gaps` shows it")
@@ -205,11 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     gap_set.add_argument("--note", default="", help="e.g. a link to the docs change")
     gap_set.set_defaults(
         handler=lambda settings, a: run_gap_status(
-            settings, GapStatusCommand(a.gap_id, a.status, a.note)
+            settings, GapStatusCommand(a.gap_id, a.status, a.note, a.since, a.kb)
         )
     )
     gaps.set_defaults(
-        handler=lambda settings, a: run_gaps(settings, GapsCommand(a.since, a.kb, a.json))
+        handler=lambda settings, a: run_gaps(settings, GapsCommand(a.since, a.kb, a.json, a.all))
     )
 
     digest = commands.add_parser("digest", help="the digest of recent questions, now")

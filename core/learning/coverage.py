@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -47,31 +48,58 @@ class CoverageGaps:
         self._threshold = relevance_threshold
         self._default_kb = default_kb
 
-    async def gaps(self, since_s: float, kb: str | None = None) -> list[Gap]:
+    async def gaps(self, since_s: float, kb: str | None = None, closed: bool = False) -> list[Gap]:
         """The coverage gaps among the replies of the last `since_s` seconds, in `kb` or in
-        every knowledge base (`helpbot gaps`)."""
+        every knowledge base (`helpbot gaps`): the open ones, or every one with `closed`."""
         records = await self._log.between(time.time() - since_s)
-        if kb is not None:
-            records = [r for r in records if kb in (r.scope or (self._default_kb,))]
-        return await self._gaps_of(records)
+        gaps = await self._gaps_of(self._in_kb(records, kb), kb)
+        return gaps if closed else [gap for gap in gaps if gap.open]
 
     async def digest(self, since: float, until: float) -> Digest:
-        """The digest of the replies logged in [since, until)."""
+        """The digest of the replies logged in [since, until); its gaps are the open ones."""
         records = await self._log.between(since, until)
         searched = {kb for r in records for kb in (r.scope or (self._default_kb,))}
         try:
             documents = await self._documents(searched)
         except HelpbotError:  # nothing ingested yet
             documents = set()
-        return build_digest(records, await self._gaps_of(records), documents, since, until)
+        gaps = [gap for gap in await self._gaps_of(records) if gap.open]
+        return build_digest(records, gaps, documents, since, until)
 
-    async def _gaps_of(self, records: list[AnswerRecord]) -> list[Gap]:
+    async def decide(
+        self, gap_id: str, status: GapStatus, since_s: float, kb: str | None = None
+    ) -> Gap | None:
+        """Record the team's `status` for the gap listed as `gap_id` by `gaps(since_s, kb)`,
+        or else among the last GAP_REVIEW_DAYS; None when there is no such gap. The status
+        keeps every earlier question of the gap's topic, so the topic asked again later, in
+        any window, keeps it."""
+        for window, scope in ((since_s, kb), (GAP_REVIEW_DAYS * 86400, None)):
+            gaps = await self.gaps(window, scope, closed=True)
+            gap = next((g for g in gaps if g.id == gap_id), None)
+            if gap is not None:
+                await self._log.set_gap_status(gap.id, replace(status, members=gap.answer_ids))
+                return gap
+        return None
+
+    def _in_kb(self, records: list[AnswerRecord], kb: str | None) -> list[AnswerRecord]:
+        if kb is None:
+            return records
+        return [r for r in records if kb in (r.scope or (self._default_kb,))]
+
+    async def _gaps_of(self, records: list[AnswerRecord], kb: str | None = None) -> list[Gap]:
+        """The gaps of `records`, grouped together with the failed questions of the last
+        GAP_REVIEW_DAYS: a topic is then the same group (with the same id and status)
+        whichever window lists it, a decided topic asked again keeps its status, and a
+        short window still has other topics to tell its own apart from."""
+        shown = {r.id for r in records}
+        earlier = await self._log.between(time.time() - GAP_REVIEW_DAYS * 86400)
         return await find_gaps(
             records,
             self._describe,
             self._closest,
             await self._log.gap_statuses(),
             covered_above=self._threshold,
+            anchors=[r for r in self._in_kb(earlier, kb) if r.id not in shown],
         )
 
     async def _describe(self, records: list[AnswerRecord]) -> np.ndarray:

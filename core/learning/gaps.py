@@ -68,6 +68,16 @@ class Gap:
     answer_ids: tuple[str, ...]
     downvotes: int
     last_asked: float
+    decided_at: float = 0.0
+    """When the team set its status (0 for a new gap)."""
+
+    @property
+    def open(self) -> bool:
+        """Whether the gap still needs someone: not dismissed, and not resolved unless it
+        was asked again since (the fix did not hold)."""
+        if self.status == "dismissed":
+            return False
+        return self.status != "resolved" or self.last_asked > self.decided_at
 
 
 def failed(record: AnswerRecord) -> bool:
@@ -102,6 +112,7 @@ async def find_gaps(
     statuses: dict[str, GapStatus],
     covered_above: float,
     similarity: float = DEFAULT_GROUPING_SIMILARITY,
+    anchors: Sequence[AnswerRecord] = (),
 ) -> list[Gap]:
     """Group the failed questions among `records` into gaps, biggest first.
 
@@ -109,20 +120,31 @@ async def find_gaps(
     searches the docs for a record's question, in its scope; a gap whose nearest section is at least
     `covered_above` similar is "covered poorly". A gap takes the status stored for any
     earlier gap that shared one of its answers, so regrouping keeps what the team decided.
+    `anchors` are other replies (the weeks before): their failed questions are grouped with
+    those of `records`, so a topic is one group whichever window lists it and keeps its
+    status, but they are neither shown nor counted, and a group of anchors alone is no gap.
     """
     asked = [r for r in records if failed(r) and r.question.strip()]
     if not asked:
         return []
+    shown = len(asked)
+    seen = {r.id for r in asked}
+    asked += [r for r in anchors if r.id not in seen and failed(r) and r.question.strip()]
     vectors = await describe(asked)
     gaps = []
-    for members in group_questions(vectors, similarity):
+    for together in group_questions(vectors, similarity):
+        members = [i for i in together if i < shown]
+        if not members:
+            continue
         group = [asked[i] for i in members]
         centre = vectors[members].mean(axis=0)
         order = sorted(members, key=lambda i: -_cosine(vectors[i], centre))
         representative = asked[order[0]]
         near = await closest(representative)
         ids = tuple(r.id for r in group)
-        gap_id, status = _status_for(ids, statuses)
+        earlier = tuple(asked[i].id for i in together if i >= shown)
+        first = min((asked[i] for i in together), key=lambda r: r.created_at)
+        gap_id, status = _status_for(first.id, ids + earlier, statuses)
         kind: GapKind = (
             "covered_poorly"
             if near is not None and near.similarity >= covered_above
@@ -139,9 +161,10 @@ async def find_gaps(
                 closest=near,
                 status=status.status,
                 note=status.note,
-                answer_ids=ids,
+                answer_ids=ids + earlier,
                 downvotes=sum(r.down for r in group),
                 last_asked=max(r.created_at for r in group),
+                decided_at=status.updated_at,
             )
         )
     return gaps
@@ -158,14 +181,16 @@ async def question_vectors(
     return np.stack([offsets.neutral(v, lang) for v, lang in zip(vectors, languages, strict=True)])
 
 
-def _status_for(ids: tuple[str, ...], statuses: dict[str, GapStatus]) -> tuple[str, GapStatus]:
+def _status_for(
+    first: str, ids: tuple[str, ...], statuses: dict[str, GapStatus]
+) -> tuple[str, GapStatus]:
     """The stored gap this group continues (sharing an answer with it), or a new one named
-    after its earliest answer."""
+    after its first question (`first`), which every window that lists it shares."""
     members = set(ids)
     for gap_id, status in statuses.items():
         if members & set(status.members):
             return gap_id, status
-    return _gap_id(ids[0]), GapStatus("new")
+    return _gap_id(first), GapStatus("new")
 
 
 def _gap_id(answer_id: str) -> str:
