@@ -13,6 +13,7 @@ from core.container import Helpbot
 from core.learning.gaps import Gap
 from core.models import Origin, Query
 from core.settings import Settings
+from tests.support import write
 
 SSO = [
     ("en", "Can we log in to the admin console with our Okta SSO?"),
@@ -92,3 +93,33 @@ async def test_a_decided_gap_keeps_its_status_week_after_week(
         await ask(bot, [("en", SSO_THIRD)])
         dismissed = await bot.coverage.gaps(WEEK)
     assert dismissed == []
+
+
+async def test_a_sync_that_covers_an_open_gap_marks_it_docs_changed(
+    make_settings, tmp_path: Path
+) -> None:
+    """The question found nothing close when asked; a page written since answers it: after
+    the sync, its gap says "docs changed, check" and names the section."""
+    docs = tmp_path / "docs"
+    write(docs / "backups.md", "# Backups\n\nBackups run every night at two.\n")
+    settings = make_settings(feedback_path=tmp_path / "feedback.sqlite")
+    question = Query(
+        "How do I rotate the TLS certificates of the cluster?",
+        origin=Origin("slack", "T1", "C1", "U1"),
+    )
+    async with Helpbot(settings) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        answer = await bot.service.answer(question)
+        await bot.answer_log.save_answer(question, answer)
+        [before] = await bot.coverage.gaps(WEEK)
+        write(
+            docs / "tls.md",
+            "# Certificates\n\n## Rotating the TLS certificates\n\n"
+            "To rotate the cluster's TLS certificates, replace the secret and restart the "
+            "proxies one at a time.\n",
+        )
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        [after] = await bot.coverage.gaps(WEEK)
+    assert not answer.answered and before.status == "new"
+    assert after.id == before.id and after.status == "docs_changed"
+    assert "tls.md" in after.note
