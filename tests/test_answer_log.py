@@ -5,12 +5,14 @@ once across processes: on SQLite and on Redis alike."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 import redis.asyncio
 
+from bots.cli import main
 from core.container import Helpbot
 from core.learning.answer_log import GapStatus
 from core.learning.sqlite_answer_log import SqliteAnswerLog
@@ -107,16 +109,29 @@ async def test_a_sync_that_changes_a_cited_section_marks_the_answer_stale_once(
 
 
 async def test_forgetting_a_cited_file_makes_its_answers_stale(
-    make_settings, feedback_env: dict[str, str], tmp_path: Path
+    make_settings,
+    feedback_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Marked in the log, and in what `helpbot feedback` prints."""
     docs = write(tmp_path / "docs" / "backups.md", BACKUPS).parent
-    async with Helpbot(make_settings(**_values(feedback_env))) as bot:
+    settings = make_settings(**_values(feedback_env))
+    async with Helpbot(settings) as bot:
         await bot.ingestor.sync([docs], bot.ingest_options())
         query = Query("When do backups run?")
         answer_id = await bot.answer_log.save_answer(query, await bot.service.answer(query))
         await bot.ingestor.forget("default", ["docs/backups.md"])
         [record] = await bot.answer_log.recent()
+    for name, value in feedback_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MILVUS_URI", settings.milvus_uri)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["feedback"]) == 0
+    listed = capsys.readouterr().out
     assert record.id == answer_id and record.stale
+    assert "+0 -0  stale  -  When do backups run?" in listed
 
 
 async def test_answers_logged_before_redis_indexed_citations_still_go_stale(

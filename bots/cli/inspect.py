@@ -72,7 +72,8 @@ async def run_feedback(settings: Settings, command: FeedbackCommand) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created_at))
         where = "/".join(part for part in (record.platform, record.channel, record.user) if part)
         # Questions come from chat users and sources from documents: printed plain.
-        print(plain_text(f"{when}  +{record.up} -{record.down}  {where or '-'}  {record.question}"))
+        votes = f"+{record.up} -{record.down}" + ("  stale" if record.stale else "")
+        print(plain_text(f"{when}  {votes}  {where or '-'}  {record.question}"))
         for source in record.sources:
             print(plain_text(f"    {source}"))
     if not records and not command.json:
