@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,23 @@ async def test_a_log_file_from_before_details_were_kept_still_opens(tmp_path: Pa
     await log.stop()
     assert (record.outcome, record.down, record.citations) == ("dont_know", 1, ())
     assert voted.down_reasons == ("wrong",)
+
+
+async def test_the_digest_lists_the_answers_gone_stale_in_its_period_whenever_asked(
+    make_settings, feedback_env: dict[str, str], tmp_path: Path
+) -> None:
+    """An answer given before the digest's period, whose cited section a sync changed during
+    it, is in that digest (it would be in none if counted by when it was asked)."""
+    docs = write(tmp_path / "docs" / "backups.md", BACKUPS).parent
+    async with Helpbot(make_settings(**_values(feedback_env))) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        query = Query("When do backups run?")
+        await bot.answer_log.save_answer(query, await bot.service.answer(query))
+        period = time.time()
+        write(docs / "backups.md", BACKUPS.replace("two", "three"))
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        before = await bot.coverage.digest(period - 86400, period)
+        during = await bot.coverage.digest(period, time.time() + 1)
+    assert (before.asked, before.stale) == (1, 0)
+    assert (during.asked, during.stale) == (0, 1)
+    assert "Answers gone stale (a cited section changed): 1\n• When do backups run?" in during.text

@@ -78,6 +78,8 @@ class AnswerRecord:
     completion_tokens: int | None = None
     down_reasons: tuple[str, ...] = ()
     stale: bool = False
+    stale_at: float | None = None
+    """When a sync made it stale (None if it is not, or was marked before this was kept)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,11 @@ class AnswerLog(Protocol):
     ) -> list[AnswerRecord]:
         """Stale answers given on these platforms whose notice is not sent yet, each handed
         out once across every process sharing the log."""
+        ...
+
+    async def gone_stale(self, start: float, end: float = math.inf) -> list[AnswerRecord]:
+        """The answers a sync made stale in [start, end), whenever they were given, in the
+        order they went stale (the digest lists them)."""
         ...
 
     async def gap_statuses(self) -> dict[str, GapStatus]: ...
@@ -220,11 +227,15 @@ def _details(query: Query, **values: Any) -> str:
 
 
 def record_from(
-    base: dict[str, Any], details: str | None, votes: list[tuple[str, str | None]], stale: bool
+    base: dict[str, Any],
+    details: str | None,
+    votes: list[tuple[str, str | None]],
+    stale: bool,
+    stale_at: float | None = None,
 ) -> AnswerRecord:
     """A record from a store's columns (`base`: id, created_at, platform, workspace, channel,
     user, question, answer, answered, sources), its details document (None for answers
-    logged before details were kept) and its votes (vote, reason)."""
+    logged before details were kept), its votes (vote, reason) and staleness."""
     found = json.loads(details) if details else {}
     answered = bool(base["answered"])
     return AnswerRecord(
@@ -243,6 +254,7 @@ def record_from(
         completion_tokens=found.get("completion_tokens"),
         down_reasons=tuple(reason for vote, reason in votes if vote == "down" and reason),
         stale=stale,
+        stale_at=stale_at,
     )
 
 

@@ -64,7 +64,8 @@ class CoverageGaps:
         except HelpbotError:  # nothing ingested yet
             documents = set()
         gaps = [gap for gap in await self._gaps_of(records) if gap.open]
-        return build_digest(records, gaps, documents, since, until)
+        gone_stale = await self._log.gone_stale(since, until)
+        return build_digest(records, gaps, documents, since, until, gone_stale)
 
     async def decide(
         self, gap_id: str, status: GapStatus, since_s: float, kb: str | None = None

@@ -39,13 +39,15 @@ def build_digest(
     documents: Iterable[str],
     since: float,
     until: float,
+    gone_stale: Sequence[AnswerRecord] = (),
 ) -> Digest:
     """The digest of `records` (the replies logged in [since, until)), with their `gaps`;
-    `documents` are the sources in the knowledge bases, for the never-cited list."""
+    `documents` are the sources in the knowledge bases, for the never-cited list;
+    `gone_stale` the answers a sync made stale in the period, whenever they were given."""
     outcomes: Counter[str] = Counter(r.outcome for r in records)
     asked = len(records)
     up, down = sum(r.up for r in records), sum(r.down for r in records)
-    stale = sum(r.stale for r in records)
+    stale = len(gone_stale)
     cited = Counter(c.source for r in records for c in r.citations)
     never = sorted(set(documents) - set(cited))
     lines = [
@@ -68,6 +70,7 @@ def build_digest(
         lines.append(f"Outcomes: {shares}")
     lines.append(f"Votes: {up} up, {down} down")
     lines.append(f"Answers gone stale (a cited section changed): {stale}")
+    lines += [f"• {_short(r.question)}" for r in gone_stale[:_TOP] if r.question.strip()]
     if gaps:
         lines += ["", f"Top gaps ({len(gaps)} in all; `helpbot gaps` lists them):"]
         for gap in gaps[:_TOP]:

@@ -4,12 +4,13 @@ the SQLite `SqliteAnswerLog`.
 Layout (prefix P, default "helpbot:feedback:"):
   P answer:<id>  HASH   created_at, question, answer, answered ("1"/"0"), sources (JSON list),
                         details (JSON), platform / workspace / channel / user (those not None),
-                        stale ("1" once a sync changed a cited section), noticed (its notice
-                        was claimed: HSETNX, so once across processes)
+                        stale ("1" once a sync changed a cited section) and stale_at (when),
+                        noticed (its notice was claimed: HSETNX, so once across processes)
   P votes:<id>   HASH   voter -> "up" | "down" | "down:<reason>"   (HSET: one vote per person)
   P answers      ZSET   <id> scored by created_at   (recent(): ZREVRANGE; purge: ZRANGEBYSCORE)
   P voted        ZSET   <id> scored by created_at, for answers with at least one vote
   P stale        ZSET   <id> scored by created_at, stale answers whose notice is not claimed
+  P went_stale   ZSET   <id> scored by stale_at, every stale answer (the digest's list)
   P cited:<chunk id>  ZSET  <id> scored by created_at, the answers that cite that chunk (a
                         sync that removes the chunk reads only them, then drops the key)
   P cited_indexed STRING set once the answers logged before that index are in it
@@ -184,11 +185,14 @@ class RedisAnswerLog:
             citing = sorted({answer_id for ids in await pipe.execute() for answer_id in ids})
         records = await self._records(citing)
         now_stale = [r for r in records if not r.stale and stale_citations(r, gone, kept)]
+        now = self._retention.clock()
         async with self._redis.pipeline(transaction=True) as pipe:
             for record in now_stale:
-                pipe.hset(self._p + f"answer:{record.id}", "stale", "1")
+                key = self._p + f"answer:{record.id}"
+                pipe.hset(key, mapping={"stale": "1", "stale_at": repr(now)})
             if now_stale:
                 pipe.zadd(self._p + "stale", {r.id: r.created_at for r in now_stale})
+                pipe.zadd(self._p + "went_stale", {r.id: now for r in now_stale})
             pipe.delete(*keys)  # those chunks are gone: nothing will remove them again
             await pipe.execute()
         return len(now_stale)
@@ -208,6 +212,11 @@ class RedisAnswerLog:
             if len(claimed) == limit:
                 break
         return claimed
+
+    async def gone_stale(self, start: float, end: float = math.inf) -> list[AnswerRecord]:
+        bound = "+inf" if math.isinf(end) else f"({end}"
+        ids = cast(list[str], await self._redis.zrangebyscore(self._p + "went_stale", start, bound))
+        return await self._records(ids)
 
     async def gap_statuses(self) -> dict[str, GapStatus]:
         found = cast(dict[str, str], await self._redis.hgetall(self._p + "gaps"))
@@ -243,7 +252,9 @@ class RedisAnswerLog:
                 "sources": tuple(json.loads(row["sources"])),
             }
             parsed = [_vote_and_reason(value) for value in votes]
-            records.append(record_from(base, row.get("details"), parsed, row.get("stale") == "1"))
+            stale_at = float(row["stale_at"]) if "stale_at" in row else None
+            stale = row.get("stale") == "1"
+            records.append(record_from(base, row.get("details"), parsed, stale, stale_at))
         return records
 
     async def purge(self, older_than_days: float | None = None) -> int:
@@ -273,6 +284,7 @@ class RedisAnswerLog:
                 pipe.zrem(self._p + "answers", *ids)
                 pipe.zrem(self._p + "voted", *ids)
                 pipe.zrem(self._p + "stale", *ids)
+                pipe.zrem(self._p + "went_stale", *ids)
                 await pipe.execute()
             purged += len(ids)
 

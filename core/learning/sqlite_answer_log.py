@@ -123,9 +123,20 @@ class SqliteAnswerLog:
         )
         candidates = self._records(citing, (json.dumps(sorted(removed)),))
         now_stale = [r.id for r in candidates if stale_citations(r, removed, kept)]
+        now = self._retention.clock()
         with self._lock, self._connection as db:
-            db.executemany("UPDATE answers SET stale = 1 WHERE id = ?", [(i,) for i in now_stale])
+            db.executemany(
+                "UPDATE answers SET stale = 1, stale_at = ? WHERE id = ?",
+                [(now, i) for i in now_stale],
+            )
         return len(now_stale)
+
+    async def gone_stale(self, start: float, end: float = math.inf) -> list[AnswerRecord]:
+        return await asyncio.to_thread(
+            self._records,
+            "WHERE stale_at >= ? AND stale_at < ? ORDER BY stale_at",
+            (start, end),
+        )
 
     async def claim_stale_notices(
         self, platforms: Collection[str], limit: int = 20
@@ -215,6 +226,7 @@ class SqliteAnswerLog:
             for table, column in (
                 ("answers", "details TEXT"),
                 ("answers", "stale INTEGER NOT NULL DEFAULT 0"),
+                ("answers", "stale_at REAL"),
                 ("votes", "reason TEXT"),
             ):
                 have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
@@ -268,7 +280,9 @@ class SqliteAnswerLog:
         """Answers chosen by a WHERE / ORDER BY clause, each with its votes."""
         with self._lock:
             db = self._connection
-            rows = db.execute(f"SELECT {_COLUMNS}, details, stale FROM answers {where}", values)
+            rows = db.execute(
+                f"SELECT {_COLUMNS}, details, stale, stale_at FROM answers {where}", values
+            )
             found = rows.fetchall()
             votes: dict[str, list[tuple[str, str | None]]] = {row[0]: [] for row in found}
             ids = list(votes)
@@ -286,6 +300,7 @@ class SqliteAnswerLog:
                 row[10],
                 votes[row[0]],
                 bool(row[11]),
+                row[12],
             )
             for row in found
         ]
