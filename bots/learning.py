@@ -37,10 +37,12 @@ class Poster(Protocol):
 
 
 def stale_section(record: AnswerRecord) -> tuple[str, str | None]:
-    """The section a stale notice names (the answer's first source), and its link."""
-    cited = record.citations[0] if record.citations else None
-    if cited is None:
+    """The section a stale notice names (the cited one the sync changed; the first source
+    when that is not known), and its link."""
+    if not record.citations:
         return "", None
+    index = record.stale_cited or 0
+    cited = record.citations[index if index < len(record.citations) else 0]
     return cited.heading or cited.source, cited.url
 
 

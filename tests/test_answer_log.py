@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio
 
 from bots.cli import main
+from bots.learning import stale_section
 from core.container import Helpbot
 from core.learning.answer_log import GapStatus
 from core.learning.sqlite_answer_log import SqliteAnswerLog
@@ -250,3 +251,25 @@ async def test_the_digest_lists_the_answers_gone_stale_in_its_period_whenever_as
     assert (before.asked, before.stale) == (1, 0)
     assert (during.asked, during.stale) == (0, 1)
     assert "Answers gone stale (a cited section changed): 1\n• When do backups run?" in during.text
+
+
+async def test_a_stale_answer_names_the_cited_section_that_changed(
+    make_settings, feedback_env: dict[str, str], tmp_path: Path
+) -> None:
+    """An answer quoting two pages, the second of which a sync changed: its notice names the
+    second, not simply the first source."""
+    docs = tmp_path / "docs"
+    write(docs / "backups.md", BACKUPS)
+    write(docs / "restore.md", "# Restore\n\n## Restoring a backup\n\nRestore backups from S3.\n")
+    async with Helpbot(make_settings(**_values(feedback_env), top_k=2)) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        query = Query("How do backups to S3 and restoring them work?")
+        answer = await bot.service.answer(query)
+        await bot.answer_log.save_answer(query, answer)
+        unchanged = answer.sources[0].source
+        changed = next(s for s in answer.sources if s.source != unchanged)
+        write(tmp_path / changed.source, (tmp_path / changed.source).read_text() + "More.\n")
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        [record] = await bot.answer_log.recent()
+    assert record.stale and record.stale_at is not None
+    assert stale_section(record)[0] == changed.heading

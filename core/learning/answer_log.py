@@ -80,6 +80,8 @@ class AnswerRecord:
     stale: bool = False
     stale_at: float | None = None
     """When a sync made it stale (None if it is not, or was marked before this was kept)."""
+    stale_cited: int | None = None
+    """Which of its citations the sync changed (None: unknown, or not stale)."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,7 @@ def record_from(
     votes: list[tuple[str, str | None]],
     stale: bool,
     stale_at: float | None = None,
+    stale_cited: int | None = None,
 ) -> AnswerRecord:
     """A record from a store's columns (`base`: id, created_at, platform, workspace, channel,
     user, question, answer, answered, sources), its details document (None for answers
@@ -255,6 +258,7 @@ def record_from(
         down_reasons=tuple(reason for vote, reason in votes if vote == "down" and reason),
         stale=stale,
         stale_at=stale_at,
+        stale_cited=stale_cited,
     )
 
 
@@ -263,8 +267,12 @@ def cited_chunk_ids(details: str | None) -> list[str]:
     return [c["chunk_id"] for c in json.loads(details).get("citations", ())] if details else []
 
 
-def stale_citations(record: AnswerRecord, removed: set[str], kept: set[tuple[str, str]]) -> bool:
-    """Whether a sync that removed these chunk ids changed or deleted a section it cited."""
-    return any(
-        c.chunk_id in removed and (c.source, c.content_hash) not in kept for c in record.citations
-    )
+def changed_citation(
+    record: AnswerRecord, removed: set[str], kept: set[tuple[str, str]]
+) -> int | None:
+    """Which of the answer's citations (its index) a sync that removed these chunk ids
+    changed or deleted first; None when it changed none of them."""
+    for index, cited in enumerate(record.citations):
+        if cited.chunk_id in removed and (cited.source, cited.content_hash) not in kept:
+            return index
+    return None

@@ -4,7 +4,8 @@ the SQLite `SqliteAnswerLog`.
 Layout (prefix P, default "helpbot:feedback:"):
   P answer:<id>  HASH   created_at, question, answer, answered ("1"/"0"), sources (JSON list),
                         details (JSON), platform / workspace / channel / user (those not None),
-                        stale ("1" once a sync changed a cited section) and stale_at (when),
+                        stale ("1" once a sync changed a cited section), stale_at (when),
+                        stale_cited (which citation),
                         noticed (its notice was claimed: HSETNX, so once across processes)
   P votes:<id>   HASH   voter -> "up" | "down" | "down:<reason>"   (HSET: one vote per person)
   P answers      ZSET   <id> scored by created_at   (recent(): ZREVRANGE; purge: ZRANGEBYSCORE)
@@ -37,11 +38,11 @@ from core.learning.answer_log import (
     Retention,
     Vote,
     answer_details,
+    changed_citation,
     cited_chunk_ids,
     failure_details,
     record_from,
     source_keys,
-    stale_citations,
 )
 from core.models import Answer, Query
 from core.redis_client import connect_redis
@@ -184,12 +185,18 @@ class RedisAnswerLog:
                 pipe.zrange(key, 0, -1)
             citing = sorted({answer_id for ids in await pipe.execute() for answer_id in ids})
         records = await self._records(citing)
-        now_stale = [r for r in records if not r.stale and stale_citations(r, gone, kept)]
+        changed = {r.id: changed_citation(r, gone, kept) for r in records if not r.stale}
+        now_stale = [r for r in records if changed.get(r.id) is not None]
         now = self._retention.clock()
         async with self._redis.pipeline(transaction=True) as pipe:
             for record in now_stale:
                 key = self._p + f"answer:{record.id}"
-                pipe.hset(key, mapping={"stale": "1", "stale_at": repr(now)})
+                marked: dict[FieldT, EncodableT] = {
+                    "stale": "1",
+                    "stale_at": repr(now),
+                    "stale_cited": str(changed[record.id]),
+                }
+                pipe.hset(key, mapping=marked)
             if now_stale:
                 pipe.zadd(self._p + "stale", {r.id: r.created_at for r in now_stale})
                 pipe.zadd(self._p + "went_stale", {r.id: now for r in now_stale})
@@ -253,8 +260,9 @@ class RedisAnswerLog:
             }
             parsed = [_vote_and_reason(value) for value in votes]
             stale_at = float(row["stale_at"]) if "stale_at" in row else None
+            cited = int(row["stale_cited"]) if "stale_cited" in row else None
             stale = row.get("stale") == "1"
-            records.append(record_from(base, row.get("details"), parsed, stale, stale_at))
+            records.append(record_from(base, row.get("details"), parsed, stale, stale_at, cited))
         return records
 
     async def purge(self, older_than_days: float | None = None) -> int:

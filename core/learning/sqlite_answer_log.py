@@ -18,10 +18,10 @@ from core.learning.answer_log import (
     Retention,
     Vote,
     answer_details,
+    changed_citation,
     failure_details,
     record_from,
     source_keys,
-    stale_citations,
 )
 from core.models import Answer, Query
 from core.private_files import create_private_file
@@ -122,12 +122,15 @@ class SqliteAnswerLog:
             " AND json_extract(c.value, '$.chunk_id') IN (SELECT value FROM json_each(?)))"
         )
         candidates = self._records(citing, (json.dumps(sorted(removed)),))
-        now_stale = [r.id for r in candidates if stale_citations(r, removed, kept)]
+        changed = {r.id: changed_citation(r, removed, kept) for r in candidates}
+        now_stale = [
+            (index, answer_id) for answer_id, index in changed.items() if index is not None
+        ]
         now = self._retention.clock()
         with self._lock, self._connection as db:
             db.executemany(
-                "UPDATE answers SET stale = 1, stale_at = ? WHERE id = ?",
-                [(now, i) for i in now_stale],
+                "UPDATE answers SET stale = 1, stale_at = ?, stale_cited = ? WHERE id = ?",
+                [(now, index, answer_id) for index, answer_id in now_stale],
             )
         return len(now_stale)
 
@@ -227,6 +230,7 @@ class SqliteAnswerLog:
                 ("answers", "details TEXT"),
                 ("answers", "stale INTEGER NOT NULL DEFAULT 0"),
                 ("answers", "stale_at REAL"),
+                ("answers", "stale_cited INTEGER"),
                 ("votes", "reason TEXT"),
             ):
                 have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
@@ -281,7 +285,8 @@ class SqliteAnswerLog:
         with self._lock:
             db = self._connection
             rows = db.execute(
-                f"SELECT {_COLUMNS}, details, stale, stale_at FROM answers {where}", values
+                f"SELECT {_COLUMNS}, details, stale, stale_at, stale_cited FROM answers {where}",
+                values,
             )
             found = rows.fetchall()
             votes: dict[str, list[tuple[str, str | None]]] = {row[0]: [] for row in found}
@@ -301,6 +306,7 @@ class SqliteAnswerLog:
                 votes[row[0]],
                 bool(row[11]),
                 row[12],
+                row[13],
             )
             for row in found
         ]
