@@ -95,13 +95,20 @@ class LearningLoop:
         last = await self._log.claim_digest(now, self._every_s)
         if not last:  # not due (None), or the very first start (0.0), which starts the clock
             return
-        digest = await self._coverage.digest(last, now)
-        for poster in posters:
-            try:
-                await poster.post_digest(digest.text)
-            except Exception:
-                log.exception("could not post the digest on %s", poster.platform)
-        log.info("digest posted: %d questions since the last one", digest.asked)
+        posted = 0
+        try:
+            digest = await self._coverage.digest(last, now)
+            for poster in posters:
+                try:
+                    await poster.post_digest(digest.text)
+                    posted += 1
+                except Exception:
+                    log.exception("could not post the digest on %s", poster.platform)
+        finally:
+            if not posted:  # nowhere: the next poll tries the same period again
+                await self._log.release_digest(now, last)
+        if posted:
+            log.info("digest posted: %d questions since the last one", digest.asked)
 
     async def _stale_notices(self) -> None:
         claimed = await self._log.claim_stale_notices(set(self._posters), _NOTICES_PER_POLL)

@@ -11,13 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bots import learning
 from bots.cli import DigestCommand, main, run_digest
 from bots.discord.settings import DiscordSettings
+from bots.learning import LearningLoop
 from bots.slack.format import VOTE_UP
+from bots.slack.posts import SlackPoster
 from core.answering.prompts import NO_ANSWER, UNSURE
-from core.container import build_answer_log
+from core.container import Helpbot, build_answer_log
+from core.models import Query
 from core.settings import Settings
 from tests.standins import slack_payloads as payloads
 from tests.standins.discord_payloads import BOT_TOKEN, BOT_USER_ID, CHANNEL_ID, GUILD_ID
@@ -300,3 +304,26 @@ async def test_on_discord_the_notice_replies_to_the_question_and_pings_no_one(
     [notice] = notices()
     assert notice["message_reference"]["message_id"] == question["id"]
     assert notice["mentions"] == [] and not notice.get("mention_everyone")
+
+
+async def test_a_digest_that_could_not_be_posted_is_posted_at_the_next_poll(
+    make_settings, feedback_env: dict[str, str]
+) -> None:
+    """Slack refused the post: the period is given back, not skipped, and the next poll posts
+    that digest once (across processes too: the claim lives in the answer log)."""
+    settings = make_settings(**{name.lower(): value for name, value in feedback_env.items()})
+    async with SlackStandIn() as slack, Helpbot(settings) as bot:
+        await bot.answer_log.save_failure(Query("Is there a Terraform provider?"), "error", "en")
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        loop = LearningLoop(
+            bot.answer_log, bot.coverage, [SlackPoster(client, "C0DIGEST")], 0.5, notices=False
+        )
+        await loop.tick()  # the very first start only starts the clock
+        await asyncio.sleep(0.6)
+        slack.fail_with("chat.postMessage", error="not_in_channel")
+        await loop.tick()  # due, refused: given back
+        await loop.tick()  # due again: posted
+        await loop.tick()  # not due
+    attempts = [c.params["text"] for c in slack.calls_to("chat.postMessage")]
+    assert len(attempts) == 2 and attempts[0] == attempts[1]
+    assert "helpbot digest" in attempts[1]

@@ -162,6 +162,11 @@ class AnswerLog(Protocol):
         processes) and return when the last one went out (0 for never); else None."""
         ...
 
+    async def release_digest(self, claimed: float, last: float) -> None:
+        """Give back the digest claimed at `claimed` (it could not be posted anywhere): the
+        last one is `last` again, unless another process has claimed one since."""
+        ...
+
     async def purge(self, older_than_days: float | None = None) -> int: ...
 
 

@@ -68,6 +68,10 @@ redis.call('SET', KEYS[1], ARGV[1])
 return tostring(last)
 """
 
+_RELEASE_DIGEST = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) end
+"""
+
 
 class RedisAnswerLog:
     """Answers and votes under one key prefix in Redis."""
@@ -90,6 +94,7 @@ class RedisAnswerLog:
         client = await connect_redis(self._url)
         self._vote_script = client.register_script(_VOTE)
         self._digest_script = client.register_script(_CLAIM_DIGEST)
+        self._release_script = client.register_script(_RELEASE_DIGEST)
         self._client = client
         await self._retention.purge_if_due(self.purge)
         await self._index_citations()
@@ -235,6 +240,9 @@ class RedisAnswerLog:
     async def claim_digest(self, now: float, every_s: float) -> float | None:
         last = await self._digest_script(keys=[self._p + "last_digest"], args=[repr(now), every_s])
         return None if last is None else float(last)
+
+    async def release_digest(self, claimed: float, last: float) -> None:
+        await self._release_script(keys=[self._p + "last_digest"], args=[repr(claimed), repr(last)])
 
     async def _records(self, ids: list[str]) -> list[AnswerRecord]:
         """The answers with these ids (those still kept), in the same order, with votes."""

@@ -197,6 +197,13 @@ class SqliteAnswerLog:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('last_digest', ?)", (repr(now),))
         return last
 
+    async def release_digest(self, claimed: float, last: float) -> None:
+        await asyncio.to_thread(
+            self._write,
+            "UPDATE meta SET value = ? WHERE key = 'last_digest' AND value = ?",
+            (repr(last), repr(claimed)),
+        )
+
     def _write(self, sql: str, values: tuple[object, ...]) -> None:
         with self._lock, self._connection as db:
             db.execute(sql, values)
