@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,13 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots import learning
-from bots.cli import DigestCommand, main, run_digest
+from bots.cli import DigestCommand, Listening, SlackCommand, main, run_digest, run_slack
+from bots.cli.running import HealthOptions
 from bots.discord.settings import DiscordSettings
 from bots.learning import LearningLoop
 from bots.slack.format import VOTE_UP
 from bots.slack.posts import SlackPoster
+from bots.slack.settings import SlackSettings
 from core.answering.prompts import NO_ANSWER, UNSURE
 from core.container import Helpbot, build_answer_log
 from core.models import Query
@@ -327,3 +331,39 @@ async def test_a_digest_that_could_not_be_posted_is_posted_at_the_next_poll(
     attempts = [c.params["text"] for c in slack.calls_to("chat.postMessage")]
     assert len(attempts) == 2 and attempts[0] == attempts[1]
     assert "helpbot digest" in attempts[1]
+
+
+async def test_helpbot_slack_on_its_own_posts_the_digest_too(
+    tmp_path: Path, embedding_cache: Path
+) -> None:
+    """The learning loop is not `serve`'s alone: `helpbot slack` with DIGEST_SLACK_CHANNEL
+    posts the digest on its schedule (it ignored the setting)."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        milvus_uri=str(tmp_path / "m.db"),
+        embedding_cache_path=embedding_cache,
+        feedback_path=tmp_path / "feedback.sqlite",
+        digest_every="1s",
+    )
+    async with SlackStandIn() as slack:
+        chat = SlackSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            slack_bot_token="xoxb-test",
+            slack_app_token="xapp-1-test",
+            slack_api_url=slack.api_url,
+            digest_slack_channel="C0DIGEST",
+        )
+        command = SlackCommand(health=HealthOptions(port=0, host="127.0.0.1"))
+        run = asyncio.create_task(run_slack(settings, chat, command, Listening()))
+
+        def digests() -> list[Any]:
+            return [
+                c
+                for c in slack.calls_to("chat.postMessage")
+                if c.params.get("channel") == "C0DIGEST"
+            ]
+
+        await slack.wait_until(lambda: bool(digests()), 30, "the digest")
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(run, 15) == 0
+    assert "helpbot digest" in digests()[0].params["text"]

@@ -4,7 +4,10 @@ SIGTERM, with health and metrics."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
@@ -17,9 +20,12 @@ from bots.cli.running import (
     stop_on_signals,
 )
 from bots.discord.client import DiscordBot
+from bots.discord.posts import DiscordPoster
 from bots.discord.settings import DiscordSettings
+from bots.learning import LearningLoop, Poster
 from bots.ops.metrics import Metrics
 from bots.slack.app import SlackBot
+from bots.slack.posts import SlackPoster
 from bots.slack.settings import SlackSettings
 from bots.state.shared import SharedState
 from core import ConfigError, Helpbot, Settings
@@ -28,10 +34,13 @@ __all__ = [
     "DiscordCommand",
     "SlackCommand",
     "discord_adapter",
+    "learning_beside",
+    "learning_loop",
     "raise_discord_failure",
     "run_discord",
     "run_slack",
     "slack_adapter",
+    "when_ready",
 ]
 
 
@@ -110,8 +119,10 @@ async def run_slack(
                 else:
                     await slack.start_socket_mode()
                     print("Slack bot connected over Socket Mode", flush=True)
-                async with health_server(
-                    settings, health, bot, metrics, listening, served_on=slack_port
+                poster = SlackPoster(slack.client, slack_settings.digest_slack_channel)
+                async with (
+                    health_server(settings, health, bot, metrics, listening, served_on=slack_port),
+                    learning_beside(learning_loop(bot, settings, [poster]), stop),
                 ):
                     settle_heap()
                     listening.ready.set()
@@ -139,6 +150,13 @@ async def run_discord(
             shared_state(settings) as state,
             discord_adapter(bot, discord_settings, metrics, state) as client,
             health_server(settings, command.health, bot, metrics, listening),
+            learning_beside(
+                learning_loop(
+                    bot, settings, [DiscordPoster(client, discord_settings.digest_discord_channel)]
+                ),
+                stop,
+                client,
+            ),
         ):
             settle_heap()
             listening.ready.set()
@@ -165,3 +183,35 @@ def raise_discord_failure(runner: asyncio.Task[None]) -> None:
             "DISCORD_MESSAGE_CONTENT_INTENT is on but the application was not granted the "
             "Message Content intent (developer portal > Bot)"
         ) from exc
+
+
+def learning_loop(bot: Helpbot, settings: Settings, posters: list[Poster]) -> LearningLoop:
+    """The digest and stale-answer notices, posted on the platforms this process serves."""
+    notices = settings.stale_notice == "thread"
+    return LearningLoop(bot.answer_log, bot.coverage, posters, settings.digest_every, notices)
+
+
+@contextlib.asynccontextmanager
+async def learning_beside(
+    learning: LearningLoop, stop: asyncio.Event, discord_bot: DiscordBot | None = None
+) -> AsyncIterator[None]:
+    """The learning loop running (when it has anything to do) for the block's duration."""
+    task = (
+        asyncio.create_task(when_ready(discord_bot, learning.run(stop)), name="learning")
+        if learning.enabled
+        else None
+    )
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def when_ready(discord_bot: DiscordBot | None, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` once Discord is connected (its channels can be posted to), or at once.
+    (`wait_until_ready` refuses to wait before the client has logged in.)"""
+    while discord_bot is not None and not discord_bot.is_ready():
+        await asyncio.sleep(0.5)
+    await work

@@ -8,14 +8,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import watchfiles
 
-from bots.cli.platforms import discord_adapter, raise_discord_failure, slack_adapter
+from bots.cli.platforms import (
+    discord_adapter,
+    learning_loop,
+    raise_discord_failure,
+    slack_adapter,
+    when_ready,
+)
 from bots.cli.running import (
     HealthOptions,
     Listening,
@@ -27,7 +32,7 @@ from bots.cli.running import (
 from bots.discord.client import DiscordBot
 from bots.discord.posts import DiscordPoster
 from bots.discord.settings import DiscordSettings
-from bots.learning import LearningLoop, Poster
+from bots.learning import Poster
 from bots.ops.metrics import Metrics
 from bots.slack.app import SlackBot
 from bots.slack.posts import SlackPoster
@@ -99,9 +104,12 @@ async def run_serve(
                 else None
             )
             adapters = [adapter for adapter in (slack, discord_bot) if adapter is not None]
-            learning = _learning_loop(
-                bot, settings, slack, slack_settings, discord_bot, discord_settings
-            )
+            posters: list[Poster] = []
+            if slack is not None:
+                posters.append(SlackPoster(slack.client, slack_settings.digest_slack_channel))
+            if discord_bot is not None:
+                posters.append(DiscordPoster(discord_bot, discord_settings.digest_discord_channel))
+            learning = learning_loop(bot, settings, posters)
 
             async def readiness() -> Readiness:
                 core = await bot.service.readiness()
@@ -135,7 +143,7 @@ async def run_serve(
                     reloading = _follow_config(settings, adapters, sync)
                     tasks.append(asyncio.create_task(reloading, name="reload"))
                     if learning.enabled:
-                        learn = _when_ready(discord_bot, learning.run(stop))
+                        learn = when_ready(discord_bot, learning.run(stop))
                         tasks.append(asyncio.create_task(learn, name="learning"))
                     if slack is not None:
                         health_here = command.health.resolved(settings).port == slack_port
@@ -156,32 +164,6 @@ async def run_serve(
                             task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
     return 0
-
-
-def _learning_loop(
-    bot: Helpbot,
-    settings: Settings,
-    slack: SlackBot | None,
-    slack_settings: SlackSettings,
-    discord_bot: DiscordBot | None,
-    discord_settings: DiscordSettings,
-) -> LearningLoop:
-    """The digest and stale-answer notices, posted on the platforms this process serves."""
-    posters: list[Poster] = []
-    if slack is not None:
-        posters.append(SlackPoster(slack.client, slack_settings.digest_slack_channel))
-    if discord_bot is not None:
-        posters.append(DiscordPoster(discord_bot, discord_settings.digest_discord_channel))
-    notices = settings.stale_notice == "thread"
-    return LearningLoop(bot.answer_log, bot.coverage, posters, settings.digest_every, notices)
-
-
-async def _when_ready(discord_bot: DiscordBot | None, work: Coroutine[Any, Any, None]) -> None:
-    """Run `work` once Discord is connected (its channels can be posted to), or at once.
-    (`wait_until_ready` refuses to wait before the client has logged in.)"""
-    while discord_bot is not None and not discord_bot.is_ready():
-        await asyncio.sleep(0.5)
-    await work
 
 
 async def _follow_config(
