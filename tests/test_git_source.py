@@ -5,13 +5,17 @@ source's interval)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from core.container import Helpbot
 from core.ingest.live_sync import LiveSync
 from core.ingest.sources_file import SourceSpec
 from core.ingest.sources_sync import sync_source, sync_sources
+from tests.standins.git_server import git_host
 from tests.support import write
 
 GIT_ENV = {
@@ -61,24 +65,26 @@ async def test_a_git_source_is_cloned_and_follows_new_commits(
     )
     cache = tmp_path / "git-cache"
     async with Helpbot(make_settings()) as bot:
-        first = await sync_source(bot.ingestor, spec, bot.ingest_options, cache)
-        assert first.ok, first.error
-        assert await stored(bot) == {
-            "handbook/docs/backups.md": "https://git.example.com/handbook/blob/main/docs/backups.md"
-        }
-        (repo / "docs" / "backups.md").unlink()
-        write(repo / "docs" / "restore.md", "# Restore\n\nRestore with the backup tool.\n")
-        commit_all(repo, "second")
         stop = asyncio.Event()
         live = LiveSync(bot.ingestor, [spec], bot.ingest_options, cache)
         running = asyncio.create_task(live.run(stop))
+        await asyncio.wait_for(live.first_sync_done.wait(), 30)
+        cloned = await stored(bot)
+        # A new commit after the first sync: only a refresh (a pull) can bring it in.
+        (repo / "docs" / "backups.md").unlink()
+        write(repo / "docs" / "restore.md", "# Restore\n\nRestore with the backup tool.\n")
+        commit_all(repo, "second")
         for _ in range(100):
             if set(await stored(bot)) == {"handbook/docs/restore.md"}:
                 break
             await asyncio.sleep(0.1)
         stop.set()
         await running
-        assert set(await stored(bot)) == {"handbook/docs/restore.md"}
+        pulled = set(await stored(bot))
+    assert cloned == {
+        "handbook/docs/backups.md": "https://git.example.com/handbook/blob/main/docs/backups.md"
+    }
+    assert pulled == {"handbook/docs/restore.md"}
     assert (cache.stat().st_mode & 0o777) == 0o700
 
 
@@ -108,3 +114,29 @@ async def test_an_unexpected_failure_fails_its_source_and_not_the_others(
     failed, synced = report.outcomes
     assert not failed.ok and "NotADirectoryError" in str(failed.error)
     assert synced.ok and synced.report is not None and synced.report.chunks_added > 0
+
+
+async def test_a_private_repository_is_cloned_with_its_token_which_is_never_shown(
+    make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`token_env` names the variable; git sends the token as a header (not in the URL, not
+    on a command line); a wrong one fails the source without printing either."""
+    repo = tmp_path / "hosted" / "handbook"
+    write(repo / "docs" / "backups.md", "# Backups\n\nBackups run every night at two.\n")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, env=GIT_ENV)
+    commit_all(repo, "first")
+    async with git_host(tmp_path / "hosted", token="s3cret-handbook-token") as host:
+        spec = SourceSpec(
+            "default", "git", host.url("handbook"), glob="docs/*.md", token_env="HANDBOOK_TOKEN"
+        )
+        async with Helpbot(make_settings()) as bot:
+            monkeypatch.setenv("HANDBOOK_TOKEN", "s3cret-handbook-token")
+            cloned = await sync_source(bot.ingestor, spec, bot.ingest_options, tmp_path / "a")
+            links = await stored(bot)
+            monkeypatch.setenv("HANDBOOK_TOKEN", "wrong-token-value")
+            refused = await sync_source(bot.ingestor, spec, bot.ingest_options, tmp_path / "b")
+    assert cloned.ok, cloned.error
+    assert set(links) == {"handbook/docs/backups.md"}
+    assert not refused.ok and host.refused > 0
+    assert "wrong-token-value" not in str(refused.error)
+    assert "s3cret" not in str(refused.error) and "s3cret" not in json.dumps(links)
