@@ -128,7 +128,10 @@ async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
         with discord_api.patch_discord():
             slack_settings = slack_settings_for(slack)
             discord_settings = DiscordSettings(  # type: ignore[call-arg]
-                _env_file=None, discord_token=BOT_TOKEN, discord_guild_id=int(GUILD_ID)
+                _env_file=None,
+                discord_token=BOT_TOKEN,
+                discord_guild_id=int(GUILD_ID),
+                discord_cooldown_s=0,  # one user asks twice
             )
             async with Serving(settings, slack_settings, discord_settings) as serving:
                 health = serving.url("health")
@@ -150,12 +153,13 @@ async def test_serve_answers_on_both_platforms_and_picks_up_a_new_file(
                     if "every Monday" in rota_answer:
                         break
                     await asyncio.sleep(1)
+                discord_rota = await ask_discord(discord_api, "When does the on-call rota change?")
                 ready = json.loads((await http_get(f"{health}/readyz"))[1])
                 metrics = (await http_get(f"{health}/metrics"))[1]
                 assert await serving.stop() == 0
     assert "every night at two" in slack_answer
     assert "every night at two" in discord_answer
-    assert "every Monday" in rota_answer
+    assert "every Monday" in rota_answer and "every Monday" in discord_rota
     assert ready["status"] == "ready"
     assert ready["checks"]["slack"] == ready["checks"]["discord"] == "ok"
     assert ready["checks"][f"source {docs}"] == "ok"

@@ -4,6 +4,7 @@ engine never outlives serve, not even a kill -9."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -19,7 +20,9 @@ from core.container import Helpbot
 from core.errors import RetrievalError
 from core.private_files import create_private_file
 from core.search.milvus.lite_engine import engine_log, engine_record, shared_engine_uri
+from tests.standins.slack_server import SlackStandIn
 from tests.support import write
+from tests.test_serve import ask_slack
 
 HELPBOT = str(Path(sys.executable).with_name("helpbot"))
 
@@ -174,3 +177,55 @@ async def test_a_second_serve_is_refused_and_a_dead_ones_record_names_no_process
     finally:
         bystander.kill()
         bystander.wait()
+
+
+async def test_serve_answers_in_slack_from_what_other_commands_add_then_forget(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The whole case, through the real clients: `serve` answers on Slack from the default
+    file while other processes ingest a page (answered at once), run the sources file, list
+    the answer log and evaluate, and forget the page (no longer answered from)."""
+    notes = tmp_path / "notes"
+    write(notes / "travel.md", "# Travel\n\nBook trains through the travel desk.\n")
+    cases = write(
+        tmp_path / "travel.jsonl",
+        '{"question": "How do I book a train?", "lang": "en", '
+        '"answers": [{"source": "notes/travel.md"}]}\n',
+    )
+    async with SlackStandIn() as slack:
+        chat = {
+            **env,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_APP_TOKEN": "xapp-1-test",
+            "SLACK_API_URL": slack.api_url,
+            "SLACK_COOLDOWN_S": "0",
+        }
+        process = subprocess.Popen(
+            [HELPBOT, "serve"], env=chat, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            await slack.wait_connected(timeout=120)
+            await asyncio.to_thread(_until, lambda: shared_engine_uri(env["MILVUS_URI"]), "engine")
+
+            def run(*argv: str) -> subprocess.CompletedProcess[str]:
+                done = helpbot(env, *argv)
+                assert done.returncode == 0, (argv, done.stderr)
+                return done
+
+            await asyncio.to_thread(run, "ingest", str(notes))
+            found = await ask_slack(slack, "How do I book a train?", "1700001000.000001")
+            synced = await asyncio.to_thread(run, "sync")
+            logged = await asyncio.to_thread(run, "feedback", "--json")
+            evaluated = await asyncio.to_thread(run, "eval", str(cases))
+            forgot = await asyncio.to_thread(run, "forget", str(notes))
+            gone = await ask_slack(slack, "How do I book a train?", "1700001001.000001")
+            still_serving = process.poll() is None
+        finally:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(process.wait, 60)
+    assert "travel desk" in found and "travel desk" not in gone
+    assert "docs" in synced.stdout
+    assert "How do I book a train?" in logged.stdout
+    assert "recall@" in evaluated.stdout
+    assert "forgot 1 chunks of 1 files" in forgot.stdout
+    assert still_serving
