@@ -7,12 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
-_BACKEND = "/usr/lib/git-core/git-http-backend"
+
+def _backend() -> str:
+    """git's CGI program, where this git keeps its helpers."""
+    helpers = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True)
+    return str(Path(helpers.stdout.strip()) / "git-http-backend")
 
 
 class GitHost:
@@ -23,6 +28,7 @@ class GitHost:
         self.token = token
         self.refused = 0
         self.port = 0
+        self._backend = _backend()
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}"
@@ -44,7 +50,7 @@ class GitHost:
             "REMOTE_USER": "reader",
         }
         process = await asyncio.create_subprocess_exec(
-            _BACKEND,
+            self._backend,
             env=env,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
