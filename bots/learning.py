@@ -88,27 +88,31 @@ class LearningLoop:
             await self._stale_notices()
 
     async def _digest(self) -> None:
-        posters = [p for p in self._posters.values() if p.digest_channel]
-        if not posters:
-            return
+        """Each platform's digest once its own schedule says it is due; one that cannot be
+        posted is given back, and the next poll tries the same period again."""
         now = self._clock()
-        last = await self._log.claim_digest(now, self._every_s)
-        if not last:  # not due (None), or the very first start (0.0), which starts the clock
-            return
-        posted = 0
-        try:
-            digest = await self._coverage.digest(last, now)
-            for poster in posters:
-                try:
-                    await poster.post_digest(digest.text)
-                    posted += 1
-                except Exception:
-                    log.exception("could not post the digest on %s", poster.platform)
-        finally:
-            if not posted:  # nowhere: the next poll tries the same period again
-                await self._log.release_digest(now, last)
-        if posted:
-            log.info("digest posted: %d questions since the last one", digest.asked)
+        due: dict[float, list[Poster]] = {}
+        for poster in self._posters.values():
+            if not poster.digest_channel:
+                continue
+            last = await self._log.claim_digest(now, self._every_s, poster.platform)
+            if last:  # not due (None), or the very first start (0.0), which starts the clock
+                due.setdefault(last, []).append(poster)
+        for last, posters in due.items():
+            unposted = list(posters)
+            try:
+                digest = await self._coverage.digest(last, now)
+                for poster in posters:
+                    try:
+                        await poster.post_digest(digest.text)
+                    except Exception:
+                        log.exception("could not post the digest on %s", poster.platform)
+                        continue
+                    unposted.remove(poster)
+                    log.info("digest posted on %s: %d questions", poster.platform, digest.asked)
+            finally:
+                for poster in unposted:
+                    await self._log.release_digest(now, last, poster.platform)
 
     async def _stale_notices(self) -> None:
         claimed = await self._log.claim_stale_notices(set(self._posters), _NOTICES_PER_POLL)

@@ -175,14 +175,17 @@ async def test_a_digest_is_claimed_once_per_period_across_processes(
     await second.start()
     week = 7 * 86400.0
     claims = [
-        await first.claim_digest(1_000_000.0, week),
-        await second.claim_digest(1_000_000.0, week),
-        await second.claim_digest(1_000_000.0 + week - 1, week),
-        await first.claim_digest(1_000_000.0 + week, week),
+        await first.claim_digest(1_000_000.0, week, "slack"),
+        await second.claim_digest(1_000_000.0, week, "slack"),
+        await second.claim_digest(1_000_000.0 + week - 1, week, "slack"),
+        await first.claim_digest(1_000_000.0 + week, week, "slack"),
     ]
+    # `helpbot discord` on its own, beside `helpbot slack`: its own schedule.
+    discord = await second.claim_digest(1_000_000.0 + week, week, "discord")
     await first.stop()
     await second.stop()
     assert claims == [0.0, None, None, 1_000_000.0]
+    assert discord == 0.0
 
 
 async def test_gap_statuses_are_kept(feedback_env: dict[str, str]) -> None:

@@ -112,12 +112,16 @@ async def _watch(
             asyncio.create_task(follow_path(Path(path), sync, retries, _WATCHED))
             for path in command.paths
         ]
+        stopped = asyncio.create_task(stop.wait())
         try:
-            await stop.wait()
+            await asyncio.wait([stopped, *followers], return_when=asyncio.FIRST_COMPLETED)
+            for follower in followers:  # a watch that failed ends the command, and says why
+                if follower.done():
+                    follower.result()
         finally:
-            for follower in followers:
-                follower.cancel()
-            await asyncio.gather(*followers, return_exceptions=True)
+            for task in [stopped, *followers]:
+                task.cancel()
+            await asyncio.gather(stopped, *followers, return_exceptions=True)
             await retries.close()
 
 

@@ -146,8 +146,8 @@ async def run_gap_status(settings: Settings, command: GapStatusCommand) -> int:
         )
     if gap is None:
         raise BadInputError(
-            f"no gap {command.gap_id} in the last {GAP_REVIEW_DAYS} days; "
-            "`helpbot gaps --since 30d --all` lists them"
+            f"no gap {command.gap_id} in that window or the last {GAP_REVIEW_DAYS} days; "
+            "`helpbot gaps --all` lists the ids (pass the same --since and --kb before `set`)"
         )
     print(
         plain_text(

@@ -138,7 +138,10 @@ class SlackBot:
 
     async def connected(self) -> bool:
         """Whether Slack can reach the bot now: its Socket Mode connection is up (not
-        closed, stale or missing its pongs), or its Events API port is serving."""
+        closed, stale or missing its pongs), or its Events API port is serving; not while
+        it drains."""
+        if not self._inflight.accepting:
+            return False
         if self._socket is not None:
             return bool(await self._socket.client.is_connected())
         return self._http is not None
@@ -153,16 +156,16 @@ class SlackBot:
         return len(self._inflight)
 
     async def stop(self, drain_s: float = 0.0) -> None:
-        """Stop receiving first: Slack then sends new events to another connection or
-        process, or again once this one is back, instead of to one that would drop them.
-        Then let answers in progress finish for up to `drain_s` seconds (they post through
-        the Web API), cancel the rest, and close what is left."""
+        """Stop receiving first: over Socket Mode, Slack then sends new events to another
+        connection or process, or again once this one is back, instead of to one that would
+        drop them (the Events API port stays up for health probes, not ready while it
+        drains, and tells a question that still comes to ask again). Then let answers in
+        progress finish for up to `drain_s` seconds (they post through the Web API), cancel
+        the rest, and close what is left."""
         self._inflight.accepting = False
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
-        for site in list(self._http.sites) if self._http is not None else []:
-            await site.stop()
         await self._inflight.drain(drain_s)
         if self._http is not None:
             await self._http.cleanup()

@@ -48,11 +48,6 @@ async def forget(store: MilvusStore, kb: str, names: Sequence[str]) -> ForgetRep
                 "it was ingested, or a source name as answers show it"
             )
     gone = [ref for ref in refs if not names or any(_covers(s, ref.source) for s in scopes)]
-    await store.delete(ref.id for ref in gone)
-    await store.flush()
-    await store.update_hubness(kb, changed=bool(gone))
-    forgotten = [r.scope for r in records if not names or any(_covers(s, r.scope) for s in scopes)]
-    await store.forget_roots(kb, forgotten)
     gone_sources = {ref.source for ref in gone}
     await _forget_page_versions(
         store,
@@ -63,6 +58,11 @@ async def forget(store: MilvusStore, kb: str, names: Sequence[str]) -> ForgetRep
             or any(_covers(scope, url_source(url)) for scope in scopes)
         ),
     )
+    await store.delete(ref.id for ref in gone)
+    await store.flush()
+    await store.update_hubness(kb, changed=bool(gone))
+    forgotten = [r.scope for r in records if not names or any(_covers(s, r.scope) for s in scopes)]
+    await store.forget_roots(kb, forgotten)
     return ForgetReport(len(gone), len(gone_sources), tuple(r.id for r in gone))
 
 
@@ -86,10 +86,10 @@ async def remove_roots(store: MilvusStore, records: list[RootRecord]) -> list[st
         mine = [record for record in records if record.kb == kb]
         owned = [ref for ref in await store.chunk_refs(kb) if _owned(ref.source, mine)]
         gone = [ref.id for ref in owned]
-        await store.delete(gone)
-        await store.forget_roots(kb, [record.scope for record in mine])
         sources = {ref.source for ref in owned}
         await _forget_page_versions(store, kb, partial(_page_owned, sources=sources, records=mine))
+        await store.delete(gone)
+        await store.forget_roots(kb, [record.scope for record in mine])
         if gone:
             await store.flush()
             await store.update_hubness(kb, changed=True)
@@ -106,8 +106,9 @@ def _page_owned(url: str, sources: set[str], records: list[RootRecord]) -> bool:
 
 
 async def _forget_page_versions(store: MilvusStore, kb: str, covers: Callable[[str], bool]) -> None:
-    """Drop the validators of the downloaded pages `covers` (by URL): asked with them, the
-    next sync would hear 304 and keep a forgotten page empty; without, it downloads it again.
-    A page that never had chunks keeps its validators (and its 304) otherwise."""
+    """Drop the validators of the downloaded pages `covers` (by URL), before their chunks go
+    (cut short in between, the next sync downloads them whole and nothing is lost): asked
+    with them, it would hear 304 and keep a forgotten page empty. A page that never had
+    chunks keeps its validators (and its 304) otherwise."""
     if urls := [url for url in await store.page_versions(kb) if covers(url)]:
         await store.record_page_versions(kb, {}, urls)

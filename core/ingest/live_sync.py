@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,14 +121,25 @@ class LiveSync:
             outcome = self.outcomes.get(spec.origin)
             if outcome is not None and not outcome.ok:
                 retries.after(spec.origin, False, functools.partial(self._sync, spec))
-        followers = [
-            follow_path(Path(spec.origin), functools.partial(self._sync, spec), retries)
-            for spec in specs
-        ]
         try:
-            await asyncio.gather(*followers)
+            await asyncio.gather(*(self._follow_path(spec, retries) for spec in specs))
         finally:
             await retries.close()
+
+    async def _follow_path(self, spec: SourceSpec, retries: Retries) -> None:
+        """Follow one local source; a watch that breaks (the system's limit on watches, say)
+        marks the source failing and is started again after a pause, with a sync to catch up
+        on what it missed, instead of ending unseen."""
+        sync = functools.partial(self._sync, spec)
+        while True:
+            try:
+                await follow_path(Path(spec.origin), sync, retries)
+            except Exception as exc:
+                log.exception("watching %s failed; again in %.0f s", spec.origin, self._retry_s)
+                error = f"watching failed: {type(exc).__name__}: {exc}"
+                self.outcomes[spec.origin] = SourceOutcome(spec, None, error, time.time())
+                await asyncio.sleep(self._retry_s)
+                await sync()
 
     async def _refresh(self, spec: SourceSpec, stop: asyncio.Event) -> None:
         """Sync a remote source again every `refresh_s` seconds."""

@@ -157,14 +157,16 @@ class AnswerLog(Protocol):
 
     async def set_gap_status(self, gap_id: str, status: GapStatus) -> None: ...
 
-    async def claim_digest(self, now: float, every_s: float) -> float | None:
-        """If no digest went out in the last `every_s` seconds, claim this one (once across
-        processes) and return when the last one went out (0 for never); else None."""
+    async def claim_digest(self, now: float, every_s: float, platform: str) -> float | None:
+        """If no digest went out on `platform` in the last `every_s` seconds, claim this one
+        (once across processes) and return when the last one went out (0 for never); else
+        None. Each platform has its own schedule: `helpbot slack` and `helpbot discord`
+        running apart each post theirs."""
         ...
 
-    async def release_digest(self, claimed: float, last: float) -> None:
-        """Give back the digest claimed at `claimed` (it could not be posted anywhere): the
-        last one is `last` again, unless another process has claimed one since."""
+    async def release_digest(self, claimed: float, last: float, platform: str) -> None:
+        """Give back the digest claimed at `claimed` on `platform` (it could not be posted):
+        the last one is `last` again, unless another process has claimed one since."""
         ...
 
     async def purge(self, older_than_days: float | None = None) -> int: ...

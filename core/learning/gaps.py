@@ -12,6 +12,7 @@ section is close but answers from it still fail.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -132,7 +133,8 @@ async def find_gaps(
     asked += [r for r in anchors if r.id not in seen and failed(r) and r.question.strip()]
     vectors = await describe(asked)
     gaps = []
-    for together in group_questions(vectors, similarity):
+    # Weeks of questions make a big tree: built in a thread, off the event loop.
+    for together in await asyncio.to_thread(group_questions, vectors, similarity):
         members = [i for i in together if i < shown]
         if not members:
             continue

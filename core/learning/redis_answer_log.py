@@ -16,7 +16,8 @@ Layout (prefix P, default "helpbot:feedback:"):
                         sync that removes the chunk reads only them, then drops the key)
   P cited_indexed STRING set once the answers logged before that index are in it
   P gaps         HASH   gap id -> status (JSON)
-  P last_digest  STRING when the last digest was claimed (a Lua check-and-set)
+  P last_digest:<platform>  STRING when that platform's last digest was claimed (a Lua
+                        check-and-set; P last_digest, from before, is read when it is missing)
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ return 1
 
 # Atomic across processes: only one claims a digest that is due.
 _CLAIM_DIGEST = """
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local last = tonumber(redis.call('GET', KEYS[1]) or redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return false end
 redis.call('SET', KEYS[1], ARGV[1])
 return tostring(last)
@@ -237,12 +238,15 @@ class RedisAnswerLog:
     async def set_gap_status(self, gap_id: str, status: GapStatus) -> None:
         await self._redis.hset(self._p + "gaps", gap_id, status.to_json())
 
-    async def claim_digest(self, now: float, every_s: float) -> float | None:
-        last = await self._digest_script(keys=[self._p + "last_digest"], args=[repr(now), every_s])
+    async def claim_digest(self, now: float, every_s: float, platform: str) -> float | None:
+        # The second key: a log from before each platform had its own schedule.
+        keys = [self._p + f"last_digest:{platform}", self._p + "last_digest"]
+        last = await self._digest_script(keys=keys, args=[repr(now), every_s])
         return None if last is None else float(last)
 
-    async def release_digest(self, claimed: float, last: float) -> None:
-        await self._release_script(keys=[self._p + "last_digest"], args=[repr(claimed), repr(last)])
+    async def release_digest(self, claimed: float, last: float, platform: str) -> None:
+        key = self._p + f"last_digest:{platform}"
+        await self._release_script(keys=[key], args=[repr(claimed), repr(last)])
 
     async def _records(self, ids: list[str]) -> list[AnswerRecord]:
         """The answers with these ids (those still kept), in the same order, with votes."""

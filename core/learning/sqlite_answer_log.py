@@ -184,24 +184,29 @@ class SqliteAnswerLog:
             self._write, "INSERT OR REPLACE INTO gaps VALUES (?, ?)", (gap_id, document)
         )
 
-    async def claim_digest(self, now: float, every_s: float) -> float | None:
-        return await asyncio.to_thread(self._claim_digest, now, every_s)
+    async def claim_digest(self, now: float, every_s: float, platform: str) -> float | None:
+        return await asyncio.to_thread(self._claim_digest, now, every_s, platform)
 
-    def _claim_digest(self, now: float, every_s: float) -> float | None:
+    def _claim_digest(self, now: float, every_s: float, platform: str) -> float | None:
+        key = f"last_digest:{platform}"
         with self._lock, self._connection as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT value FROM meta WHERE key = 'last_digest'").fetchone()
+            # A log from before each platform had its own schedule has one for all.
+            row = db.execute(
+                "SELECT value FROM meta WHERE key IN (?, 'last_digest') ORDER BY key = ? DESC",
+                (key, key),
+            ).fetchone()
             last = float(row[0]) if row else 0.0
             if now - last < every_s:
                 return None
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('last_digest', ?)", (repr(now),))
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, repr(now)))
         return last
 
-    async def release_digest(self, claimed: float, last: float) -> None:
+    async def release_digest(self, claimed: float, last: float, platform: str) -> None:
         await asyncio.to_thread(
             self._write,
-            "UPDATE meta SET value = ? WHERE key = 'last_digest' AND value = ?",
-            (repr(last), repr(claimed)),
+            "UPDATE meta SET value = ? WHERE key = ? AND value = ?",
+            (repr(last), f"last_digest:{platform}", repr(claimed)),
         )
 
     def _write(self, sql: str, values: tuple[object, ...]) -> None:

@@ -39,9 +39,11 @@ _PR_SET_PDEATHSIG = 1
 _START_TIMEOUT_S = 120.0
 _WRITE_WAIT_S = 600.0
 _LOG_TAIL_BYTES = 4096
+_HOLD_WAIT_S = 1.0
 
 
 def engine_record(path: str) -> Path:
+    """Where `serve` records the engine it runs for the Lite file at `path`."""
     return Path(f"{path}.engine.json")
 
 
@@ -73,9 +75,11 @@ class SharedLiteEngine:
     async def start(self) -> str:
         """Start the engine (stopping one left behind) and record it; its URI."""
         make_private_folder(Path(self._path).parent)
-        self._hold_record()
+        await self._hold_record()
         try:
             self._stop_left_behind()
+            assert self._holding is not None
+            self._holding.truncate(0)  # its old port may be another engine's now
             port = _free_port()
             create_private_file(self._log)
             # Popen on the loop's thread: the parent-death signal follows the thread that
@@ -94,22 +98,32 @@ class SharedLiteEngine:
         log.info("Milvus Lite engine for %s on 127.0.0.1:%d", self._path, port)
         return f"http://127.0.0.1:{port}"
 
-    def _hold_record(self) -> None:
+    async def _hold_record(self) -> None:
         """Lock the record for as long as this serve runs. The kernel drops the lock when
         its process ends, however it ends, so a record is live exactly while it is locked:
-        a process id in it may since belong to another process, a lock cannot."""
+        a process id in it may since belong to another process, a lock cannot. A command
+        checking the record holds it for an instant (`_held`), so a busy lock is tried for
+        a second before it means another serve."""
         create_private_file(self._record)
         handle = open(self._record, "r+b")  # noqa: SIM115 (held until stop)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            owner = (_read_record(self._record) or {}).get("owner")
-            by = f" (pid {owner})" if owner else ""
-            raise RetrievalError(f"{self._path} is already served by helpbot serve{by}") from None
+        deadline = time.monotonic() + _HOLD_WAIT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                    continue
+                handle.close()
+                owner = (_read_record(self._record) or {}).get("owner")
+                by = f" (pid {owner})" if owner else ""
+                message = f"{self._path} is already served by helpbot serve{by}"
+                raise RetrievalError(message) from None
         self._holding = handle
 
     def _let_go(self) -> None:
+        """Release the record's lock (the record is live no more)."""
         if self._holding is not None:
             self._holding.close()
             self._holding = None
