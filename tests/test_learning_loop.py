@@ -22,7 +22,6 @@ from bots.discord.settings import DiscordSettings
 from bots.learning import LearningLoop
 from bots.slack.format import VOTE_UP
 from bots.slack.posts import SlackPoster
-from bots.slack.settings import SlackSettings
 from core.answering.prompts import NO_ANSWER, UNSURE
 from core.container import Helpbot, build_answer_log
 from core.models import Query
@@ -43,6 +42,7 @@ from tests.test_serve import (
     settings_for,
     slack_settings_for,
 )
+from tests.test_slack_bot import local_settings, slack_settings
 
 DIGEST_CHANNEL = "C0DIGEST"
 QUESTIONS = {
@@ -342,21 +342,9 @@ async def test_helpbot_slack_on_its_own_posts_the_digest_too(
 ) -> None:
     """The learning loop is not `serve`'s alone: `helpbot slack` with DIGEST_SLACK_CHANNEL
     posts the digest on its schedule (it ignored the setting)."""
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        milvus_uri=str(tmp_path / "m.db"),
-        embedding_cache_path=embedding_cache,
-        feedback_path=tmp_path / "feedback.sqlite",
-        digest_every="1s",
-    )
+    settings = local_settings(tmp_path, embedding_cache).model_copy(update={"digest_every": 1.0})
     async with SlackStandIn() as slack:
-        chat = SlackSettings(  # type: ignore[call-arg]
-            _env_file=None,
-            slack_bot_token="xoxb-test",
-            slack_app_token="xapp-1-test",
-            slack_api_url=slack.api_url,
-            digest_slack_channel="C0DIGEST",
-        )
+        chat = slack_settings(slack, digest_slack_channel="C0DIGEST")
         command = SlackCommand(health=HealthOptions(port=0, host="127.0.0.1"))
         run = asyncio.create_task(run_slack(settings, chat, command, Listening()))
 

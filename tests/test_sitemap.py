@@ -8,10 +8,20 @@ import asyncio
 
 from core.container import Helpbot
 from core.ingest.live_sync import LiveSync
-from core.ingest.sources_file import SourceSpec
+from core.ingest.sources_file import DEFAULT_REFRESH_S, SourceSpec
 from core.ingest.sources_sync import SourceOutcome, sync_source, sync_sources
 from core.models import Query
 from tests.standins.docs_site import Site, page
+
+
+def two_pages(site: Site, refresh_s: float = DEFAULT_REFRESH_S) -> SourceSpec:
+    """The site with a backups page and a restore page listed; a source of it."""
+    site.pages = {
+        "/backups.html": page("Backups", "Backups run every night at two."),
+        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
+    }
+    site.listed = ["/backups.html", "/restore.html"]
+    return SourceSpec("default", "sitemap", site.url("/sitemap.xml"), refresh_s=refresh_s)
 
 
 async def sources(bot: Helpbot) -> set[str]:
@@ -19,12 +29,7 @@ async def sources(bot: Helpbot) -> set[str]:
 
 
 async def test_a_sitemap_is_synced_with_conditional_requests(make_settings, site: Site) -> None:
-    site.pages = {
-        "/backups.html": page("Backups", "Backups run every night at two."),
-        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
-    }
-    site.listed = ["/backups.html", "/restore.html"]
-    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"), refresh_s=3600)
+    spec = two_pages(site, refresh_s=3600)
     host = f"127.0.0.1:{site.port}"
     async with Helpbot(make_settings()) as bot:
         await sync(bot, spec)
@@ -78,12 +83,7 @@ async def test_a_forgotten_page_is_downloaded_again_at_the_next_sync(
 ) -> None:
     """Its validators would get a 304 and keep nothing: a page without chunks is asked for
     whole."""
-    site.pages = {
-        "/backups.html": page("Backups", "Backups run every night at two."),
-        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
-    }
-    site.listed = ["/backups.html", "/restore.html"]
-    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"))
+    spec = two_pages(site)
     host = f"127.0.0.1:{site.port}"
     async with Helpbot(make_settings()) as bot:
         await sync(bot, spec)
@@ -142,12 +142,7 @@ async def test_a_dead_page_keeps_its_chunks_and_does_not_hold_back_the_site(
     """A page the sitemap lists but the server no longer serves (404) is skipped and keeps
     what it had; the pages that changed meanwhile are still synced. A site where no page
     can be downloaded is a failing source, its chunks kept."""
-    site.pages = {
-        "/backups.html": page("Backups", "Backups run every night at two."),
-        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
-    }
-    site.listed = ["/backups.html", "/restore.html"]
-    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"))
+    spec = two_pages(site)
     host = f"127.0.0.1:{site.port}"
     async with Helpbot(make_settings()) as bot:
         await sync(bot, spec)
@@ -187,12 +182,7 @@ async def test_a_page_limit_caps_the_pages_and_a_broken_sitemap_keeps_everything
 async def test_live_sync_refreshes_a_sitemap_on_its_interval(make_settings, site: Site) -> None:
     """What `serve` runs: a changed page is answerable at the next refresh, without a
     restart, and the unchanged one costs a 304 each time."""
-    site.pages = {
-        "/backups.html": page("Backups", "Backups run every night at two."),
-        "/restore.html": page("Restore", "Restore a snapshot with the backup tool."),
-    }
-    site.listed = ["/backups.html", "/restore.html"]
-    spec = SourceSpec("default", "sitemap", site.url("/sitemap.xml"), refresh_s=0.2)
+    spec = two_pages(site, refresh_s=0.2)
     stop = asyncio.Event()
     async with Helpbot(make_settings()) as bot:
         live = LiveSync(bot.ingestor, [spec], bot.ingest_options, bot.settings.git_cache_dir)

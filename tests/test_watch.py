@@ -23,6 +23,7 @@ from core.errors import BadInputError
 from core.ingest.live_sync import LiveSync
 from core.ingest.sources_file import SourceSpec
 from core.models import Query
+from core.settings import Settings
 from tests.milvus_servers.servers import MilvusServer
 from tests.support import http_get, write
 
@@ -50,13 +51,19 @@ async def until_runs(health: str, ok: int) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_watch_syncs_every_change_until_stopped(docs: Path, make_settings) -> None:
-    settings = make_settings()
+async def watching(settings: Settings, command: IngestCommand) -> tuple[asyncio.Task[int], str]:
+    """`helpbot ingest --watch` started, its first sync done: the task and its health URL."""
     listening = Listening()
-    watcher = asyncio.create_task(run_ingest(settings, watch_command(docs), listening))
+    watcher = asyncio.create_task(run_ingest(settings, command, listening))
     await asyncio.wait_for(listening.ready.wait(), 30)
     health = f"http://127.0.0.1:{listening.ports['health']}"
     await until_runs(health, 1)
+    return watcher, health
+
+
+async def test_watch_syncs_every_change_until_stopped(docs: Path, make_settings) -> None:
+    settings = make_settings()
+    watcher, health = await watching(settings, watch_command(docs))
 
     write(docs / "runbook.md", "# Runbook\n\n## Paging\n\nThe pager rotation is set in Opsgenie.\n")
     (docs / "notes.txt").unlink()
@@ -78,12 +85,8 @@ async def test_watch_tries_a_failed_sync_again_without_another_change(
     server.start()
     try:
         settings = make_settings(milvus_uri=server.uri, milvus_collection="watch_retries")
-        listening = Listening()
         command = replace(watch_command(docs), retry_s=0.5)
-        watcher = asyncio.create_task(run_ingest(settings, command, listening))
-        await asyncio.wait_for(listening.ready.wait(), 30)
-        health = f"http://127.0.0.1:{listening.ports['health']}"
-        await until_runs(health, 1)
+        watcher, health = await watching(settings, command)
         server.stop()
         write(docs / "runbook.md", RUNBOOK)
         async with asyncio.timeout(30):
@@ -106,11 +109,7 @@ async def test_watch_follows_a_folder_replaced_under_it(tmp_path: Path, make_set
     docs = tmp_path / "docs"
     write(docs / "runbook.md", RUNBOOK)
     settings = make_settings()
-    listening = Listening()
-    watcher = asyncio.create_task(run_ingest(settings, watch_command(docs), listening))
-    await asyncio.wait_for(listening.ready.wait(), 30)
-    health = f"http://127.0.0.1:{listening.ports['health']}"
-    await until_runs(health, 1)
+    watcher, health = await watching(settings, watch_command(docs))
     shutil.rmtree(docs)
     write(docs / "runbook.md", RUNBOOK)
     await asyncio.sleep(5)  # the replacement is seen, and the new folder watched

@@ -11,6 +11,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from tests.standins.local_server import serve
+
+_SHUTDOWN_GRACE_S = 5.0
+
 PAGE = (
     "<html><head><title>{title}</title></head>"
     "<body><main><h1>{title}</h1><p>{text}</p></main></body></html>"
@@ -66,10 +70,7 @@ async def running_site() -> AsyncIterator[Site]:
     site = Site()
     app = web.Application()
     app.router.add_get("/{tail:.*}", site.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    site.port = runner.addresses[0][1]
+    runner, site.port = await serve(app, _SHUTDOWN_GRACE_S)
     try:
         yield site
     finally:

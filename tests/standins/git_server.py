@@ -13,6 +13,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from tests.standins.local_server import serve
+
+_SHUTDOWN_GRACE_S = 5.0
+
 
 def _backend() -> str:
     """git's CGI program, where this git keeps its helpers."""
@@ -74,10 +78,7 @@ async def git_host(root: Path, token: str) -> AsyncIterator[GitHost]:
     host = GitHost(root, token)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", host.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host.port = runner.addresses[0][1]
+    runner, host.port = await serve(app, _SHUTDOWN_GRACE_S)
     try:
         yield host
     finally:
