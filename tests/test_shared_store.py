@@ -122,10 +122,12 @@ def test_the_engine_dies_with_serve_and_a_stale_record_is_ignored(env: dict[str,
         [HELPBOT, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     record = engine_record(env["MILVUS_URI"])
-    _until(lambda: shared_engine_uri(env["MILVUS_URI"]), "serve to start its engine")
-    engine = json.loads(record.read_text())["pid"]
-    process.send_signal(signal.SIGKILL)
-    process.wait(10)
+    try:
+        _until(lambda: shared_engine_uri(env["MILVUS_URI"]), "serve to start its engine")
+        engine = json.loads(record.read_text())["pid"]
+    finally:  # never left running, whatever failed
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
     _until(lambda: not _running(engine), "the engine to die with serve", timeout_s=30)
     stats = helpbot(env, "stats", "--json")  # the record is stale: the file opens directly
     assert stats.returncode == 0, stats.stderr
