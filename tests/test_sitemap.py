@@ -5,6 +5,7 @@ one is updated and one gone from the sitemap is deleted."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from core.container import Helpbot
 from core.ingest.live_sync import LiveSync
@@ -12,6 +13,7 @@ from core.ingest.sources_file import DEFAULT_REFRESH_S, SourceSpec
 from core.ingest.sources_sync import SourceOutcome, sync_source, sync_sources
 from core.models import Query
 from tests.standins.docs_site import Site, page
+from tests.support import write
 
 
 def two_pages(site: Site, refresh_s: float = DEFAULT_REFRESH_S) -> SourceSpec:
@@ -160,6 +162,28 @@ async def test_a_dead_page_keeps_its_chunks_and_does_not_hold_back_the_site(
     assert any("milvus-backup restore" in hit.body for hit in found)
     assert kept == after == {f"{host}/backups.html", f"{host}/restore.html"}
     assert not down.ok and "HTTP 404" in str(down.error)
+
+
+async def test_a_slow_site_holds_up_no_other_writer(
+    make_settings, site: Site, tmp_path: Path
+) -> None:
+    """A sync downloads before it takes the write lock: while a slow site's pages come in,
+    an ingest of a folder is written and done (it waited for the whole download before)."""
+    spec = two_pages(site)
+    site.page_delay_s = 3.0
+    notes = write(tmp_path / "notes" / "travel.md", "# Travel\n\nBook trains early.\n").parent
+    async with Helpbot(make_settings()) as bot:
+        slow = asyncio.create_task(sync(bot, spec))
+        await asyncio.sleep(0.5)  # its first page is being waited for
+        report = await bot.ingestor.sync([notes], bot.ingest_options())
+        site_still_loading = not slow.done()
+        await slow
+        stored = await sources(bot)
+    assert report.chunks_added == 1 and site_still_loading
+    assert stored == {
+        "notes/travel.md",
+        *(f"127.0.0.1:{site.port}/{p}.html" for p in ("backups", "restore")),
+    }
 
 
 async def test_a_page_limit_caps_the_pages_and_a_broken_sitemap_keeps_everything(

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from core.errors import BadInputError
 from core.ingest.changes import ChangeListener, ChunkChanges
@@ -24,6 +25,7 @@ from core.ingest.document_chunks import chunk_document, source_url
 from core.ingest.documents import Document, read_document
 from core.ingest.files import SkippedFile, SourceFile, UnchangedFile
 from core.ingest.forget import ForgetReport, forget, remove_roots
+from core.ingest.page_validators import version_changes
 from core.ingest.reports import IngestOptions, IngestReport
 from core.ingest.sources import (
     FolderInput,
@@ -31,8 +33,6 @@ from core.ingest.sources import (
     ListedFile,
     SitemapInput,
     resolve_inputs,
-    still_stored,
-    url_source,
 )
 from core.ingest.zip_archive import ArchiveError
 from core.search.embedding_cache import EmbeddingCache
@@ -102,40 +102,49 @@ class Ingestor:
     ) -> IngestReport:
         """Bring the knowledge base in line with folders, files, zips and http(s) URLs.
 
-        Every path is checked and every URL downloaded before anything is written; another
-        process writing to the same Lite file is waited for. What changed is handed on after
-        the write lock is released, so checking gaps never holds up another writer.
+        Every path is checked and every URL downloaded before anything is written, and
+        before the write lock is taken, so a slow site holds up no other writer; another
+        process writing to the same Lite file is then waited for. What changed is handed on
+        after the lock is released, so checking gaps never holds up another writer either.
         """
+        started = time.perf_counter()
+        report = IngestReport()
+        notify = progress or (lambda stage, done, total: None)
+        read = await self._read_inputs(inputs, options, report, notify)
         async with self._store.writing():
-            report, changes = await self._sync(inputs, options, progress)
+            changes = await self._sync(read, options, report, notify)
+        report.seconds = time.perf_counter() - started
+        log.info("ingest finished: %s", report.summary())
         if changes is not None:
             await self._changed(changes)
         return report
 
-    async def _sync(
+    async def _read_inputs(
         self,
         inputs: Sequence[str | Path | SitemapInput | FolderInput],
         options: IngestOptions,
-        progress: ProgressCallback | None,
-    ) -> tuple[IngestReport, ChunkChanges | None]:
-        started = time.perf_counter()
-        report = IngestReport()
-        notify = progress or (lambda stage, done, total: None)
+        report: IngestReport,
+        notify: ProgressCallback,
+    ) -> _Read:
         source_url(options.url_template, "a/b.md")  # reject a bad template before any work
-        kb = options.knowledge_base
-        dim = await self._embedder.dimension()
         known: dict[str, Validators] = {}
         existed = await self._store.exists()
         if existed:  # a collection of another model is refused here, before any download
-            await self._store.open(self._embedder.model_id, dim)
-            known = await self._store.page_versions(kb)
+            await self._store.open(self._embedder.model_id, await self._embedder.dimension())
+            known = await self._store.page_versions(options.knowledge_base)
         roots = await resolve_inputs(inputs, options.source_limits(known))
         # Reading zips, PDFs and HTML is CPU and disk work: all of it runs here, off the loop.
         documents, kept, listed = await asyncio.to_thread(
             self._read, roots, options, report, notify
         )
-        if not existed:
-            await self._store.open(self._embedder.model_id, dim, True)
+        return _Read(known, roots, documents, kept, listed)
+
+    async def _sync(
+        self, read: _Read, options: IngestOptions, report: IngestReport, notify: ProgressCallback
+    ) -> ChunkChanges | None:
+        kb = options.knowledge_base
+        known, roots, documents, kept, listed = read
+        await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
         await self._check_origins(roots, options)
 
         stored_by_source: dict[str, list[ChunkRef]] = defaultdict(list)
@@ -190,7 +199,9 @@ class Ingestor:
             changes = ChunkChanges(options.knowledge_base, tuple(stale), still_there, len(new_rows))
         for root in listed:
             report.validators.update(root.validators)
-        await self._keep_page_versions(kb, report.validators, known, remaining, listed)
+        versions, gone = version_changes(report.validators, known, remaining, listed)
+        if versions or gone:
+            await self._store.record_page_versions(kb, versions, gone)
         synced_at = time.time()
         await self._store.record_roots(
             [
@@ -200,34 +211,7 @@ class Ingestor:
                 for r in listed
             ]
         )
-        report.seconds = time.perf_counter() - started
-        log.info("ingest finished: %s", report.summary())
-        return report, changes
-
-    async def _keep_page_versions(
-        self,
-        kb: str,
-        downloaded: dict[str, Validators],
-        known: dict[str, Validators],
-        remaining: set[str],
-        listed: Sequence[IngestRoot],
-    ) -> None:
-        """Record the validators of this sync's downloads for the next one, whichever process
-        runs it, and forget those of pages no longer validated, or gone from a root synced
-        now (a page dropped from its sitemap). A page without chunks keeps its validators, so
-        it costs a 304 too."""
-        validated = {url for url, v in downloaded.items() if v.etag or v.last_modified}
-        versions = {url: downloaded[url] for url in validated if known.get(url) != downloaded[url]}
-        gone = [url for url in downloaded if url not in validated and url in known]
-        gone += [
-            url
-            for url in known
-            if url not in downloaded
-            and not still_stored(url, remaining)
-            and any(root.owns(url_source(url)) for root in listed)
-        ]
-        if versions or gone:
-            await self._store.record_page_versions(kb, versions, gone)
+        return changes
 
     async def forget(self, kb: str, names: Sequence[str]) -> ForgetReport:
         """Delete what `names` name in `kb`, or all of `kb` with no names (see `forget`)."""
@@ -385,6 +369,16 @@ class Ingestor:
                     for row, text, vector in zip(batch, texts, vectors, strict=True)
                 ]
             )
+
+
+class _Read(NamedTuple):
+    """What a sync downloaded and read, before it takes the write lock."""
+
+    known: dict[str, Validators]
+    roots: list[IngestRoot]
+    documents: list[tuple[str, list[tuple[Chunk, str]]]]
+    kept: _Kept
+    listed: list[IngestRoot]
 
 
 @dataclass(frozen=True)

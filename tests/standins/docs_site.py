@@ -4,6 +4,7 @@ and a count of every answer by path and status."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from collections import Counter
@@ -29,6 +30,7 @@ class Site:
         self.listed: list[str] = []
         self.answers: Counter[tuple[str, int]] = Counter()
         self.port = 0
+        self.page_delay_s = 0.0  # a slow site: each page answers this late
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -49,6 +51,7 @@ class Site:
             entries = "".join(f"<url><loc>{loc}</loc></url>" for loc in locations)
             body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
             return self._answer(path, 200, body, "application/xml")
+        await asyncio.sleep(self.page_delay_s)
         if path not in self.pages:
             return self._answer(path, 404, "", "text/plain")
         etag = '"' + hashlib.sha256(self.pages[path].encode()).hexdigest()[:16] + '"'
