@@ -40,7 +40,6 @@ __all__ = [
     "run_discord",
     "run_slack",
     "slack_adapter",
-    "when_ready",
 ]
 
 
@@ -197,7 +196,7 @@ async def learning_beside(
 ) -> AsyncIterator[None]:
     """The learning loop running (when it has anything to do) for the block's duration."""
     task = (
-        asyncio.create_task(when_ready(discord_bot, learning.run(stop)), name="learning")
+        asyncio.create_task(_when_ready(discord_bot, learning.run(stop)), name="learning")
         if learning.enabled
         else None
     )
@@ -209,7 +208,7 @@ async def learning_beside(
             await asyncio.gather(task, return_exceptions=True)
 
 
-async def when_ready(discord_bot: DiscordBot | None, work: Coroutine[Any, Any, None]) -> None:
+async def _when_ready(discord_bot: DiscordBot | None, work: Coroutine[Any, Any, None]) -> None:
     """Run `work` once Discord is connected (its channels can be posted to), or at once.
     (`wait_until_ready` refuses to wait before the client has logged in.)"""
     while discord_bot is not None and not discord_bot.is_ready():

@@ -16,10 +16,10 @@ import watchfiles
 
 from bots.cli.platforms import (
     discord_adapter,
+    learning_beside,
     learning_loop,
     raise_discord_failure,
     slack_adapter,
-    when_ready,
 )
 from bots.cli.running import (
     HealthOptions,
@@ -127,14 +127,17 @@ async def run_serve(
             tasks: list[asyncio.Task[None]] = []
             # The Slack HTTP port serves the health routes itself when it is the one asked.
             slack_port = command.port if slack_on and command.slack_http and command.port else None
-            async with health_server(
-                settings,
-                command.health,
-                bot,
-                metrics,
-                listening,
-                served_on=slack_port,
-                readiness=readiness,
+            async with (
+                health_server(
+                    settings,
+                    command.health,
+                    bot,
+                    metrics,
+                    listening,
+                    served_on=slack_port,
+                    readiness=readiness,
+                ),
+                learning_beside(learning, stop, discord_bot),
             ):
                 drain_s = 0.0  # a failure stops at once; SIGTERM lets answers finish
                 try:
@@ -142,9 +145,6 @@ async def run_serve(
                         tasks.append(asyncio.create_task(sync.run(stop), name="sync"))
                     reloading = _follow_config(settings, adapters, sync)
                     tasks.append(asyncio.create_task(reloading, name="reload"))
-                    if learning.enabled:
-                        learn = when_ready(discord_bot, learning.run(stop))
-                        tasks.append(asyncio.create_task(learn, name="learning"))
                     if slack is not None:
                         health_here = command.health.resolved(settings).port == slack_port
                         await _start_slack(slack, slack_settings, command, listening, health_here)
@@ -160,7 +160,7 @@ async def run_serve(
                     await _shut_down(slack, discord_bot, drain_s)
                     # A sync cut short is safe: a re-run converges on one clean run's state.
                     for task in tasks:
-                        if task.get_name() in ("sync", "reload", "learning"):
+                        if task.get_name() in ("sync", "reload"):
                             task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
     return 0

@@ -137,14 +137,15 @@ class Ingestor:
         documents, kept, listed = await asyncio.to_thread(
             self._read, roots, options, report, notify
         )
-        return _Read(known, roots, documents, kept, listed)
+        return _Read(existed, known, roots, documents, kept, listed)
 
     async def _sync(
         self, read: _Read, options: IngestOptions, report: IngestReport, notify: ProgressCallback
     ) -> ChunkChanges | None:
         kb = options.knowledge_base
-        known, roots, documents, kept, listed = read
-        await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
+        existed, known, roots, documents, kept, listed = read
+        if not existed:  # opened while reading otherwise
+            await self._store.open(self._embedder.model_id, await self._embedder.dimension(), True)
         await self._check_origins(roots, options)
 
         stored_by_source: dict[str, list[ChunkRef]] = defaultdict(list)
@@ -374,6 +375,7 @@ class Ingestor:
 class _Read(NamedTuple):
     """What a sync downloaded and read, before it takes the write lock."""
 
+    existed: bool
     known: dict[str, Validators]
     roots: list[IngestRoot]
     documents: list[tuple[str, list[tuple[Chunk, str]]]]

@@ -51,19 +51,21 @@ class CoverageGaps:
     async def gaps(self, since_s: float, kb: str | None = None, closed: bool = False) -> list[Gap]:
         """The coverage gaps among the replies of the last `since_s` seconds, in `kb` or in
         every knowledge base (`helpbot gaps`): the open ones, or every one with `closed`."""
-        records = await self._log.between(time.time() - since_s)
-        gaps = await self._gaps_of(self._in_kb(records, kb), kb)
+        start = time.time() - since_s
+        replies = self._in_kb(await self._replies_from(start), kb)
+        gaps = await self._gaps_of([r for r in replies if r.created_at >= start], replies)
         return gaps if closed else [gap for gap in gaps if gap.open]
 
     async def digest(self, since: float, until: float) -> Digest:
         """The digest of the replies logged in [since, until); its gaps are the open ones."""
-        records = await self._log.between(since, until)
+        replies = await self._replies_from(since)
+        records = [r for r in replies if since <= r.created_at < until]
         searched = {kb for r in records for kb in (r.scope or (self._default_kb,))}
         try:
             documents = await self._documents(searched)
         except HelpbotError:  # nothing ingested yet
             documents = set()
-        gaps = [gap for gap in await self._gaps_of(records) if gap.open]
+        gaps = [gap for gap in await self._gaps_of(records, replies) if gap.open]
         gone_stale = await self._log.gone_stale(since, until)
         return build_digest(records, gaps, documents, since, until, gone_stale)
 
@@ -87,20 +89,24 @@ class CoverageGaps:
             return records
         return [r for r in records if kb in (r.scope or (self._default_kb,))]
 
-    async def _gaps_of(self, records: list[AnswerRecord], kb: str | None = None) -> list[Gap]:
-        """The gaps of `records`, grouped together with the failed questions of the last
-        GAP_REVIEW_DAYS: a topic is then the same group (with the same id and status)
-        whichever window lists it, a decided topic asked again keeps its status, and a
-        short window still has other topics to tell its own apart from."""
+    async def _replies_from(self, start: float) -> list[AnswerRecord]:
+        """The replies logged since `start`, or over the last GAP_REVIEW_DAYS when that is
+        longer: gaps are grouped among these (see `_gaps_of`)."""
+        return await self._log.between(min(start, time.time() - GAP_REVIEW_DAYS * 86400))
+
+    async def _gaps_of(self, records: list[AnswerRecord], context: list[AnswerRecord]) -> list[Gap]:
+        """The gaps of `records`, grouped together with the other failed questions of
+        `context` (at least the last GAP_REVIEW_DAYS): a topic is then the same group (with
+        the same id and status) whichever window lists it, a decided topic asked again keeps
+        its status, and a short window still has other topics to tell its own apart from."""
         shown = {r.id for r in records}
-        earlier = await self._log.between(time.time() - GAP_REVIEW_DAYS * 86400)
         return await find_gaps(
             records,
             self._describe,
             self._closest,
             await self._log.gap_statuses(),
             covered_above=self._threshold,
-            anchors=[r for r in self._in_kb(earlier, kb) if r.id not in shown],
+            anchors=[r for r in context if r.id not in shown],
         )
 
     async def _describe(self, records: list[AnswerRecord]) -> np.ndarray:
@@ -125,10 +131,9 @@ class CoverageGaps:
         """After a sync wrote new text: an open gap whose questions, all weak when asked, now
         find a section above the relevance threshold is marked "docs changed, check"."""
         threshold = self._threshold
-        since = GAP_REVIEW_DAYS * 86400
-        records = await self._log.between(time.time() - since)
+        records = await self._replies_from(time.time())
         asked = {r.id: r for r in records}
-        for gap in await self._gaps_of(records):
+        for gap in await self._gaps_of(records, records):
             was_weak = all(
                 (asked[i].best_similarity or 0.0) < threshold for i in gap.answer_ids if i in asked
             )

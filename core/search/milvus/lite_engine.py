@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -92,8 +93,7 @@ class SharedLiteEngine:
             raise
         assert self._holding is not None
         record = {"port": port, "pid": self._process.pid, "owner": os.getpid()}
-        self._holding.truncate(0)
-        self._holding.write(json.dumps(record).encode())
+        self._holding.write(json.dumps(record).encode())  # at 0: emptied above
         self._holding.flush()
         log.info("Milvus Lite engine for %s on 127.0.0.1:%d", self._path, port)
         return f"http://127.0.0.1:{port}"
@@ -106,20 +106,11 @@ class SharedLiteEngine:
         a second before it means another serve."""
         create_private_file(self._record)
         handle = open(self._record, "r+b")  # noqa: SIM115 (held until stop)
-        deadline = time.monotonic() + _HOLD_WAIT_S
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
-                    continue
-                handle.close()
-                owner = (_read_record(self._record) or {}).get("owner")
-                by = f" (pid {owner})" if owner else ""
-                message = f"{self._path} is already served by helpbot serve{by}"
-                raise RetrievalError(message) from None
+        if not await _lock_within(handle, _HOLD_WAIT_S, 0.05):
+            handle.close()
+            owner = (_read_record(self._record) or {}).get("owner")
+            by = f" (pid {owner})" if owner else ""
+            raise RetrievalError(f"{self._path} is already served by helpbot serve{by}")
         self._holding = handle
 
     def _let_go(self) -> None:
@@ -214,26 +205,39 @@ async def writing(path: str) -> AsyncIterator[None]:
     make_private_folder(lock.parent)
     create_private_file(lock)
     with open(lock, "a+b") as handle:
-        deadline = time.monotonic() + _WRITE_WAIT_S
-        announced = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RetrievalError(
-                        f"another helpbot process has been writing to {path} for "
-                        f"{_WRITE_WAIT_S:g} s; try again when it has finished"
-                    ) from None
-                if not announced:
-                    log.warning("another helpbot process is writing to %s: waiting", path)
-                    announced = True
-                await asyncio.sleep(0.2)
+        waiting = functools.partial(
+            log.warning, "another helpbot process is writing to %s: waiting", path
+        )
+        if not await _lock_within(handle, _WRITE_WAIT_S, 0.2, waiting):
+            raise RetrievalError(
+                f"another helpbot process has been writing to {path} for "
+                f"{_WRITE_WAIT_S:g} s; try again when it has finished"
+            )
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+async def _lock_within(
+    handle: BinaryIO, wait_s: float, poll_s: float, waiting: Callable[[], None] = lambda: None
+) -> bool:
+    """Take an exclusive lock on `handle`, trying every `poll_s` for up to `wait_s` seconds
+    (without blocking the loop); whether it was taken. `waiting` is called once, when the
+    lock is first found held."""
+    deadline = time.monotonic() + wait_s
+    announced = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            if not announced:
+                waiting()
+                announced = True
+            await asyncio.sleep(poll_s)
 
 
 def _die_with_parent() -> None:
