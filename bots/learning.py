@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from core import AnswerLog, AnswerRecord, CoverageGaps
 
-__all__ = ["POLL_S", "LearningLoop", "Poster", "stale_section"]
+__all__ = ["POLL_S", "LearningLoop", "Poster", "post_parts", "stale_section"]
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,34 @@ class Poster(Protocol):
     platform: str
     digest_channel: str | None
 
-    async def post_digest(self, text: str) -> None: ...
+    async def post_digest(self, text: str) -> bool:
+        """Whether the whole digest went (False: cut short after its first part, logged)."""
+        ...
 
     async def post_notice(self, record: AnswerRecord) -> None: ...
+
+
+async def post_parts(
+    parts: Sequence[str], send: Callable[[str], Awaitable[object]], platform: str
+) -> bool:
+    """Posts a digest part by part; whether every part went. If the first part fails, the
+    error goes up and the next poll tries the period again. If a later part fails, the digest
+    counts as posted, cut short and logged: trying again would show the channel its first
+    parts twice."""
+    for number, part in enumerate(parts, start=1):
+        try:
+            await send(part)
+        except Exception:
+            if number == 1:
+                raise
+            log.exception(
+                "the digest on %s was cut short: part %d of %d could not be posted",
+                platform,
+                number,
+                len(parts),
+            )
+            return False
+    return True
 
 
 def stale_section(record: AnswerRecord) -> tuple[str, str | None]:

@@ -20,6 +20,7 @@ from bots.cli import DigestCommand, Listening, SlackCommand, main, run_digest, r
 from bots.cli.running import HealthOptions
 from bots.discord.settings import DiscordSettings
 from bots.learning import LearningLoop
+from bots.slack import posts as slack_posts
 from bots.slack.format import VOTE_UP
 from bots.slack.posts import SlackPoster
 from core.answering.prompts import NO_ANSWER, UNSURE
@@ -267,7 +268,7 @@ async def test_an_edited_cited_section_gets_one_notice_in_the_answers_thread(
                 if c.method == "chat.postMessage" and "has changed" in c.params.get("text", "")
             ]
 
-        await slack.wait_until(lambda: bool(notices()), 30, "the stale notice")
+        await slack.wait_until(lambda: bool(notices()), 60, "the stale notice")
         write(tmp_path / "docs" / "backups.md", BACKUPS.replace("two", "four"))
         write(tmp_path / "docs" / "extra.md", "# Extra\n\n## More\n\nAnother page.\n")
         await asyncio.sleep(4)  # two more syncs' worth of polls: no second notice
@@ -307,7 +308,7 @@ async def test_on_discord_the_notice_replies_to_the_question_and_pings_no_one(
                         if "has changed" in m.get("content", "")
                     ]
 
-                await discord_api.wait_until(lambda: bool(notices()), 30, "the stale notice")
+                await discord_api.wait_until(lambda: bool(notices()), 60, "the stale notice")
                 assert await serving.stop() == 0
     [notice] = notices()
     assert notice["message_reference"]["message_id"] == question["id"]
@@ -335,6 +336,55 @@ async def test_a_digest_that_could_not_be_posted_is_posted_at_the_next_poll(
     attempts = [c.params["text"] for c in slack.calls_to("chat.postMessage")]
     assert len(attempts) == 2 and attempts[0] == attempts[1]
     assert "helpbot digest" in attempts[1]
+
+
+async def test_a_digest_cut_short_after_its_first_part_is_not_posted_again(
+    make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack refused the second of several parts: the channel keeps the first part once (a
+    retry would post it twice), and the next period's digest comes on schedule."""
+    monkeypatch.setattr(slack_posts, "MESSAGE_CHARS", 120)
+    async with SlackStandIn() as slack, Helpbot(make_settings()) as bot:
+        for number in range(3):
+            question = Query(f"Is there a Terraform provider, version {number}?")
+            await bot.answer_log.save_failure(question, "error", "en")
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        loop = LearningLoop(
+            bot.answer_log, bot.coverage, [SlackPoster(client, "C0DIGEST")], 0.5, notices=False
+        )
+        await loop.tick()  # the very first start only starts the clock
+        await asyncio.sleep(0.6)
+        slack.fail_with("chat.postMessage", error="msg_too_long", after=1)
+        await loop.tick()  # due: part 1 posted, part 2 refused
+        await loop.tick()  # not due: nothing posted again
+        first_period = [c.params["text"] for c in slack.calls_to("chat.postMessage")]
+        await asyncio.sleep(0.6)
+        await loop.tick()  # the next period, whole
+    attempts = [c.params["text"] for c in slack.calls_to("chat.postMessage")]
+    assert len(first_period) == 2 and "helpbot digest" in first_period[0]
+    assert "helpbot digest" not in first_period[1]
+    assert len(attempts) > 3 and "helpbot digest" in attempts[2]
+    assert [text for text in attempts if "helpbot digest" in text] == [attempts[0], attempts[2]]
+
+
+async def test_helpbot_digest_post_cut_short_says_so_and_fails(
+    make_settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(slack_posts, "MESSAGE_CHARS", 120)
+    settings = make_settings()
+    async with Helpbot(settings) as bot:
+        await bot.answer_log.save_failure(Query("Is there a Terraform provider?"), "error", "en")
+    async with SlackStandIn() as slack:
+        slack.fail_with("chat.postMessage", error="msg_too_long", after=1)
+        status = await run_digest(
+            settings,
+            slack_settings(slack, digest_slack_channel=DIGEST_CHANNEL),
+            DiscordSettings(_env_file=None),  # type: ignore[call-arg]
+            DigestCommand(post=True),
+        )
+    assert status == 1
+    assert "cut short on slack" in capsys.readouterr().err
+    assert len(slack.calls_to("chat.postMessage")) == 2
 
 
 async def test_helpbot_slack_on_its_own_posts_the_digest_too(

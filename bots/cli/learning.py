@@ -4,6 +4,7 @@ into topics a doc writer can act on), `helpbot gaps set` (what the team decided 
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -12,7 +13,6 @@ import discord
 from bots.cli.output import json_text, plain_text
 from bots.discord.posts import DiscordPoster
 from bots.discord.settings import DiscordSettings
-from bots.learning import Poster
 from bots.slack.app import build_web_client
 from bots.slack.posts import SlackPoster
 from bots.slack.settings import SlackSettings
@@ -86,18 +86,24 @@ async def run_digest(
     print(plain_text(digest.text))
     if command.post:
         posted = await _post_digest(digest.text, slack_settings, discord_settings)
-        print(f"posted on {', '.join(posted)}")
+        whole = [platform for platform, complete in posted if complete]
+        cut = [platform for platform, complete in posted if not complete]
+        if whole:
+            print(f"posted on {', '.join(whole)}")
+        if cut:
+            print(f"cut short on {', '.join(cut)} (the error is above)", file=sys.stderr)
+            return 1
     return 0
 
 
 async def _post_digest(
     text: str, slack_settings: SlackSettings, discord_settings: DiscordSettings
-) -> list[str]:
-    posted: list[Poster] = []
+) -> list[tuple[str, bool]]:
+    """Each platform posted on, and whether the whole digest went there."""
+    posted: list[tuple[str, bool]] = []
     if slack_settings.digest_slack_channel:
         poster = SlackPoster(build_web_client(slack_settings), slack_settings.digest_slack_channel)
-        await poster.post_digest(text)
-        posted.append(poster)
+        posted.append((poster.platform, await poster.post_digest(text)))
     if discord_settings.digest_discord_channel:
         if discord_settings.discord_token is None:
             raise ConfigError("DIGEST_DISCORD_CHANNEL needs DISCORD_TOKEN")
@@ -106,8 +112,7 @@ async def _post_digest(
             await client.login(discord_settings.discord_token.get_secret_value())
             channel = discord_settings.digest_discord_channel
             discord_poster = DiscordPoster(client, channel)
-            await discord_poster.post_digest(text)
-            posted.append(discord_poster)
+            posted.append((discord_poster.platform, await discord_poster.post_digest(text)))
         finally:
             await client.close()
     if not posted:
@@ -115,7 +120,7 @@ async def _post_digest(
             "nowhere to post: set DIGEST_SLACK_CHANNEL (with SLACK_BOT_TOKEN) or "
             "DIGEST_DISCORD_CHANNEL (with DISCORD_TOKEN)"
         )
-    return [poster.platform for poster in posted]
+    return posted
 
 
 async def run_gaps(settings: Settings, command: GapsCommand) -> int:

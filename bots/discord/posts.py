@@ -8,7 +8,7 @@ from typing import Any
 import discord
 
 from bots.discord.format import NO_MENTIONS, content_pieces, safe
-from bots.learning import stale_section
+from bots.learning import post_parts, stale_section
 from core import AnswerRecord, message
 
 __all__ = ["DiscordPoster"]
@@ -23,12 +23,15 @@ class DiscordPoster:
         self._client = client
         self.digest_channel = digest_channel
 
-    async def post_digest(self, text: str) -> None:
+    async def post_digest(self, text: str) -> bool:
         if not self.digest_channel:
-            return
+            return False
         channel = await self._channel(self.digest_channel)
-        for piece in content_pieces(text):
-            await channel.send(piece, allowed_mentions=NO_MENTIONS, suppress_embeds=True)
+
+        async def send(piece: str) -> object:
+            return await channel.send(piece, allowed_mentions=NO_MENTIONS, suppress_embeds=True)
+
+        return await post_parts(content_pieces(text), send, self.platform)
 
     async def post_notice(self, record: AnswerRecord) -> None:
         section, url = stale_section(record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.learning import stale_section
+from bots.learning import post_parts, stale_section
 from bots.slack.format import MESSAGE_CHARS, escape, message_parts
 from core import AnswerRecord, message
 
@@ -21,13 +21,17 @@ class SlackPoster:
         self._client = client
         self.digest_channel = digest_channel
 
-    async def post_digest(self, text: str) -> None:
+    async def post_digest(self, text: str) -> bool:
         if not self.digest_channel:
-            return
-        for part in message_parts(escape(text), MESSAGE_CHARS):
-            await self._client.chat_postMessage(
-                channel=self.digest_channel, text=part, unfurl_links=False, unfurl_media=False
+            return False
+        channel = self.digest_channel
+
+        async def send(part: str) -> object:
+            return await self._client.chat_postMessage(
+                channel=channel, text=part, unfurl_links=False, unfurl_media=False
             )
+
+        return await post_parts(message_parts(escape(text), MESSAGE_CHARS), send, self.platform)
 
     async def post_notice(self, record: AnswerRecord) -> None:
         section, url = stale_section(record)

@@ -144,7 +144,8 @@ class SlackStandIn:
         self.envelopes = []
         self.acks = {}
         self.connections = 0
-        self._failures: defaultdict[str, deque[_Failure]] = defaultdict(deque)
+        # None: that call is answered as usual (a failure queued `after` others).
+        self._failures: defaultdict[str, deque[_Failure | None]] = defaultdict(deque)
         # channel -> ts -> message, as conversations.replies returns it (before thread fields).
         self._messages: defaultdict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self._streaming: set[tuple[str, str]] = set()
@@ -189,11 +190,15 @@ class SlackStandIn:
         error: str | None = None,
         times: int = 1,
         retry_after: int = 1,
+        after: int = 0,
     ) -> None:
-        """The next `times` calls of `method` fail: HTTP `status` (429 says "ratelimited" and
-        sends Retry-After, whole seconds as slack_sdk expects), or, given `error`, HTTP 200
-        `{"ok": false, "error": error}`, as Slack reports most failures."""
-        self._failures[method].extend([_Failure(status, error, retry_after)] * times)
+        """The next `times` calls of `method`, once `after` more have been answered, fail: HTTP
+        `status` (429 says "ratelimited" and sends Retry-After, whole seconds as slack_sdk
+        expects), or, given `error`, HTTP 200 `{"ok": false, "error": error}`, as Slack
+        reports most failures."""
+        queued = self._failures[method]
+        queued.extend([None] * after)
+        queued.extend([_Failure(status, error, retry_after)] * times)
 
     def seed_thread(
         self, channel: str, thread_ts: str, messages: Sequence[Mapping[str, Any]]
@@ -343,14 +348,14 @@ class SlackStandIn:
 
     def _answer(self, call: RecordedCall) -> web.Response:
         failures = self._failures.get(call.method)
-        if failures:
-            failure = failures.popleft()
-            if failure.error is not None:
-                return web.json_response({"ok": False, "error": failure.error})
-            headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 else {}
-            error = _HTTP_ERRORS.get(failure.status, "fatal_error")
+        injected = failures.popleft() if failures else None
+        if injected is not None:
+            if injected.error is not None:
+                return web.json_response({"ok": False, "error": injected.error})
+            headers = {"Retry-After": str(injected.retry_after)} if injected.status == 429 else {}
+            error = _HTTP_ERRORS.get(injected.status, "fatal_error")
             return web.json_response(
-                {"ok": False, "error": error}, status=failure.status, headers=headers
+                {"ok": False, "error": error}, status=injected.status, headers=headers
             )
         handler = self._methods.get(call.method)
         if handler is None:
