@@ -26,6 +26,11 @@ class ReplySink(Protocol):
 
     async def fail(self, text: str) -> None: ...
 
+    def thread(self) -> str | None:
+        """Where a later reply about the answer goes (a Slack thread's ts, a Discord message
+        id), once it is posted for everyone to see; None otherwise."""
+        ...
+
 
 async def answer_into(
     service: RagService, answer_log: AnswerLog, query: Query, sink: ReplySink, metrics: Metrics
@@ -59,6 +64,8 @@ async def answer_into(
             latency_ms = (time.perf_counter() - started) * 1000
             answer_id = await answer_log.save_answer(query, answer, latency_ms)
             await sink.finish(answer, answer_id)
+            if query.origin.thread is None and (posted := sink.thread()):
+                await answer_log.place_answer(answer_id, posted)  # a `/ask` answer
         except HelpbotError as exc:
             metrics.question(platform, "error")
             log.warning("could not answer (%s): %s", platform, exc)

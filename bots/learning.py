@@ -143,7 +143,7 @@ class LearningLoop:
         claimed = await self._log.claim_stale_notices(set(self._posters), _NOTICES_PER_POLL)
         for record in claimed:
             if not (record.platform and record.channel and record.thread):
-                continue  # no thread to reply in (a `/ask` answer): the digest counts it
+                continue  # nowhere to reply (a private `/ask` answer): the digest counts it
             try:
                 await self._posters[record.platform].post_notice(record)
             except Exception:

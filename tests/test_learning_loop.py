@@ -315,6 +315,61 @@ async def test_on_discord_the_notice_replies_to_the_question_and_pings_no_one(
     assert notice["mentions"] == [] and not notice.get("mention_everyone")
 
 
+async def test_a_slash_command_answer_gets_its_notice_under_the_answer(
+    tmp_path: Path, embedding_cache: Path, feedback_env: dict[str, str]
+) -> None:
+    """`/ask` has no question message to reply to: on Slack the notice goes in the answer's
+    thread, on Discord it replies to the answer (it got none)."""
+    settings = _settings(tmp_path, embedding_cache, feedback_env, stale_notice="thread")
+    async with SlackStandIn() as slack, DiscordStandIn() as discord_api:
+        discord_settings = DiscordSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            discord_token=BOT_TOKEN,
+            discord_guild_id=int(GUILD_ID),
+            discord_cooldown_s=0,
+        )
+        with discord_api.patch_discord():
+            async with Serving(settings, slack_settings_for(slack), discord_settings) as serving:
+                command = payloads.slash_command(
+                    "/ask", QUESTIONS["backups"], channel="C0HELP", user="U0ASKER"
+                )
+                await slack.push("slash_commands", command)
+                [slack_answer] = await slack.wait_for("chat.postMessage")
+                await discord_api.slash_command("ask", {"question": QUESTIONS["backups"]})
+                await discord_api.wait_until(
+                    lambda: has_buttons(final_message(discord_api)), timeout=20, what="the answer"
+                )
+                discord_answer = final_message(discord_api)
+                write(tmp_path / "docs" / "backups.md", BACKUPS.replace("two", "three"))
+
+                def slack_notices() -> list[Any]:
+                    return [
+                        c
+                        for c in slack.calls_to("chat.postMessage")
+                        if "has changed" in c.params.get("text", "")
+                    ]
+
+                def discord_notices() -> list[dict[str, Any]]:
+                    return [
+                        m
+                        for m in discord_api.messages(CHANNEL_ID)
+                        if "has changed" in m.get("content", "")
+                    ]
+
+                await slack.wait_until(lambda: bool(slack_notices()), 60, "the Slack notice")
+                await discord_api.wait_until(
+                    lambda: bool(discord_notices()), 60, "the Discord notice"
+                )
+                assert await serving.stop() == 0
+    [slack_notice] = slack_notices()
+    [discord_notice] = discord_notices()
+    assert slack_notice.params["channel"] == "C0HELP"
+    [answer_post, notice_post] = slack.thread("C0HELP", slack_notice.params["thread_ts"])
+    assert answer_post["blocks"] == slack_answer.params["blocks"]  # under the answer
+    assert notice_post["text"] == slack_notice.params["text"]
+    assert discord_notice["message_reference"]["message_id"] == discord_answer["id"]
+
+
 async def test_a_digest_that_could_not_be_posted_is_posted_at_the_next_poll(
     make_settings, feedback_env: dict[str, str]
 ) -> None:

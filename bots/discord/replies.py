@@ -59,6 +59,9 @@ class StreamedReply:
             else:
                 await self._more(content=piece, **kwargs)
 
+    def thread(self) -> str | None:
+        return str(self._message.id) if self._message is not None else None
+
     async def fail(self, text: str) -> None:
         """End with a short, friendly error after whatever was already shown."""
         if self._message is None:

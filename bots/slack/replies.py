@@ -68,6 +68,9 @@ class CommandReply:
     async def fail(self, text: str) -> None:
         await self._post(escape(text), [sections(escape(text))])
 
+    def thread(self) -> str | None:
+        return self.posted_ts
+
     async def _post(self, escaped: str, messages: list[list[dict[str, Any]]]) -> None:
         header = _context(f"<@{self._user}> asked: {escape(self._question)}")
         sent = 0
@@ -167,6 +170,9 @@ class ThreadReply:
                 await self._stop_streaming(exc)
         self._text = f"{self._text}\n\n{note}" if self._text.strip() else note
         await self._update(final=True)
+
+    def thread(self) -> str | None:
+        return self._thread_ts
 
     async def _open_stream(self) -> AsyncChatStream:
         """The current message's stream; a new message's, after a finished one."""

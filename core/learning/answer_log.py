@@ -124,6 +124,11 @@ class AnswerLog(Protocol):
         """Log a question that got an error or "not enabled here" instead of an answer."""
         ...
 
+    async def place_answer(self, answer_id: str, thread: str) -> None:
+        """Record where an answer was posted when its question gave it no thread (a `/ask`
+        answer: a Slack ts, a Discord message id), so a stale notice can reply there."""
+        ...
+
     async def vote(self, answer_id: str, voter: str, vote: Vote, reason: str | None = None) -> bool:
         """Record a vote (a second one by the same person replaces the first, so a reason
         picked after the 👎 completes it); False when the answer is unknown."""

@@ -165,6 +165,22 @@ class RedisAnswerLog:
             await pipe.execute()
         return answer_id
 
+    async def place_answer(self, answer_id: str, thread: str) -> None:
+        key = self._p + f"answer:{answer_id}"
+
+        async def place(pipe: Pipeline) -> None:  # retried if the answer changes meanwhile
+            details = cast(str | None, await pipe.hget(key, "details"))
+            if details is None:
+                return
+            pipe.multi()
+            pipe.hset(
+                key,
+                "details",
+                json.dumps(json.loads(details) | {"thread": thread}, ensure_ascii=False),
+            )
+
+        await self._redis.transaction(place, key)
+
     async def vote(self, answer_id: str, voter: str, vote: Vote, reason: str | None = None) -> bool:
         keys = [self._p + f"answer:{answer_id}", self._p + f"votes:{answer_id}", self._p + "voted"]
         value = f"{vote}:{reason}" if reason else vote
