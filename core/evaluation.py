@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class EvalItem:
     question: str
     lang: str
     answers: tuple[Label, ...] = ()
+    line: int | None = field(default=None, compare=False)
+    """Its line in the eval file, to name it in an error."""
 
     @property
     def answerable(self) -> bool:
@@ -86,12 +88,15 @@ def read_eval_set(path: Path) -> EvalSet:
     """Read an eval file (one JSON object a line), with a clear error for a bad line.
 
     A line has `question`, `lang`, and either `answers` (a list of `{source, heading}`) or
-    the older single `source` and `heading` (null when the docs do not answer); a line with
-    `"needs_label": true` is a question nobody labelled yet, counted and skipped."""
+    the older single `source` and `heading` (null when the docs do not answer); a label
+    without a heading names the whole page. A line with `"needs_label": true` is a question
+    nobody labelled yet, counted and skipped."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM is not line 1's
     except OSError as exc:
         raise BadInputError(f"cannot read eval file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
     items = []
     needs_label = 0
     for number, line in enumerate(lines, start=1):
@@ -99,24 +104,49 @@ def read_eval_set(path: Path) -> EvalSet:
             continue
         try:
             row = json.loads(line)
-            if row.get("needs_label") is True:
+            if isinstance(row, dict) and row.get("needs_label") is True:
                 needs_label += 1
                 continue
-            items.append(_item(row))
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise BadInputError(f"{path}:{number}: not an eval item ({exc!r})") from exc
+            items.append(_item(row, number))
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+        except ValueError as exc:
+            raise BadInputError(f"{path}:{number}: not an eval item: {exc}") from exc
     if not items:
         unlabelled = f" ({needs_label} need a label)" if needs_label else ""
         raise BadInputError(f"{path} has no labelled eval items{unlabelled}")
     return EvalSet(items, needs_label)
 
 
-def _item(row: dict[str, Any]) -> EvalItem:
+def _item(row: Any, line: int) -> EvalItem:
+    """One line's item; a ValueError that says what is wrong with it."""
+    if not isinstance(row, dict):
+        raise ValueError("a line is one JSON object")
+    question, lang = row.get("question"), row.get("lang")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError('"question" must be a non-empty string')
+    if not isinstance(lang, str) or not lang.strip():
+        raise ValueError('"lang" must be a language code such as "en"')
     if "answers" in row:
-        labels = tuple(Label(str(a["source"]), a.get("heading")) for a in row["answers"])
+        if not isinstance(row["answers"], list):
+            raise ValueError('"answers" must be a list of {"source", "heading"}')
+        labels = tuple(_label(answer) for answer in row["answers"])
+    elif "source" in row:
+        labels = (_label(row),) if row["source"] is not None else ()
     else:
-        labels = (Label(row["source"], row["heading"]),) if row["source"] is not None else ()
-    return EvalItem(str(row["question"]), str(row["lang"]), labels)
+        raise ValueError('it needs "answers" (a list; empty when the docs do not answer)')
+    return EvalItem(question, lang, labels, line)
+
+
+def _label(value: Any) -> Label:
+    if not isinstance(value, dict):
+        raise ValueError('each answer is an object {"source", "heading"}')
+    source, heading = value.get("source"), value.get("heading")
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError('"source" must be a file path (relative to the ingested folder)')
+    if heading is not None and not isinstance(heading, str):
+        raise ValueError('"heading" must be a heading\'s text, or null for the whole page')
+    return Label(source, heading)
 
 
 def on_page(hit: Hit, label: Label) -> bool:
@@ -143,7 +173,11 @@ async def evaluate(
     """Run every item through `retrieve`, in order."""
     outcomes = []
     for done, item in enumerate(items, start=1):
-        hits, outcome = await retrieve(Query(item.question))
+        try:
+            hits, outcome = await retrieve(Query(item.question))
+        except BadInputError as exc:  # a question the service refuses (too long, say)
+            where = f"line {item.line}" if item.line else f"question {done}"
+            raise BadInputError(f"{where} of the eval file: {exc}") from exc
         page = _first(hits, item.answers, on_page)
         section = _first(hits, item.answers, in_section)
         outcomes.append(EvalOutcome(item, page, section, outcome))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from bots.cli import main
 from core.answering.prompts import NO_ANSWER, UNSURE
+from core.errors import BadInputError
 from core.evaluation import Label, in_section, load_eval_items, on_page
 from core.ingest.chunking import chunk_markdown, collapse_whitespace
 from core.search.types import Hit
@@ -71,6 +73,58 @@ def test_a_bad_eval_line_is_reported_with_its_line_number(tmp_path: Path) -> Non
         load_eval_items(path)
 
 
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('{"question": "", "lang": "en", "answers": []}', '"question" must be a non-empty'),
+        ('{"question": "q", "lang": 5, "answers": []}', '"lang" must be a language code'),
+        ('{"question": "q", "lang": "en", "answers": [{"source": null}]}', '"source" must be'),
+        (
+            '{"question": "q", "lang": "en", "answers": [{"source": "a.md", "heading": 5}]}',
+            '"heading" must',
+        ),
+        ('{"question": "q", "lang": "en", "answers": "a.md"}', '"answers" must be a list'),
+        ('["q", "en"]', "one JSON object"),
+        ('{"question": "q", "lang": "en"', "not JSON"),
+    ],
+)
+def test_a_malformed_label_is_refused_with_what_is_wrong(
+    tmp_path: Path, line: str, says: str
+) -> None:
+    """A label that could never match (a null or numeric one) is an error, not a silent miss."""
+    path = write(tmp_path / "bad.jsonl", '{"question": "q", "lang": "en", "answers": []}\n' + line)
+    with pytest.raises(BadInputError, match=rf"bad.jsonl:2: .*{re.escape(says)}"):
+        load_eval_items(path)
+
+
+def test_a_page_label_a_bom_and_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    page_only = '{"question": "q", "lang": "en", "source": "a.md"}\n'
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + page_only.encode())
+    assert load_eval_items(bom)[0].answers == (Label("a.md", None),)
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes('{"question": "café", "lang": "fr", "answers": []}'.encode("latin-1"))
+    with pytest.raises(BadInputError, match="is not UTF-8 text"):
+        load_eval_items(latin1)
+
+
+def test_a_question_the_service_refuses_names_its_line(
+    monkeypatch, tmp_path, embedding_cache, docs, capsys
+) -> None:
+    monkeypatch.setenv("MILVUS_URI", str(tmp_path / "eval.db"))
+    monkeypatch.setenv("EMBEDDING_CACHE_PATH", str(embedding_cache))
+    assert main(["ingest", str(docs)]) == 0
+    long = {"question": "why? " * 2000, "lang": "en", "answers": []}
+    rows = [
+        '{"question": "Where are backups kept?", "lang": "en", "answers": []}',
+        json.dumps(long),
+    ]
+    path = write(tmp_path / "long.jsonl", "\n".join(rows) + "\n")
+    capsys.readouterr()
+    assert main(["eval", str(path)]) == 2
+    assert "line 2 of the eval file: " in capsys.readouterr().err
+
+
 @pytest.fixture
 def eval_file(tmp_path: Path) -> Path:
     rows = [
@@ -125,6 +179,7 @@ def test_eval_json_reports_recall_per_language_and_abstentions(
     assert figures["by_lang"]["ja"]["n"] == 1
     assert figures["unanswerable"] == {"n": 1, "abstained": 1, "unsure": 0}
     assert figures["answerable_abstained"] == 0
+    assert figures["needs_label"] == 0
 
 
 def test_eval_table_is_printed_for_people(

@@ -65,7 +65,7 @@ async def run_eval(settings: Settings, command: EvalCommand) -> int:
 
         with Progress(enabled=not command.json) as progress:
             outcomes = await evaluate(items, retrieve, progress.update)
-    figures = summarize(outcomes, command.k)
+    figures = summarize(outcomes, command.k) | {"needs_label": eval_set.needs_label}
     if command.json:
         print(json.dumps(figures))
         return 0
