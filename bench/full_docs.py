@@ -8,7 +8,7 @@ labels (bench/questions/milvus_faq_dev_reviewed.jsonl), the whole-docs dev set
 answerable and unanswerable questions were answered, "unsure" or "I don't know".
 
 The index and every vector are kept under ~/.cache/helpbot-bench (or --cache-dir): the first
-run embeds the whole docs (about 20 minutes here), later runs only what changed. helpbot's
+run embeds the whole docs (about 27 minutes here), later runs only what changed. helpbot's
 settings come from the environment as usual (e.g. RELEVANCE_UNSURE_BELOW, CHUNK_MIN_CHARS).
 
     .venv/bin/python bench/full_docs.py [--k 3] [--sweep] [--json]

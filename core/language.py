@@ -3,11 +3,17 @@
 py3langid's model ships inside its wheel (no download) and runs in well under a millisecond.
 It chooses among the widely written languages below, not all of its own: on short text the
 full model guesses rare ones (Portuguese taken for Sesotho, Italian for Latin). When it is not
-confident, English is assumed."""
+confident, English is assumed.
+
+Chinese, Japanese and Korean are told apart by their scripts first: a short question that
+mixes English product names with a few CJK words ("milvus lite 支持 windows 吗", "TLS 有効化")
+is mostly Latin letters to the model, which took such questions for English, or Japanese
+kanji for Chinese."""
 
 from __future__ import annotations
 
 import functools
+import re
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -68,6 +74,12 @@ _MIN_CONFIDENCE = 0.5
 _ENGLISH_MARGIN = 10.0
 
 
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_MIN_HAN = 2  # one Chinese character in an English sentence does not make it Chinese
+
+
 @functools.cache
 def _identifier() -> LanguageIdentifier:
     """Loaded once, on first use (about a second): the model is read from the wheel."""
@@ -85,12 +97,57 @@ def load_language_model() -> None:
 def detect_language(text: str) -> Language:
     """The question's language when the detector is confident of it; English when it is
     unsure (a short, mixed or mostly technical message)."""
+    by_script = _by_script(text)
+    if by_script:
+        return by_script
     ranked = _identifier().rank(text)
     code, confidence = ranked[0]
     english = dict(ranked)["en"]
     if confidence < _MIN_CONFIDENCE or confidence < _ENGLISH_MARGIN * english:
         return "en"
     return str(code)
+
+
+def _by_script(text: str) -> Language | None:
+    """Japanese for any kana, Korean for any Hangul; for Chinese characters alone, which
+    writing their forms belong to; None for text in neither."""
+    if _KANA.search(text):
+        return "ja"
+    if _HANGUL.search(text):
+        return "ko"
+    han = _HAN.findall(text)
+    if len(han) < _MIN_HAN:
+        return None
+    japanese = sum(_japanese_form(character) for character in han)
+    chinese = sum(_chinese_form(character) for character in han)
+    if japanese != chinese:
+        return "ja" if japanese > chinese else "zh"
+    likely = dict(_identifier().rank("".join(han)))
+    return "ja" if likely["ja"] > likely["zh"] else "zh"
+
+
+def _japanese_form(character: str) -> bool:
+    """A kanji only Japanese writes so (対, 続, 効, 検): in Shift JIS, in neither simplified
+    (GB 2312) nor traditional (Big5) Chinese."""
+    return _encodes(character, "shift_jis") and not (
+        _encodes(character, "gb2312") or _encodes(character, "big5")
+    )
+
+
+def _chinese_form(character: str) -> bool:
+    """A character Chinese writes and Japanese does not (启, 报, 错; 對, 續): in GB 2312 or
+    Big5, not in Shift JIS."""
+    return not _encodes(character, "shift_jis") and (
+        _encodes(character, "gb2312") or _encodes(character, "big5")
+    )
+
+
+def _encodes(character: str, codec: str) -> bool:
+    try:
+        character.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def language_name(language: Language) -> str:

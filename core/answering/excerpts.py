@@ -69,13 +69,15 @@ def extractive_answer(
 
 
 def one_per_section(hits: list[Hit]) -> list[Hit]:
-    """The hits with only the best chunk of each section (a long section is cut into several
-    chunks; two of them would take two of the few places shown)."""
-    seen: set[tuple[str, tuple[str, ...]]] = set()
+    """The hits with only the best chunk of each section: a long section is cut into several
+    chunks, and a page's introduction may carry the same heading as its first section (a
+    title repeated as `## Title`). A section is what the asker sees, the page and the heading
+    its source is labelled with: two places shown under one label would be one to them."""
+    seen: set[tuple[str, str]] = set()
     kept = []
     for hit in hits:
         # A document without headings (plain text) has no sections: each chunk is its own.
-        key = (hit.source, hit.sections or (hit.id,))
+        key = (hit.source, hit.heading if hit.sections else hit.id)
         if key not in seen:
             seen.add(key)
             kept.append(hit)

@@ -189,10 +189,16 @@ class MilvusStore:
                 )
             chunking = built_with_chunking(info)
             if chunking != self._chunking_version:
+                # Older rules: re-ingest. Newer ones: a newer helpbot built it (a downgrade).
+                remedy = (
+                    "re-ingest to apply the new chunking"
+                    if chunking < self._chunking_version
+                    else "a newer helpbot built it: upgrade helpbot, or re-ingest"
+                )
                 raise StaleChunkingError(
                     f"collection {self.collection!r} was built with chunking rules version "
                     f"{chunking} and this helpbot uses version {self._chunking_version}: "
-                    "re-ingest to apply the new chunking (`helpbot ingest --recreate PATH...`)"
+                    f"{remedy} (`helpbot ingest --recreate PATH...`)"
                 )
         # A reopened Milvus Lite file has its collections released.
         try:
