@@ -396,6 +396,22 @@ async def test_two_chunks_of_one_section_never_take_two_places(make_settings, tm
     assert [s.heading for s in answer.sources].count("Install Milvus Java SDK") == 1
 
 
+async def test_the_same_passage_in_two_files_takes_one_place(make_settings, tmp_path) -> None:
+    """A fragment that pages include, or a copied FAQ answer, is one passage to the reader."""
+    answer = "Snapshots are taken every night at two and kept for thirty days in the bucket."
+    docs = tmp_path / "docs"
+    write(docs / "faq.md", f"# FAQ\n\n## When are snapshots taken?\n\n{answer}\n")
+    write(
+        docs / "fragments" / "snapshots.md", f"# FAQ\n\n## When are snapshots taken?\n\n{answer}\n"
+    )
+    write(docs / "restore.md", "# Restore\n\n## Restore a snapshot\n\nRun the restore tool.\n")
+    async with Helpbot(make_settings()) as bot:
+        await bot.ingestor.sync([docs], bot.ingest_options())
+        found = await bot.service.retrieve(Query("When are snapshots taken?"))
+    assert [h.heading for h in found.hits].count("When are snapshots taken?") == 1
+    assert any(h.heading == "Restore a snapshot" for h in found.hits)
+
+
 async def test_weak_match_is_answered_with_a_warning_before_the_passages(faq_bot, tmp_path) -> None:
     """Between an answer and "I don't know": when the best passage is relevant but below the
     unsure cut-off, the reply says so first, in the asker's language, and is marked unsure."""

@@ -72,13 +72,17 @@ def one_per_section(hits: list[Hit]) -> list[Hit]:
     """The hits with only the best chunk of each section: a long section is cut into several
     chunks, and a page's introduction may carry the same heading as its first section (a
     title repeated as `## Title`). A section is what the asker sees, the page and the heading
-    its source is labelled with: two places shown under one label would be one to them."""
+    its source is labelled with: two places shown under one label would be one to them. The
+    same text in two files (a fragment that pages include, a copied FAQ) is shown once."""
     seen: set[tuple[str, str]] = set()
+    texts: set[str] = set()
     kept = []
     for hit in hits:
         # A document without headings (plain text) has no sections: each chunk is its own.
         key = (hit.source, hit.heading if hit.sections else hit.id)
-        if key not in seen:
+        text = " ".join(hit.body.split())
+        if key not in seen and text not in texts:
             seen.add(key)
+            texts.add(text)
             kept.append(hit)
     return kept
