@@ -42,6 +42,7 @@ SETS = {
     "faq reviewed": QUESTIONS / "milvus_faq_dev_reviewed.jsonl",
     "whole-docs dev": QUESTIONS / "milvus_docs_dev.jsonl",
     "faq held-out, strict": QUESTIONS / "milvus_faq_heldout.jsonl",
+    "whole-docs held-out": QUESTIONS / "milvus_docs_heldout.jsonl",
 }
 FAQ_ONLY = "faq only"
 FAQ_ONLY_HELD_OUT = "faq only, held-out"

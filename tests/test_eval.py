@@ -294,7 +294,11 @@ def docs_headings(source: str) -> set[str] | None:
 
 @pytest.mark.parametrize(
     ("name", "answerable", "unanswerable"),
-    [("milvus_docs_dev.jsonl", 100, 15), ("milvus_faq_dev_reviewed.jsonl", 65, 6)],
+    [
+        ("milvus_docs_dev.jsonl", 100, 15),
+        ("milvus_docs_heldout.jsonl", 70, 15),
+        ("milvus_faq_dev_reviewed.jsonl", 65, 6),
+    ],
 )
 def test_every_whole_docs_label_names_a_file_and_section_of_the_docs(
     name: str, answerable: int, unanswerable: int

@@ -89,6 +89,7 @@ def test_every_labelled_question_is_detected_in_its_language() -> None:
     Spanish, French, German, Portuguese), the detected language is the labelled one."""
     files = [
         PROJECT_ROOT / "bench" / "questions" / "milvus_docs_dev.jsonl",
+        PROJECT_ROOT / "bench" / "questions" / "milvus_docs_heldout.jsonl",
         PROJECT_ROOT / "bench" / "questions" / "milvus_faq_heldout.jsonl",
         shared_dir() / "corpus" / "eval" / "milvus_faq_dev.jsonl",
     ]
