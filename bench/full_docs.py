@@ -3,9 +3,11 @@ pipeline, on the same files, with the same embedding model, in the same run.
 
 Sets (each scored per language): the dev FAQ set with its strict labels and with the reviewed
 labels (bench/questions/milvus_faq_dev_reviewed.jsonl), the whole-docs dev set
-(bench/questions/milvus_docs_dev.jsonl), and the dev FAQ set on an index of the FAQ alone
-(the figures this round must not lower). Page- and section-level recall@k, MRR, and how many
-answerable and unanswerable questions were answered, "unsure" or "I don't know".
+(bench/questions/milvus_docs_dev.jsonl), the held-out FAQ and whole-docs sets (nobody tuned
+on them), team chat that is not about Milvus at all (bench/questions/offtopic.jsonl), and the
+FAQ sets on an index of the FAQ alone (the figures this round must not lower). Page- and
+section-level recall@k, MRR, and how many answerable and unanswerable questions were
+answered, "unsure" or "I don't know".
 
 The index and every vector are kept under ~/.cache/helpbot-bench (or --cache-dir): the first
 run embeds the whole docs (about 27 minutes here), later runs only what changed. helpbot's
@@ -43,6 +45,7 @@ SETS = {
     "whole-docs dev": QUESTIONS / "milvus_docs_dev.jsonl",
     "faq held-out, strict": QUESTIONS / "milvus_faq_heldout.jsonl",
     "whole-docs held-out": QUESTIONS / "milvus_docs_heldout.jsonl",
+    "off-topic": QUESTIONS / "offtopic.jsonl",
 }
 FAQ_ONLY = "faq only"
 FAQ_ONLY_HELD_OUT = "faq only, held-out"
