@@ -72,6 +72,28 @@ def _settings(
     return settings_for(tmp_path, embedding_cache, sources_file=sources, **shared, **values)
 
 
+def _discord_settings(**values: Any) -> DiscordSettings:
+    return DiscordSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        discord_token=BOT_TOKEN,
+        discord_guild_id=int(GUILD_ID),
+        discord_cooldown_s=0,
+        **values,
+    )
+
+
+def slack_notices(slack: SlackStandIn) -> list[Any]:
+    """The stale notices posted on Slack so far."""
+    return [
+        c for c in slack.calls_to("chat.postMessage") if "has changed" in c.params.get("text", "")
+    ]
+
+
+def discord_notices(discord_api: DiscordStandIn) -> list[dict[str, Any]]:
+    """The stale notices posted in the Discord channel so far."""
+    return [m for m in discord_api.messages(CHANNEL_ID) if "has changed" in m.get("content", "")]
+
+
 def _vote_button(blocks: list[dict[str, Any]], action_id: str) -> str:
     return next(
         element["value"]
@@ -111,13 +133,7 @@ async def test_a_scripted_week_becomes_log_rows_gaps_a_digest_and_an_eval_export
         slack_settings = slack_settings_for(slack).model_copy(
             update={"digest_slack_channel": DIGEST_CHANNEL}
         )
-        discord_settings = DiscordSettings(  # type: ignore[call-arg]
-            _env_file=None,
-            discord_token=BOT_TOKEN,
-            discord_guild_id=int(GUILD_ID),
-            discord_cooldown_s=0,
-            digest_discord_channel=CHANNEL_ID,
-        )
+        discord_settings = _discord_settings(digest_discord_channel=CHANNEL_ID)
         with discord_api.patch_discord():
             async with Serving(settings, slack_settings, discord_settings) as serving:
                 await ask_slack(slack, QUESTIONS["backups"], "1700000801.000001")
@@ -260,20 +276,12 @@ async def test_an_edited_cited_section_gets_one_notice_in_the_answers_thread(
         answer = await ask_slack(slack, QUESTIONS["backups"], question_ts)
         await ask_slack(slack, QUESTIONS["rota"], "1700000902.000001")
         write(tmp_path / "docs" / "backups.md", BACKUPS.replace("two", "three"))
-
-        def notices() -> list[Any]:
-            return [
-                c
-                for c in slack.calls
-                if c.method == "chat.postMessage" and "has changed" in c.params.get("text", "")
-            ]
-
-        await slack.wait_until(lambda: bool(notices()), 60, "the stale notice")
+        await slack.wait_until(lambda: bool(slack_notices(slack)), 60, "the stale notice")
         write(tmp_path / "docs" / "backups.md", BACKUPS.replace("two", "four"))
         write(tmp_path / "docs" / "extra.md", "# Extra\n\n## More\n\nAnother page.\n")
         await asyncio.sleep(4)  # two more syncs' worth of polls: no second notice
         assert await serving.stop() == 0
-    [notice] = notices()
+    [notice] = slack_notices(slack)
     assert "every night at two" in answer
     assert notice.params["thread_ts"] == question_ts
     assert notice.params["channel"] == "C0HELP"
@@ -285,12 +293,7 @@ async def test_on_discord_the_notice_replies_to_the_question_and_pings_no_one(
 ) -> None:
     settings = _settings(tmp_path, embedding_cache, feedback_env, stale_notice="thread")
     async with SlackStandIn() as slack, DiscordStandIn() as discord_api:
-        discord_settings = DiscordSettings(  # type: ignore[call-arg]
-            _env_file=None,
-            discord_token=BOT_TOKEN,
-            discord_guild_id=int(GUILD_ID),
-            discord_cooldown_s=0,
-        )
+        discord_settings = _discord_settings()
         with discord_api.patch_discord():
             async with Serving(settings, slack_settings_for(slack), discord_settings) as serving:
                 question = await discord_api.user_message(
@@ -300,17 +303,11 @@ async def test_on_discord_the_notice_replies_to_the_question_and_pings_no_one(
                     lambda: has_buttons(final_message(discord_api)), timeout=20, what="the answer"
                 )
                 write(tmp_path / "docs" / "backups.md", BACKUPS.replace("two", "three"))
-
-                def notices() -> list[dict[str, Any]]:
-                    return [
-                        m
-                        for m in discord_api.messages(CHANNEL_ID)
-                        if "has changed" in m.get("content", "")
-                    ]
-
-                await discord_api.wait_until(lambda: bool(notices()), 60, "the stale notice")
+                await discord_api.wait_until(
+                    lambda: bool(discord_notices(discord_api)), 60, "the stale notice"
+                )
                 assert await serving.stop() == 0
-    [notice] = notices()
+    [notice] = discord_notices(discord_api)
     assert notice["message_reference"]["message_id"] == question["id"]
     assert notice["mentions"] == [] and not notice.get("mention_everyone")
 
@@ -322,12 +319,7 @@ async def test_a_slash_command_answer_gets_its_notice_under_the_answer(
     thread, on Discord it replies to the answer (it got none)."""
     settings = _settings(tmp_path, embedding_cache, feedback_env, stale_notice="thread")
     async with SlackStandIn() as slack, DiscordStandIn() as discord_api:
-        discord_settings = DiscordSettings(  # type: ignore[call-arg]
-            _env_file=None,
-            discord_token=BOT_TOKEN,
-            discord_guild_id=int(GUILD_ID),
-            discord_cooldown_s=0,
-        )
+        discord_settings = _discord_settings()
         with discord_api.patch_discord():
             async with Serving(settings, slack_settings_for(slack), discord_settings) as serving:
                 command = payloads.slash_command(
@@ -342,27 +334,13 @@ async def test_a_slash_command_answer_gets_its_notice_under_the_answer(
                 discord_answer = final_message(discord_api)
                 write(tmp_path / "docs" / "backups.md", BACKUPS.replace("two", "three"))
 
-                def slack_notices() -> list[Any]:
-                    return [
-                        c
-                        for c in slack.calls_to("chat.postMessage")
-                        if "has changed" in c.params.get("text", "")
-                    ]
-
-                def discord_notices() -> list[dict[str, Any]]:
-                    return [
-                        m
-                        for m in discord_api.messages(CHANNEL_ID)
-                        if "has changed" in m.get("content", "")
-                    ]
-
-                await slack.wait_until(lambda: bool(slack_notices()), 60, "the Slack notice")
+                await slack.wait_until(lambda: bool(slack_notices(slack)), 60, "the Slack notice")
                 await discord_api.wait_until(
-                    lambda: bool(discord_notices()), 60, "the Discord notice"
+                    lambda: bool(discord_notices(discord_api)), 60, "the Discord notice"
                 )
                 assert await serving.stop() == 0
-    [slack_notice] = slack_notices()
-    [discord_notice] = discord_notices()
+    [slack_notice] = slack_notices(slack)
+    [discord_notice] = discord_notices(discord_api)
     assert slack_notice.params["channel"] == "C0HELP"
     [answer_post, notice_post] = slack.thread("C0HELP", slack_notice.params["thread_ts"])
     assert answer_post["blocks"] == slack_answer.params["blocks"]  # under the answer
