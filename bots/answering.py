@@ -65,7 +65,7 @@ async def answer_into(
             answer_id = await answer_log.save_answer(query, answer, latency_ms)
             await sink.finish(answer, answer_id)
             if query.origin.thread is None and (posted := sink.thread()):
-                await answer_log.place_answer(answer_id, posted)  # a `/ask` answer
+                await _place(answer_log, answer_id, posted)
         except HelpbotError as exc:
             metrics.question(platform, "error")
             log.warning("could not answer (%s): %s", platform, exc)
@@ -90,6 +90,15 @@ async def answer_into(
                 len(answer.sources),
                 answer_id,
             )
+
+
+async def _place(answer_log: AnswerLog, answer_id: str, thread: str) -> None:
+    """Record where a `/ask` answer was posted, for a stale notice; the answer is shown
+    already, so a failure here costs the notice only, never an error under the answer."""
+    try:
+        await answer_log.place_answer(answer_id, thread)
+    except Exception:
+        log.warning("could not record where answer %s was posted", answer_id, exc_info=True)
 
 
 class InFlight:

@@ -32,7 +32,8 @@ class Poster(Protocol):
     digest_channel: str | None
 
     async def post_digest(self, text: str) -> bool:
-        """Whether the whole digest went (False: cut short after its first part, logged)."""
+        """Whether the whole digest went: False when it was cut short after its first part
+        (logged), or there is no digest channel to post in."""
         ...
 
     async def post_notice(self, record: AnswerRecord) -> None: ...
@@ -129,12 +130,13 @@ class LearningLoop:
                 digest = await self._coverage.digest(last, now)
                 for poster in posters:
                     try:
-                        await poster.post_digest(digest.text)
+                        whole = await poster.post_digest(digest.text)
                     except Exception:
                         log.exception("could not post the digest on %s", poster.platform)
                         continue
-                    unposted.remove(poster)
-                    log.info("digest posted on %s: %d questions", poster.platform, digest.asked)
+                    unposted.remove(poster)  # cut short or not: never posted twice
+                    said = "posted" if whole else "cut short"
+                    log.info("digest %s on %s: %d questions", said, poster.platform, digest.asked)
             finally:
                 for poster in unposted:
                     await self._log.release_digest(now, last, poster.platform)

@@ -77,7 +77,8 @@ _ENGLISH_MARGIN = 10.0
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_MIN_HAN = 2  # one Chinese character in an English sentence does not make it Chinese
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+_MIN_CJK = 2
 
 
 @functools.cache
@@ -109,15 +110,18 @@ def detect_language(text: str) -> Language:
 
 
 def _by_script(text: str) -> Language | None:
-    """Japanese for any kana, Korean for any Hangul; for Chinese characters alone, which
-    writing their forms belong to; None for text in neither."""
-    if _KANA.search(text):
-        return "ja"
-    if _HANGUL.search(text):
-        return "ko"
-    han = _HAN.findall(text)
-    if len(han) < _MIN_HAN:
+    """For text written mostly in CJK (at least as many CJK characters as Latin words: an
+    English sentence quoting "连接" stays with the model), Japanese for any kana, Korean for
+    any Hangul, and for Chinese characters alone, which writing their forms belong to; None
+    for any other text."""
+    kana, hangul, han = (pattern.findall(text) for pattern in (_KANA, _HANGUL, _HAN))
+    cjk = len(kana) + len(hangul) + len(han)
+    if cjk < max(_MIN_CJK, len(_LATIN_WORD.findall(text))):
         return None
+    if kana:
+        return "ja"
+    if hangul:
+        return "ko"
     japanese = sum(_japanese_form(character) for character in han)
     chinese = sum(_chinese_form(character) for character in han)
     if japanese != chinese:

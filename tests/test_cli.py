@@ -279,6 +279,7 @@ async def test_a_collection_built_with_older_chunking_asks_for_a_re_ingest(
         assert code == 1 and "re-ingest to apply the new chunking" in err
         assert "--recreate" in err and err.count("\n") == 1
     assert "re-ingest to apply the new chunking" in stats["chunking"]
+    assert stats["chunks"] is None and stats["knowledge_bases"] is None
     assert recreated[0] == 0 and after[0] == 0 and "nightly" in after[1]
 
 

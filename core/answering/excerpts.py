@@ -12,6 +12,9 @@ __all__ = ["shorten"]
 
 SNIPPET_CHARS = 300
 EXTRACTIVE_CHARS = 600
+# Shorter identical texts ("Yes.", a one-line command) are different answers that happen to
+# read alike; a longer identical text is one passage copied into two files.
+_COPIED_MIN_CHARS = 100
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -69,11 +72,12 @@ def extractive_answer(
 
 
 def one_per_section(hits: list[Hit]) -> list[Hit]:
-    """The hits with only the best chunk of each section: a long section is cut into several
-    chunks, and a page's introduction may carry the same heading as its first section (a
-    title repeated as `## Title`). A section is what the asker sees, the page and the heading
-    its source is labelled with: two places shown under one label would be one to them. The
-    same text in two files (a fragment that pages include, a copied FAQ) is shown once."""
+    """The hits with only the best chunk of each section as the asker sees it: the page and
+    the heading its source is labelled with. A long section is cut into several chunks; a
+    page's introduction may carry its title again as `## Title`; `Python > Example` and
+    `Java > Example` are both labelled `SDK > Example`: two places under one label read as
+    one (and measured better than telling them apart, docs/quality.md). The same text in two
+    files (a fragment that pages include, a copied FAQ answer) is shown once."""
     seen: set[tuple[str, str]] = set()
     texts: set[str] = set()
     kept = []
@@ -81,7 +85,8 @@ def one_per_section(hits: list[Hit]) -> list[Hit]:
         # A document without headings (plain text) has no sections: each chunk is its own.
         key = (hit.source, hit.heading if hit.sections else hit.id)
         text = " ".join(hit.body.split())
-        if key not in seen and text not in texts:
+        copied = len(text) >= _COPIED_MIN_CHARS and text in texts
+        if key not in seen and not copied:
             seen.add(key)
             texts.add(text)
             kept.append(hit)
