@@ -188,6 +188,22 @@ async def test_a_digest_is_claimed_once_per_period_across_processes(
     assert discord == 0.0
 
 
+async def test_a_digest_given_back_is_due_again_exactly_one_period_after_the_last(
+    feedback_env: dict[str, str],
+) -> None:
+    """Times keep every digit: a claim given back restores the last digest's time as it was
+    (Redis handed back 14 digits, and the retry was not due by a few microseconds)."""
+    store = store_for(feedback_env)
+    await store.start()
+    day, last = 86400.0, 1764557123.987654
+    await store.claim_digest(last, day, "slack")
+    claimed = await store.claim_digest(last + day, day, "slack")
+    await store.release_digest(last + day, claimed or 0.0, "slack")
+    again = await store.claim_digest(last + day, day, "slack")
+    await store.stop()
+    assert claimed == again == last
+
+
 async def test_gap_statuses_are_kept(feedback_env: dict[str, str]) -> None:
     store = store_for(feedback_env)
     await store.start()

@@ -62,11 +62,14 @@ return 1
 """
 
 # Atomic across processes: only one claims a digest that is due.
+# The stored time is returned as stored: Lua's tostring() keeps 14 digits, so a claim given
+# back (release) would restore a time up to 0.0001 s off, and the retry could fall short of
+# `every_s` by that much.
 _CLAIM_DIGEST = """
-local last = tonumber(redis.call('GET', KEYS[1]) or redis.call('GET', KEYS[2]) or '0')
-if tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return false end
+local last = redis.call('GET', KEYS[1]) or redis.call('GET', KEYS[2]) or '0'
+if tonumber(ARGV[1]) - tonumber(last) < tonumber(ARGV[2]) then return false end
 redis.call('SET', KEYS[1], ARGV[1])
-return tostring(last)
+return last
 """
 
 _RELEASE_DIGEST = """
