@@ -111,17 +111,17 @@ def detect_language(text: str) -> Language:
 
 def _by_script(text: str) -> Language | None:
     """For text written mostly in CJK (at least as many CJK characters as Latin words: an
-    English sentence quoting "连接" stays with the model), Japanese for any kana, Korean for
-    any Hangul, and for Chinese characters alone, which writing their forms belong to; None
-    for any other text."""
+    English sentence quoting "连接" stays with the model), Korean for mostly Hangul, Japanese
+    for any kana, and for Chinese characters alone, which writing their forms belong to;
+    None for any other text."""
     kana, hangul, han = (pattern.findall(text) for pattern in (_KANA, _HANGUL, _HAN))
     cjk = len(kana) + len(hangul) + len(han)
     if cjk < max(_MIN_CJK, len(_LATIN_WORD.findall(text))):
         return None
+    if len(hangul) > len(kana):  # Korean, even quoting a Japanese word
+        return "ko"
     if kana:
         return "ja"
-    if hangul:
-        return "ko"
     japanese = sum(_japanese_form(character) for character in han)
     chinese = sum(_chinese_form(character) for character in han)
     if japanese != chinese:

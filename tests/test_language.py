@@ -55,6 +55,8 @@ def test_the_question_language_is_detected_with_english_when_unsure(
         ("attu 接続方法", "ja"),
         ("GPU対応？", "ja"),
         ("attu 로그인 안됨", "ko"),
+        ("일본어 문서에 インデックス 라고 나오는데 인덱스랑 같은 건가요?", "ko"),
+        ("韓国語のドキュメントにある 인덱스 はインデックスのことですか？", "ja"),
     ],
 )
 def test_a_short_cjk_question_full_of_english_terms_keeps_its_language(
