@@ -122,28 +122,23 @@ def _by_script(text: str) -> Language | None:
         return "ko"
     if kana:
         return "ja"
-    japanese = sum(_japanese_form(character) for character in han)
-    chinese = sum(_chinese_form(character) for character in han)
+    forms = [_written_in(character) for character in han]
+    japanese, chinese = forms.count("ja"), forms.count("zh")
     if japanese != chinese:
         return "ja" if japanese > chinese else "zh"
     likely = dict(_identifier().rank("".join(han)))
     return "ja" if likely["ja"] > likely["zh"] else "zh"
 
 
-def _japanese_form(character: str) -> bool:
-    """A kanji only Japanese writes so (対, 続, 効, 検): in Shift JIS, in neither simplified
-    (GB 2312) nor traditional (Big5) Chinese."""
-    return _encodes(character, "shift_jis") and not (
-        _encodes(character, "gb2312") or _encodes(character, "big5")
-    )
-
-
-def _chinese_form(character: str) -> bool:
-    """A character Chinese writes and Japanese does not (启, 报, 错; 對, 續): in GB 2312 or
-    Big5, not in Shift JIS."""
-    return not _encodes(character, "shift_jis") and (
-        _encodes(character, "gb2312") or _encodes(character, "big5")
-    )
+def _written_in(character: str) -> Language | None:
+    """Japanese for a kanji only Japanese writes so (対, 続, 効, 検: in Shift JIS, in
+    neither simplified (GB 2312) nor traditional (Big5) Chinese), Chinese for a character
+    Chinese writes and Japanese does not (启, 报, 错; 對, 續), None otherwise."""
+    japanese = _encodes(character, "shift_jis")
+    chinese = _encodes(character, "gb2312") or _encodes(character, "big5")
+    if japanese == chinese:
+        return None
+    return "ja" if japanese else "zh"
 
 
 def _encodes(character: str, codec: str) -> bool:

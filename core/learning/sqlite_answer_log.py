@@ -79,14 +79,11 @@ class SqliteAnswerLog:
         return await asyncio.to_thread(self._save, query, "", False, [], details)
 
     async def place_answer(self, answer_id: str, thread: str) -> None:
-        await asyncio.to_thread(self._place_answer, answer_id, thread)
-
-    def _place_answer(self, answer_id: str, thread: str) -> None:
-        with self._lock, self._connection as db:
-            db.execute(
-                "UPDATE answers SET details = json_set(details, '$.thread', ?) WHERE id = ?",
-                (thread, answer_id),
-            )
+        await asyncio.to_thread(
+            self._write,
+            "UPDATE answers SET details = json_set(details, '$.thread', ?) WHERE id = ?",
+            (thread, answer_id),
+        )
 
     async def purge(self, older_than_days: float | None = None) -> int:
         """Delete answers (and their votes) older than the given days, or all; returns how
